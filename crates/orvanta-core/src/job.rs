@@ -1,0 +1,165 @@
+//! Jobs: the unit of work and of durability.
+
+use crate::{JobId, Language, Millis, ParseError, RunnablePath, ScriptHash, Username, WorkspaceId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Success,
+    Failure,
+    Canceled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Canceled => "canceled",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "queued" => Ok(Self::Queued),
+            "running" => Ok(Self::Running),
+            "success" => Ok(Self::Success),
+            "failure" => Ok(Self::Failure),
+            "canceled" => Ok(Self::Canceled),
+            other => Err(ParseError::new(format!(
+                "unknown job status '{other}'; use queued, running, success, failure or canceled"
+            ))),
+        }
+    }
+    /// Whether the job has finished (and will not change again).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Success | Self::Failure | Self::Canceled)
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Script,
+    Flow,
+    FlowStep,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Script => "script",
+            Self::Flow => "flow",
+            Self::FlowStep => "flowstep",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "script" => Ok(Self::Script),
+            "flow" => Ok(Self::Flow),
+            "flowstep" => Ok(Self::FlowStep),
+            other => Err(ParseError::new(format!("unknown job kind '{other}'"))),
+        }
+    }
+}
+
+/// What started a job: `webhook`, `webhook_sync`, `stream`, `inbound:{id}`, `ui`, `api`, `flow`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Trigger(String);
+
+impl Trigger {
+    pub const WEBHOOK: &'static str = "webhook";
+    pub const WEBHOOK_SYNC: &'static str = "webhook_sync";
+    pub const STREAM: &'static str = "stream";
+    pub const API: &'static str = "api";
+
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let ok = matches!(s, "webhook" | "webhook_sync" | "stream" | "ui" | "api" | "flow")
+            || s.strip_prefix("inbound:").is_some_and(|id| !id.is_empty());
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ParseError::new(format!(
+                "unknown trigger '{s}'; use webhook, webhook_sync, stream, inbound:{{id}}, ui, api or flow"
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+crate::ids::string_conversions!(Trigger);
+
+/// A job as it is enqueued: everything the caller decides.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: JobId,
+    pub workspace: WorkspaceId,
+    pub kind: JobKind,
+    pub path: Option<RunnablePath>,
+    pub script_hash: Option<ScriptHash>,
+    pub language: Option<Language>,
+    pub args: serde_json::Value,
+    pub created_by: Username,
+    pub permissioned_as: Username,
+    pub tag: String,
+    pub trigger: Trigger,
+    pub scheduled_for: Millis,
+    pub parent_job: Option<JobId>,
+    pub timeout_s: Option<u64>,
+    /// `(key, expires_at)`: a repeat within the window returns the first job.
+    pub idempotency_key: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A stored job, queued, running or finished.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: JobId,
+    pub workspace: WorkspaceId,
+    pub kind: JobKind,
+    pub path: Option<RunnablePath>,
+    pub script_hash: Option<ScriptHash>,
+    pub language: Option<Language>,
+    pub args: Option<serde_json::Value>,
+    pub created_by: Username,
+    pub permissioned_as: Username,
+    pub tag: String,
+    pub trigger: Trigger,
+    pub status: JobStatus,
+    pub created_at: Millis,
+    pub scheduled_for: Millis,
+    pub started_at: Option<Millis>,
+    pub completed_at: Option<Millis>,
+    pub result: Option<serde_json::Value>,
+    pub parent_job: Option<JobId>,
+    pub timeout_s: Option<u64>,
+    pub worker: Option<String>,
+    /// How many times the job was re-queued after its worker vanished.
+    pub retries: i32,
+    /// Set when a cancel was asked for a running job: the reason.
+    pub cancel_requested: Option<String>,
+    /// True once `delete_after_use` wiped args, logs and result.
+    pub purged: bool,
+}

@@ -1,0 +1,20 @@
+//! Orvanta's language runtimes.
+//!
+//! - [`schema`]: reads a script's `main` signature (Python, TypeScript, Bash)
+//!   and derives the JSON Schema of its arguments, plus the call plan the
+//!   wrappers use.
+//! - [`runtimes`]: finds each interpreter once at start, with its version.
+//! - [`run`]: runs one job: a temporary directory, a scrubbed environment, the
+//!   language wrapper, limits (timeout, output cap), cancel, and the capture of
+//!   logs, stream chunks and the result.
+//!
+//! Knows nothing of HTTP or SQL: the worker hands it a [`run::JobRequest`] and
+//! a [`run::RunObserver`] and gets back a [`run::Outcome`].
+
+pub mod run;
+pub mod runtimes;
+pub mod schema;
+
+pub use run::{JobRequest, KillReason, Limits, Outcome, RunObserver};
+pub use runtimes::{Runtime, Runtimes};
+pub use schema::{parse_main, ArgError, MainSignature, Param, SchemaError};

@@ -1,0 +1,143 @@
+//! The result channel: a FIFO `out.fifo` in the job directory that the
+//! wrapper writes one JSON object per line to: `{"stream": "<chunk>"}` for
+//! each chunk, then `{"result": <value>}` or `{"error": {...}}`.
+//!
+//! Not stdout, which belongs to the user's prints. A FIFO rather than fd 3
+//! because Deno cannot open an inherited descriptor, and rather than a Unix
+//! socket because a socket path is limited to 108 bytes. Orvanta opens it
+//! read-write before spawning, so the wrapper's open never blocks and the
+//! channel never reports end-of-file: the supervisor stops reading when the
+//! process has exited, after a last non-blocking read of what is left.
+
+use super::RunObserver;
+use serde_json::Value;
+use std::io::{self, Read};
+use std::path::Path;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+
+/// What the wrapper said last about the job's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Final {
+    Result(Value),
+    Error(Value),
+}
+
+#[derive(Debug)]
+pub(crate) struct Channel {
+    reader: pipe::Receiver,
+    /// The same FIFO as a plain non-blocking file: the final read must see
+    /// what is in the pipe now, which tokio's cached readiness may not know yet.
+    sync: std::fs::File,
+    buf: Vec<u8>,
+    read_buf: Vec<u8>,
+    closed: bool,
+    final_message: Option<Final>,
+}
+
+impl Channel {
+    /// Makes the FIFO at `path` and opens it.
+    pub(crate) fn create(path: &Path) -> io::Result<Self> {
+        super::sys::mkfifo(path)?;
+        let reader = pipe::OpenOptions::new().read_write(true).open_receiver(path)?;
+        let sync = std::fs::File::from(std::os::fd::AsFd::as_fd(&reader).try_clone_to_owned()?);
+        Ok(Self { reader, sync, buf: Vec::new(), read_buf: vec![0; 64 * 1024], closed: false, final_message: None })
+    }
+
+    /// Waits for the next bytes. Cancel-safe; hand them to [`Channel::consume`].
+    pub(crate) async fn read(&mut self) -> io::Result<usize> {
+        if self.closed {
+            return std::future::pending().await;
+        }
+        let read = self.reader.read(&mut self.read_buf).await;
+        // End of file cannot happen while we hold a write end; should it
+        // anyway, stop polling a channel that has nothing more to say.
+        if !matches!(read, Ok(n) if n > 0) {
+            self.closed = true;
+        }
+        read
+    }
+
+    /// Handles the complete lines among what [`Channel::read`] returned.
+    pub(crate) async fn consume(&mut self, n: usize, observer: &dyn RunObserver) {
+        self.buf.extend_from_slice(&self.read_buf[..n]);
+        self.handle_lines(observer).await;
+    }
+
+    /// Reads what is left in the pipe, without waiting, and handles it all,
+    /// an unterminated last line included.
+    pub(crate) async fn finish(mut self, observer: &dyn RunObserver) -> Option<Final> {
+        loop {
+            match self.sync.read(&mut self.read_buf) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&self.read_buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: the pipe is empty.
+                Err(_) => break,
+            }
+        }
+        self.handle_lines(observer).await;
+        if !self.buf.is_empty() {
+            let line = std::mem::take(&mut self.buf);
+            self.handle(&line, observer).await;
+        }
+        self.final_message
+    }
+
+    async fn handle_lines(&mut self, observer: &dyn RunObserver) {
+        while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=end).collect();
+            self.handle(&line, observer).await;
+        }
+    }
+
+    async fn handle(&mut self, line: &[u8], observer: &dyn RunObserver) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        match parse(line) {
+            Some(Message::Stream(chunk)) => observer.on_stream(&chunk).await,
+            Some(Message::Final(message)) => self.final_message = Some(message),
+            None => tracing::warn!(
+                "ignoring a message on the result channel that is not Orvanta's: {}",
+                String::from_utf8_lossy(&line[..line.len().min(200)])
+            ),
+        }
+    }
+}
+
+enum Message {
+    Stream(String),
+    Final(Final),
+}
+
+fn parse(line: &[u8]) -> Option<Message> {
+    let Value::Object(mut message) = serde_json::from_slice(line).ok()? else {
+        return None;
+    };
+    if let Some(chunk) = message.remove("stream") {
+        return Some(Message::Stream(match chunk {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }));
+    }
+    if let Some(error) = message.remove("error") {
+        return Some(Message::Final(Final::Error(error)));
+    }
+    message.remove("result").map(|result| Message::Final(Final::Result(result)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_messages() {
+        assert!(matches!(parse(br#"{"stream": "a"}"#), Some(Message::Stream(s)) if s == "a"));
+        assert!(matches!(parse(br#"{"stream": 3}"#), Some(Message::Stream(s)) if s == "3"));
+        assert!(matches!(parse(br#"{"result": null}"#), Some(Message::Final(Final::Result(Value::Null)))));
+        assert!(matches!(parse(br#"{"error": {"name": "E"}}"#), Some(Message::Final(Final::Error(_)))));
+        assert!(parse(b"not json").is_none());
+        assert!(parse(b"[1]").is_none());
+    }
+}

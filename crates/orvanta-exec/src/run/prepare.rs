@@ -1,0 +1,252 @@
+//! Everything before the job's process runs: its directory and files, its
+//! command line, its environment, and the pipes it writes to.
+
+use super::channel::Channel;
+use super::support::{self, SupportDir};
+use crate::{JobRequest, Runtime, Runtimes};
+use orvanta_core::Language;
+use serde_json::{Map, Value};
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+/// The job's own directory: its working directory, `HOME` and `TMPDIR`,
+/// removed after the run with whatever the job left in it (also when the
+/// run's future is dropped).
+#[derive(Debug)]
+pub(crate) struct JobDir {
+    path: PathBuf,
+    removed: bool,
+}
+
+impl JobDir {
+    /// Makes `work_root/<job id>` (`-2`, `-3`, … if a run of the same job
+    /// is still there), private to this user, and writes the job's files.
+    pub(crate) fn create(work_root: &Path, name: &str, files: &JobFiles) -> io::Result<Self> {
+        if let Some((path, code)) = &files.script {
+            support::write_if_changed(path, code)?;
+        }
+        std::fs::create_dir_all(work_root)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.mode(0o700);
+        let mut attempt = 1;
+        let path = loop {
+            let candidate = match attempt {
+                1 => work_root.join(name),
+                n => work_root.join(format!("{name}-{n}")),
+            };
+            match builder.create(&candidate) {
+                Ok(()) => break candidate,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let written = std::fs::canonicalize(&path).and_then(|path| {
+            for (name, content) in &files.in_dir {
+                std::fs::write(path.join(name), content)?;
+            }
+            Ok(path)
+        });
+        match written {
+            Ok(path) => Ok(Self { path, removed: false }),
+            Err(e) => {
+                // Nobody else will remove it.
+                let _ = std::fs::remove_dir_all(&path);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the directory off the async threads: a job may leave many files.
+    pub(crate) async fn remove(mut self) {
+        self.removed = true;
+        let path = self.path.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || remove_dir(&path)).await {
+            tracing::warn!("could not remove a job directory: {e}");
+        }
+    }
+}
+
+impl Drop for JobDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            remove_dir(&self.path);
+        }
+    }
+}
+
+fn remove_dir(path: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(path) {
+        tracing::warn!("could not remove the job directory {}: {e}", path.display());
+    }
+}
+
+/// The files a job starts from: its code and its arguments.
+#[derive(Debug)]
+pub(crate) struct JobFiles {
+    /// Written into the job directory.
+    in_dir: Vec<(&'static str, Vec<u8>)>,
+    /// TypeScript code, kept at a path named by its hash (see [`support`]).
+    script: Option<(PathBuf, String)>,
+}
+
+pub(crate) fn job_files(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir) -> JobFiles {
+    let code = req.code.as_bytes().to_vec();
+    match req.language {
+        Language::Python3 => JobFiles {
+            in_dir: vec![("main.py", code), ("args.json", to_json(&Value::Object(args.clone())))],
+            script: None,
+        },
+        Language::Deno | Language::Bun => {
+            let script = support.script_path(req.code);
+            let call = serde_json::json!({
+                "main": script.display().to_string(),
+                "params": req.signature.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+                "extra": req.signature.accepts_extra,
+                "args": args,
+            });
+            JobFiles { in_dir: vec![("args.json", to_json(&call))], script: Some((script, req.code.to_owned())) }
+        }
+        Language::Bash => JobFiles { in_dir: vec![("main.sh", code)], script: None },
+    }
+}
+
+fn to_json(value: &Value) -> Vec<u8> {
+    // Serialising a Value cannot fail: its keys are strings already.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// A spawned job with the ends of its pipes.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
+    /// The child's pid, which `process_group(0)` made its group's id.
+    pub(crate) pgid: Option<u32>,
+    /// stdout and stderr merged, or stdout alone for Bash.
+    pub(crate) out: pipe::Receiver,
+    /// stderr for Bash, whose result is the last line of stdout alone.
+    pub(crate) err: Option<pipe::Receiver>,
+    /// The result channel; Bash has none.
+    pub(crate) channel: Option<Channel>,
+}
+
+/// Starts the job's process in `dir`, in a process group of its own, with a
+/// scrubbed environment.
+pub(crate) fn spawn(
+    runtimes: &Runtimes,
+    runtime: &Runtime,
+    req: &JobRequest<'_>,
+    args: &Map<String, Value>,
+    dir: &JobDir,
+) -> io::Result<Spawned> {
+    let support = &runtimes.support;
+    let mut command = Command::new(&runtime.program);
+    command.args(arguments(req, args, support, dir.path()));
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(environment(runtimes, req, dir.path()))
+        .stdin(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+
+    let channel = match req.language {
+        Language::Bash => None,
+        _ => Some(Channel::create(&dir.path().join("out.fifo"))?),
+    };
+
+    let (out_writer, out) = pipe::pipe()?;
+    let out_writer = out_writer.into_blocking_fd()?;
+    let err = if req.language == Language::Bash {
+        let (err_writer, err) = pipe::pipe()?;
+        command.stderr(err_writer.into_blocking_fd()?);
+        Some(err)
+    } else {
+        // One pipe for both keeps prints and errors in the order they happened.
+        command.stderr(out_writer.try_clone()?);
+        None
+    };
+    command.stdout(out_writer);
+    let child = command.spawn()?;
+    // `command` still holds our copies of the pipes' write ends: dropping it
+    // lets end-of-file come when the job's processes have closed theirs.
+    drop(command);
+    Ok(Spawned { pgid: child.id(), child, out, err, channel })
+}
+
+fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir, dir: &Path) -> Vec<OsString> {
+    match req.language {
+        Language::Python3 => vec![support.wrapper_py().into()],
+        Language::Deno => vec![
+            "run".into(),
+            "--allow-all".into(),
+            "--no-prompt".into(),
+            "--quiet".into(),
+            "--no-check".into(),
+            "--no-lock".into(),
+            format!("--config={}", support.deno_config().display()).into(),
+            support.wrapper_ts().into(),
+        ],
+        Language::Bun => vec!["run".into(), "--no-install".into(), support.wrapper_ts().into()],
+        Language::Bash => {
+            let mut line: Vec<OsString> = vec![dir.join("main.sh").into()];
+            line.extend(req.signature.params.iter().map(|param| {
+                // Strings as they are, the rest as JSON text; an absent
+                // optional argument is empty, so `${1:-default}` applies.
+                match args.get(&param.name) {
+                    None => OsString::new(),
+                    Some(Value::String(text)) => text.into(),
+                    Some(other) => other.to_string().into(),
+                }
+            }));
+            line
+        }
+    }
+}
+
+/// The job's whole environment: nothing of the server's own.
+fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'static str, OsString)> {
+    let support = &runtimes.support;
+    vec![
+        ("ORVANTA_BASE_URL", req.base_url.into()),
+        ("ORVANTA_WORKSPACE", req.workspace.into()),
+        ("ORVANTA_JOB_ID", req.job_id.to_string().into()),
+        ("ORVANTA_TOKEN", req.token.into()),
+        ("PATH", search_path(runtimes)),
+        ("HOME", dir.into()),
+        ("TMPDIR", dir.into()),
+        ("LANG", "C.UTF-8".into()),
+        ("NO_COLOR", "1".into()),
+        ("PYTHONPATH", support.python_path().into()),
+        ("PYTHONUNBUFFERED", "1".into()),
+        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("DENO_DIR", support.deno_cache().into()),
+        ("DENO_NO_UPDATE_CHECK", "1".into()),
+        ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", support.bun_cache().into()),
+        ("DO_NOT_TRACK", "1".into()),
+    ]
+}
+
+/// The folders of the interpreters found at start, then the system's: a
+/// script that runs `python3` gets the Python Orvanta runs.
+fn search_path(runtimes: &Runtimes) -> OsString {
+    const SYSTEM: [&str; 3] = ["/usr/local/bin", "/usr/bin", "/bin"];
+    let mut dirs: Vec<&Path> = Vec::new();
+    for (_, runtime) in runtimes.report() {
+        if let Some(dir) = runtime.and_then(|r| r.program.parent()) {
+            if !dirs.contains(&dir) && !SYSTEM.iter().any(|system| dir == Path::new(system)) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.extend(SYSTEM.iter().map(Path::new));
+    std::env::join_paths(dirs).unwrap_or_else(|_| SYSTEM.join(":").into())
+}

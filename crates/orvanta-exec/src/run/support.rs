@@ -1,0 +1,190 @@
+//! The support directory: the wrappers and client libraries every job needs.
+//!
+//! They are compiled into the binary (`include_str!`) so that one `orvanta`
+//! file works anywhere, and written out once at start-up by
+//! [`Runtimes::discover`](crate::Runtimes::discover). The layout:
+//!
+//! ```text
+//! <support>/wrappers/wrapper.py, wrapper.ts
+//! <support>/clients/python/orvanta/__init__.py          (PYTHONPATH)
+//! <support>/clients/ts/orvanta-client/mod.ts, package.json
+//! <support>/clients/ts/node_modules/orvanta-client -> ../orvanta-client   (Bun)
+//! <support>/clients/ts/deno.json                        (Deno's import map)
+//! <support>/cache/deno, cache/bun                       (transpile caches)
+//! <support>/cache/scripts/<sha256>/main.ts              (TypeScript jobs' code)
+//! <support>/cache/scripts/node_modules -> ../../clients/ts/node_modules
+//! ```
+//!
+//! TypeScript code is not run from the job directory but from a file named
+//! by the hash of its content: Deno caches the transpiled module and its V8
+//! code per path, so a path per job would transpile every run and grow that
+//! cache by an entry per job, forever. One path per content reuses the cache
+//! for every run of a script version and bounds it by the versions run.
+//!
+//! Several workers may share one support directory, and jobs may be running
+//! while another process starts: files are replaced by rename, and only when
+//! their content changed.
+
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+const WRAPPER_PY: &str = include_str!("../../wrappers/wrapper.py");
+const WRAPPER_TS: &str = include_str!("../../wrappers/wrapper.ts");
+const CLIENT_PY: &str = include_str!("../../../../clients/python/orvanta/__init__.py");
+const CLIENT_TS: &str = include_str!("../../../../clients/ts/orvanta-client/mod.ts");
+const CLIENT_TS_PACKAGE: &str = include_str!("../../../../clients/ts/orvanta-client/package.json");
+
+/// Where the support files of one installation live.
+#[derive(Debug, Clone)]
+pub(crate) struct SupportDir {
+    root: PathBuf,
+}
+
+impl SupportDir {
+    /// Writes the support files below `root` (created if needed) and returns
+    /// the installed layout. `root` is made absolute: jobs run elsewhere.
+    pub(crate) fn install(root: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        let dir = Self { root: std::fs::canonicalize(root)? };
+        write_if_changed(&dir.wrapper_py(), WRAPPER_PY)?;
+        write_if_changed(&dir.wrapper_ts(), WRAPPER_TS)?;
+        write_if_changed(&dir.python_path().join("orvanta/__init__.py"), CLIENT_PY)?;
+        let ts_client = dir.ts_clients().join("orvanta-client");
+        write_if_changed(&ts_client.join("mod.ts"), CLIENT_TS)?;
+        write_if_changed(&ts_client.join("package.json"), CLIENT_TS_PACKAGE)?;
+        ensure_symlink(Path::new("../orvanta-client"), &dir.node_modules().join("orvanta-client"))?;
+        let import_map = serde_json::json!({
+            "imports": { "orvanta-client": file_url(&ts_client.join("mod.ts")) }
+        });
+        write_if_changed(&dir.deno_config(), &format!("{import_map:#}\n"))?;
+        std::fs::create_dir_all(dir.deno_cache())?;
+        std::fs::create_dir_all(dir.bun_cache())?;
+        // Bun resolves `orvanta-client` from the script's folder upwards.
+        ensure_symlink(Path::new("../../clients/ts/node_modules"), &dir.scripts().join("node_modules"))?;
+        Ok(dir)
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn wrapper_py(&self) -> PathBuf {
+        self.root.join("wrappers/wrapper.py")
+    }
+
+    pub(crate) fn wrapper_ts(&self) -> PathBuf {
+        self.root.join("wrappers/wrapper.ts")
+    }
+
+    /// The folder that goes on `PYTHONPATH`: it holds the `orvanta` package.
+    pub(crate) fn python_path(&self) -> PathBuf {
+        self.root.join("clients/python")
+    }
+
+    fn ts_clients(&self) -> PathBuf {
+        self.root.join("clients/ts")
+    }
+
+    fn node_modules(&self) -> PathBuf {
+        self.ts_clients().join("node_modules")
+    }
+
+    fn scripts(&self) -> PathBuf {
+        self.root.join("cache/scripts")
+    }
+
+    /// Where TypeScript `code` is run from: `cache/scripts/<sha256>/main.ts`
+    /// (stack traces still say `main.ts`). A cryptographic hash, since two
+    /// scripts sharing a path would run each other's code.
+    pub(crate) fn script_path(&self, code: &str) -> PathBuf {
+        let digest = Sha256::digest(code.as_bytes());
+        let mut name = String::with_capacity(digest.len() * 2);
+        for byte in digest {
+            let _ = write!(name, "{byte:02x}");
+        }
+        self.scripts().join(name).join("main.ts")
+    }
+
+    /// Deno's configuration, whose import map resolves `orvanta-client`.
+    pub(crate) fn deno_config(&self) -> PathBuf {
+        self.ts_clients().join("deno.json")
+    }
+
+    /// `DENO_DIR`: kept across jobs so that Deno transpiles the wrapper and
+    /// the client library once, not in every job.
+    pub(crate) fn deno_cache(&self) -> PathBuf {
+        self.root.join("cache/deno")
+    }
+
+    /// Bun's transpiler cache, kept across jobs for the same reason.
+    pub(crate) fn bun_cache(&self) -> PathBuf {
+        self.root.join("cache/bun")
+    }
+}
+
+/// Replaces `path` by `content` through a rename, so that a job starting
+/// meanwhile sees the old file or the new one, never half of one. Reading
+/// first also repairs a file that something else changed.
+pub(crate) fn write_if_changed(path: &Path, content: &str) -> io::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temp, content)?;
+    std::fs::rename(&temp, path)
+}
+
+fn ensure_symlink(target: &Path, link: &Path) -> io::Result<()> {
+    if std::fs::read_link(link).is_ok_and(|old| old == target) {
+        return Ok(());
+    }
+    if let Some(parent) = link.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::symlink_metadata(link) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(link)?,
+        Ok(_) => std::fs::remove_file(link)?,
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(target, link)
+}
+
+/// `file://` URL of an absolute path, percent-encoding what a URL path may
+/// not hold (a support directory may contain spaces).
+pub(crate) fn file_url(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut url = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_are_named_by_their_sha256() {
+        let dir = SupportDir { root: PathBuf::from("/s") };
+        assert_eq!(
+            dir.script_path("abc"),
+            Path::new("/s/cache/scripts/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/main.ts")
+        );
+    }
+
+    #[test]
+    fn file_url_encodes_what_a_path_may_hold() {
+        assert_eq!(file_url(Path::new("/srv/my data/mod.ts")), "file:///srv/my%20data/mod.ts");
+    }
+}

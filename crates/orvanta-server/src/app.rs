@@ -1,0 +1,202 @@
+//! Starting a role: connect the store, bootstrap, find the runtimes, bind,
+//! and run the HTTP server and/or the worker until a shutdown signal.
+
+use crate::bootstrap::{self, Facts};
+use crate::cfg::{Config, ConfigError};
+use crate::state::AppState;
+use crate::worker::{self, WorkerCtx};
+use orvanta_exec::Runtimes;
+use orvanta_store::{ConnectOptions, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Which role this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Up,
+    Server,
+    Worker,
+    Migrate,
+}
+
+/// Why a start failed; the message says what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AppError(String);
+
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        Self(e.to_string())
+    }
+}
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+impl From<bootstrap::BootstrapError> for AppError {
+    fn from(e: bootstrap::BootstrapError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs `role` until SIGINT/SIGTERM.
+pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| AppError(format!("cannot create the data folder {}: {e}", cfg.data_dir.display())))?;
+    let url = cfg.database_url();
+    if matches!(role, Role::Server | Role::Worker) && url.starts_with("sqlite:") {
+        return Err(AppError(
+            "`orvanta server` and `orvanta worker` run apart and share one database: set DATABASE_URL=postgres://...; \
+             on one machine, `orvanta up` runs both on SQLite"
+                .into(),
+        ));
+    }
+    let listener = match role {
+        Role::Up | Role::Server => Some(bind(&cfg).await?),
+        Role::Worker | Role::Migrate => None,
+    };
+    if let (Some(l), None) = (&listener, &cfg.base_url) {
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(cfg.port);
+        cfg.base_url = Some(format!("http://127.0.0.1:{port}"));
+    }
+    let cfg = Arc::new(cfg);
+    let opts = ConnectOptions { max_connections: cfg.db_max_connections, ..Default::default() };
+    let store = orvanta_store::connect(&url, &opts).await?;
+    if role == Role::Migrate {
+        println!("database migrated: {}", orvanta_store::redact_url(&url));
+        return Ok(());
+    }
+    let job_key = Arc::new(AppState::job_key(&*store).await?);
+    let runtimes = Arc::new(discover_runtimes(&cfg).await?);
+    report_runtimes(&runtimes);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signal_shutdown(shutdown.clone()));
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(worker::sweep_loop(store.clone(), cfg.clone(), shutdown.clone())));
+    let embedded = if matches!(role, Role::Up | Role::Worker) { cfg.workers.max(1) } else { 0 };
+    if embedded > 0 {
+        let name = worker_name();
+        let ctx = Arc::new(WorkerCtx::new(store.clone(), cfg.clone(), runtimes.clone(), job_key.clone()));
+        tasks.push(tokio::spawn(heartbeat(store.clone(), name.clone(), embedded as i64, shutdown.clone())));
+        tasks.push(tokio::spawn(worker::run(ctx, name, shutdown.clone())));
+    }
+    if let Some(listener) = listener {
+        let facts = bootstrap::ensure(&*store, &cfg).await?;
+        let state = AppState {
+            cfg: cfg.clone(),
+            store: store.clone(),
+            tokens: Default::default(),
+            job_key,
+            runtimes,
+            embedded_workers: embedded,
+        };
+        print_facts(&cfg, &facts, store.backend(), role);
+        let app = crate::http::router(state);
+        let stop = shutdown.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .map_err(|e| AppError(format!("the HTTP server stopped: {e}")))?;
+    } else {
+        println!("orvanta worker started: {} job slot(s) on {}", embedded, store.backend());
+        shutdown.cancelled().await;
+    }
+    shutdown.cancel();
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
+    }
+    Ok(())
+}
+
+async fn bind(cfg: &Config) -> Result<tokio::net::TcpListener, AppError> {
+    let addr = cfg.listen_addr()?;
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            AppError(format!(
+                "port {} is in use (another Orvanta, or another program); stop it or choose another port with ORVANTA_PORT or --port",
+                cfg.port
+            ))
+        } else {
+            AppError(format!("cannot listen on {addr}: {e}"))
+        }
+    })
+}
+
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
+async fn heartbeat(store: Arc<dyn Store>, name: String, slots: i64, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        if let Err(e) = store.worker_ping(&name, slots, orvanta_core::now_millis()).await {
+            tracing::warn!(error = %e, "worker heartbeat failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+async fn signal_shutdown(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+/// Finds the interpreters and installs the support files (wrappers, client libraries).
+pub async fn discover_runtimes(cfg: &Config) -> Result<Runtimes, AppError> {
+    let dir = cfg.data_dir.join("runtime");
+    tokio::task::spawn_blocking(move || Runtimes::discover(&dir, &Default::default()))
+        .await
+        .map_err(|e| AppError(format!("runtime discovery panicked: {e}")))?
+        .map_err(|e| AppError(format!("cannot install the runtime support files: {e}")))
+}
+
+fn report_runtimes(runtimes: &Runtimes) {
+    for (lang, rt) in runtimes.report() {
+        match rt {
+            Some(rt) => {
+                tracing::info!(language = %lang, version = %rt.version, path = %rt.program.display(), "runtime found")
+            }
+            None => tracing::warn!(language = %lang, "runtime not found: scripts in this language will fail"),
+        }
+    }
+}
+
+fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {
+    let base = cfg.base_url();
+    let ws = &facts.workspace;
+    let roles = if role == Role::Up { "server + worker" } else { "server" };
+    println!("Orvanta {} ({backend}, {roles})", env!("CARGO_PKG_VERSION"));
+    println!("  workspace:   {ws}");
+    println!("  admin token: {}", facts.admin_token);
+    println!("  data folder: {}", cfg.data_dir.display());
+    println!("Run the example script {} and get its result:", facts.example_path);
+    println!(
+        "  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"name\": \"you\"}}' {base}/api/w/{ws}/jobs/run_wait_result/p/{}",
+        facts.admin_token, facts.example_path
+    );
+    // Last, so that whoever waits for this line has seen the facts.
+    println!("Orvanta is listening on {base}");
+}

@@ -1,0 +1,110 @@
+//! Job tokens: the `ORVANTA_TOKEN` a script runs with.
+//!
+//! Signed with the instance key (HMAC-SHA256), never stored: minting one costs
+//! no database write, which matters on the hot path of every job. A job token
+//! carries the job's identity and rights (its `permissioned_as` user, in its
+//! workspace) and expires with the job's timeout.
+
+use super::Principal;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use orvanta_core::{JobId, Username, WorkspaceId};
+use sha2::Sha256;
+
+const PREFIX: &str = "ojt_";
+
+/// The instance key that signs job tokens.
+#[derive(Clone)]
+pub struct JobTokenKey([u8; 32]);
+
+impl std::fmt::Debug for JobTokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JobTokenKey(***)")
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Claims {
+    w: WorkspaceId,
+    u: Username,
+    j: JobId,
+    a: bool,
+    e: i64,
+}
+
+impl JobTokenKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        use rand::RngCore;
+        let mut k = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut k);
+        Self(k)
+    }
+
+    /// The key's hex form, for storage.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The key from its hex form (64 characters); `None` if malformed.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let v = hex::decode(s).ok()?;
+        Some(Self(v.try_into().ok()?))
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        Hmac::<Sha256>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+    }
+
+    /// A token for `job`, valid until `expires_at` (millis).
+    pub fn mint(&self, ws: &WorkspaceId, user: &Username, super_admin: bool, job: JobId, expires_at: i64) -> String {
+        let claims = Claims { w: ws.clone(), u: user.clone(), j: job, a: super_admin, e: expires_at };
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+        let mut mac = self.mac();
+        mac.update(body.as_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{PREFIX}{body}.{sig}")
+    }
+
+    /// The principal of a valid, unexpired job token; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<Principal> {
+        let rest = token.strip_prefix(PREFIX)?;
+        let (body, sig) = rest.split_once('.')?;
+        let mut mac = self.mac();
+        mac.update(body.as_bytes());
+        mac.verify_slice(&URL_SAFE_NO_PAD.decode(sig).ok()?).ok()?;
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+        if claims.e <= orvanta_core::now_millis() {
+            return None;
+        }
+        Some(Principal {
+            username: claims.u,
+            super_admin: claims.a,
+            scopes: None,
+            workspace: Some(claims.w),
+            job: Some(claims.j),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mint_and_verify() {
+        let key = JobTokenKey([7; 32]);
+        let ws = WorkspaceId::parse("demo").unwrap();
+        let user = Username::parse("admin").unwrap();
+        let job = JobId::new();
+        let t = key.mint(&ws, &user, false, job, orvanta_core::now_millis() + 60_000);
+        let p = key.verify(&t).unwrap();
+        assert_eq!((p.username, p.job, p.workspace), (user.clone(), Some(job), Some(ws.clone())));
+        let forged = t.replace(".", ".x");
+        assert!(key.verify(&forged).is_none());
+        assert!(JobTokenKey([8; 32]).verify(&t).is_none());
+        let expired = key.mint(&ws, &user, false, job, orvanta_core::now_millis() - 1);
+        assert!(key.verify(&expired).is_none());
+    }
+}

@@ -1,0 +1,262 @@
+//! Authentication and authorization.
+//!
+//! A request's token comes from `Authorization: Bearer`, else the `token`
+//! cookie, else `?token=`. User tokens are random secrets stored as SHA-256;
+//! job tokens (`ORVANTA_TOKEN` inside scripts) are signed, short-lived and
+//! never stored. Both resolve to a [`Principal`], which the handlers check
+//! against a workspace ([`Principal::role_in`]) and a scope ([`Principal::require`]).
+
+mod job_token;
+mod scopes;
+
+pub use job_token::JobTokenKey;
+pub use scopes::Scope;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use orvanta_core::{JobId, Username, WorkspaceId};
+use orvanta_store::{Role, TokenRecord};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Who is calling, and with what limits.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub username: Username,
+    pub super_admin: bool,
+    /// `None`: all of the owner's rights.
+    pub scopes: Option<Vec<Scope>>,
+    /// `Some`: the token works in that workspace only.
+    pub workspace: Option<WorkspaceId>,
+    /// Set for the token a job runs with.
+    pub job: Option<JobId>,
+}
+
+impl Principal {
+    /// The caller's role in `ws`: 404 when the workspace does not exist or the
+    /// user is not a member (existence is not revealed), 403 when the token is
+    /// restricted to another workspace.
+    pub async fn role_in(&self, state: &AppState, ws: &WorkspaceId) -> ApiResult<Role> {
+        let not_found = || ApiError::NotFound(format!("workspace '{ws}' not found, or you are not a member of it"));
+        if state.store.get_workspace(ws).await?.is_none() {
+            return Err(not_found());
+        }
+        let role = if self.super_admin {
+            Role::Admin
+        } else {
+            state.store.get_role(ws, &self.username).await?.ok_or_else(not_found)?
+        };
+        if let Some(only) = &self.workspace {
+            if only != ws {
+                return Err(ApiError::Forbidden(format!(
+                    "this token is restricted to the workspace '{only}'; use a token of the workspace '{ws}'"
+                )));
+            }
+        }
+        Ok(role)
+    }
+
+    /// 403 unless the token's scopes allow `needed`.
+    pub fn require(&self, needed: &Scope) -> ApiResult<()> {
+        match &self.scopes {
+            None => Ok(()),
+            Some(granted) if granted.iter().any(|g| g.allows(needed)) => Ok(()),
+            Some(_) => Err(ApiError::Forbidden(format!("this token lacks the scope '{needed}'"))),
+        }
+    }
+
+    /// Whether the token's scopes allow `needed` (no error).
+    pub fn allows(&self, needed: &Scope) -> bool {
+        self.require(needed).is_ok()
+    }
+}
+
+/// 403 unless the role may write (admin or developer).
+pub fn require_writer(role: Role) -> ApiResult<()> {
+    match role {
+        Role::Admin | Role::Developer => Ok(()),
+        Role::Operator => Err(ApiError::Forbidden(
+            "operators can run and read only; ask a workspace admin for the developer role".into(),
+        )),
+    }
+}
+
+/// A new user token: `orv_` and 43 URL-safe characters (32 random bytes).
+pub fn generate_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("orv_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a token: SHA-256, hex.
+pub fn hash_token(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The displayed prefix of a token.
+pub fn token_prefix(secret: &str) -> String {
+    secret.chars().take(10).collect()
+}
+
+/// The token of a request, from the header, the cookie or the query.
+fn find_token(parts: &Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let h = h.trim();
+        if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+            return Some(t.trim().to_owned());
+        }
+    }
+    for cookie in parts.headers.get_all(axum::http::header::COOKIE) {
+        if let Ok(c) = cookie.to_str() {
+            for pair in c.split(';') {
+                if let Some(v) = pair.trim().strip_prefix("token=") {
+                    return Some(v.to_owned());
+                }
+            }
+        }
+    }
+    let query = parts.uri.query()?;
+    query.split('&').find_map(|kv| kv.strip_prefix("token=").map(percent_decode))
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Decodes `%XX` escapes and `+` of a query value.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = find_token(parts).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "no token: send 'Authorization: Bearer <token>', the 'token' cookie or '?token=<token>'".into(),
+            )
+        })?;
+        if let Some(claims) = state.job_key.verify(&token) {
+            return Ok(claims);
+        }
+        let record = state.tokens.lookup(state, &hash_token(&token)).await?;
+        let Some(record) = record else {
+            return Err(ApiError::Unauthorized("the token is not valid; create a new one".into()));
+        };
+        let now = orvanta_core::now_millis();
+        if record.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiError::Unauthorized("the token has expired; create a new one".into()));
+        }
+        let user = state
+            .store
+            .get_user(&record.owner)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("the token's owner no longer exists".into()))?;
+        // Scopes were checked when the token was made.
+        let scopes = record.scopes.as_ref().map(|list| list.iter().filter_map(|s| Scope::parse(s).ok()).collect());
+        Ok(Principal {
+            username: record.owner,
+            super_admin: user.super_admin,
+            scopes,
+            workspace: record.workspace,
+            job: None,
+        })
+    }
+}
+
+/// A short-lived cache of token lookups, so a busy webhook does not cost a
+/// database read (and a `last_used_at` write) per request. A deleted token
+/// stays valid on other servers for at most [`TokenCache::TTL`].
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Option<TokenRecord>, Instant)>>,
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+impl TokenCache {
+    pub const TTL: Duration = Duration::from_secs(5);
+    const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+    async fn lookup(&self, state: &AppState, hash: &str) -> ApiResult<Option<TokenRecord>> {
+        let cached = {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(hash).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(r, _)| r.clone())
+        };
+        let record = match cached {
+            Some(r) => r,
+            None => {
+                let r = state.store.get_token(hash).await?;
+                let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+                if map.len() > 10_000 {
+                    map.clear();
+                }
+                map.insert(hash.to_owned(), (r.clone(), Instant::now()));
+                r
+            }
+        };
+        if record.is_some() && self.should_touch(hash) {
+            state.store.touch_token(hash, orvanta_core::now_millis()).await?;
+        }
+        Ok(record)
+    }
+
+    fn should_touch(&self, hash: &str) -> bool {
+        let mut map = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(hash) {
+            Some(at) if at.elapsed() < Self::TOUCH_EVERY => false,
+            _ => {
+                map.insert(hash.to_owned(), Instant::now());
+                true
+            }
+        }
+    }
+
+    /// Forgets a token at once (after its deletion).
+    pub fn forget(&self, hash: &str) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_and_hashed() {
+        let t = generate_token();
+        assert!(t.starts_with("orv_") && t.len() == 47, "{t}");
+        assert_eq!(hash_token(&t).len(), 64);
+        assert_ne!(generate_token(), t);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Bb+c"), "a+b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

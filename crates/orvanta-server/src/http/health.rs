@@ -1,0 +1,35 @@
+//! `GET /api/version` and `GET /api/health`: no token needed.
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/version", get(version)).route("/api/health", get(health))
+}
+
+async fn version() -> &'static str {
+    concat!("Orvanta v", env!("CARGO_PKG_VERSION"))
+}
+
+async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let db = state.store.ping().await;
+    let since = orvanta_core::now_millis() - (state.cfg.lease_s as i64 * 2000).max(10_000);
+    let workers = match state.store.count_workers(since).await {
+        Ok(n) => n,
+        Err(_) => state.embedded_workers as i64,
+    };
+    let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if db.is_ok() { "ok" } else { "degraded" },
+        "database": if db.is_ok() { "ok" } else { "unreachable" },
+        "backend": state.store.backend(),
+        "workers": workers,
+        "runtimes": state.runtimes.to_json(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    (status, Json(body))
+}

@@ -1,0 +1,179 @@
+//! `/api/w/{ws}/jobs_u/...` and `/jobs/list`: read jobs, their results and
+//! logs, and cancel them.
+
+use super::extract::QueryParams;
+use super::views;
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, Request, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use orvanta_core::{Job, JobId, JobStatus, RunnablePath, Username, WorkspaceId};
+use orvanta_store::{CancelOutcome, JobFilter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/jobs_u/get/{id}", get(get_job))
+        .route("/jobs_u/completed/get_result/{id}", get(get_result))
+        .route("/jobs_u/completed/get_result_maybe/{id}", get(get_result_maybe))
+        .route("/jobs_u/get_logs/{id}", get(get_logs))
+        .route("/jobs_u/queue/cancel/{id}", post(cancel))
+        .route("/jobs/list", get(list))
+}
+
+/// Loads a job the principal may read: 404 when absent or not readable.
+async fn readable_job(state: &AppState, principal: &Principal, ws: &str, id: &str) -> ApiResult<(WorkspaceId, Job)> {
+    let ws = WorkspaceId::parse(ws)?;
+    let id = JobId::parse(id)?;
+    principal.role_in(state, &ws).await?;
+    let not_found = || ApiError::NotFound(format!("job {id} not found in workspace '{ws}'"));
+    let job = state.store.get_job(&ws, id).await?.ok_or_else(not_found)?;
+    if !may_read(principal, &job) {
+        return Err(ApiError::Forbidden("this token lacks the scope 'jobs:read'".into()));
+    }
+    Ok((ws, job))
+}
+
+/// A token may read a job with `jobs:read`, or when it may run the job's
+/// runnable and is the one that started it (webhook-specific tokens).
+fn may_read(principal: &Principal, job: &Job) -> bool {
+    if principal.allows(&Scope::needed("jobs", "read", None, None)) {
+        return true;
+    }
+    let Some(path) = &job.path else { return false };
+    principal.allows(&Scope::needed("jobs", "run", Some("scripts"), Some(path.as_str())))
+        && job.created_by == principal.username
+}
+
+async fn get_job(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
+    Ok(Json(views::job(&job)))
+}
+
+async fn get_result(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
+    if !job.status.is_final() {
+        return Err(ApiError::NotFound(format!(
+            "job {} is not finished yet (status {}); ask again later or use get_result_maybe",
+            job.id, job.status
+        )));
+    }
+    Ok(Json(job.result.unwrap_or(Value::Null)))
+}
+
+async fn get_result_maybe(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
+    let done = job.status.is_final();
+    Ok(Json(json!({
+        "completed": done,
+        "success": if done { Some(job.status == JobStatus::Success) } else { None },
+        "started": if done { None } else { Some(job.status == JobStatus::Running) },
+        "result": if done { job.result } else { None },
+    })))
+}
+
+async fn get_logs(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<String> {
+    let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
+    Ok(state.store.read_logs(job.id, 0).await?)
+}
+
+#[derive(Deserialize, Default)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    principal: Principal,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let (ws, job) = readable_job(&state, &principal, &ws, &id).await?;
+    principal.require(&Scope::needed("jobs", "cancel", None, job.path.as_ref().map(|p| p.as_str())))?;
+    let body = super::extract::read_body(req, &state).await?;
+    let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CancelBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"reason\"?: string}}: {e}")))?
+    };
+    let reason = body.reason.unwrap_or_else(|| format!("canceled by {}", principal.username));
+    match state.store.cancel(&ws, job.id, &reason, orvanta_core::now_millis()).await? {
+        CancelOutcome::Canceled => Ok(Json(json!({"id": job.id, "status": "canceled"}))),
+        CancelOutcome::Requested => Ok(Json(json!({"id": job.id, "status": "cancel_requested"}))),
+        CancelOutcome::AlreadyFinished(s) => {
+            Err(ApiError::Conflict(format!("job {} already finished with status {s}; nothing to cancel", job.id)))
+        }
+        CancelOutcome::NotFound => Err(ApiError::NotFound(format!("job {} not found", job.id))),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    path: Option<String>,
+    script_path_exact: Option<String>,
+    status: Option<String>,
+    trigger: Option<String>,
+    created_by: Option<String>,
+    since: Option<String>,
+    before: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// A time filter: RFC 3339, or milliseconds since the epoch.
+fn parse_time(name: &str, s: &str) -> ApiResult<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp_millis()).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{name}='{s}' is not a time; use RFC 3339 (2026-01-31T12:00:00Z) or epoch milliseconds"
+        ))
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    principal: Principal,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let ws = WorkspaceId::parse(&ws)?;
+    principal.role_in(&state, &ws).await?;
+    principal.require(&Scope::needed("jobs", "read", None, None))?;
+    let per_page = q.per_page.unwrap_or(100).clamp(1, 1000);
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = JobFilter {
+        path: q.path.or(q.script_path_exact).as_deref().map(RunnablePath::parse).transpose()?,
+        status: q.status.as_deref().map(JobStatus::parse).transpose()?,
+        trigger: q.trigger,
+        created_by: q.created_by.as_deref().map(Username::parse).transpose()?,
+        since: q.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
+        before: q.before.as_deref().map(|s| parse_time("before", s)).transpose()?,
+        parent_job: None,
+        limit: per_page,
+        offset: (page - 1) * per_page,
+    };
+    let jobs = state.store.list_jobs(&ws, &filter).await?;
+    Ok(Json(jobs.iter().map(views::job).collect()))
+}

@@ -1,0 +1,247 @@
+//! `/api/w/{ws}/scripts/...`: create versions, read, list, archive, delete.
+
+use super::{views, JsonBody};
+use crate::auth::{require_writer, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use orvanta_core::{Language, NewScript, RunnablePath, ScriptHash, ScriptSettings, WorkspaceId};
+use orvanta_store::Role;
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/scripts/create", post(create))
+        .route("/scripts/get/p/{*path}", get(get_by_path))
+        .route("/scripts/get/h/{hash}", get(get_by_hash))
+        .route("/scripts/list", get(list))
+        .route("/scripts/history/p/{*path}", get(history))
+        .route("/scripts/archive/p/{*path}", post(archive))
+        .route("/scripts/delete/p/{*path}", delete(remove))
+}
+
+/// The body of `scripts/create`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScript {
+    path: String,
+    content: String,
+    language: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    description: String,
+    schema: Option<Value>,
+    #[serde(default)]
+    delete_after_use: bool,
+    timeout_s: Option<u64>,
+    tag: Option<String>,
+    error_status_code: Option<u16>,
+    concurrency_limit: Option<u32>,
+    parent_hash: Option<String>,
+    /// Accepted for compatibility with Windmill clients; ignored.
+    #[serde(default)]
+    #[allow(dead_code)]
+    is_template: Option<bool>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    kind: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateScript>,
+) -> ApiResult<(StatusCode, String)> {
+    let ws = WorkspaceId::parse(&ws)?;
+    let role = principal.role_in(&state, &ws).await?;
+    principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(&body.path)))?;
+    let new = prepare(&ws, &principal, role, body)?;
+    state.store.insert_script(&new).await?;
+    Ok((StatusCode::CREATED, new.hash.to_string()))
+}
+
+/// Checks a create request and turns it into a new version.
+fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScript) -> ApiResult<NewScript> {
+    require_writer(role)?;
+    let path = RunnablePath::parse(&body.path)?;
+    if let Some(owner) = path.user_owner() {
+        if owner != principal.username.as_str() && role != Role::Admin {
+            return Err(ApiError::Forbidden(format!(
+                "only the user '{owner}' and workspace admins may write under u/{owner}/; save it under u/{}/ or f/...",
+                principal.username
+            )));
+        }
+    }
+    let language = Language::parse(&body.language)?;
+    let signature =
+        orvanta_exec::parse_main(language, &body.content).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let schema = match body.schema {
+        Some(s) if s.is_object() => s,
+        Some(_) => return Err(ApiError::BadRequest("schema must be a JSON object (a JSON Schema)".into())),
+        None => signature.to_json_schema(),
+    };
+    if let Some(code) = body.error_status_code {
+        if !(100..=599).contains(&code) {
+            return Err(ApiError::BadRequest(format!(
+                "error_status_code {code} is not an HTTP status code; use a number from 100 to 599"
+            )));
+        }
+    }
+    let parent_hash = body.parent_hash.as_deref().map(ScriptHash::parse).transpose()?;
+    let created_at = orvanta_core::now_millis();
+    let hash = version_hash(ws, &path, language, &body.content, created_at);
+    Ok(NewScript {
+        workspace: ws.clone(),
+        path,
+        hash,
+        parent_hash,
+        language,
+        content: body.content,
+        summary: body.summary,
+        description: body.description,
+        schema,
+        settings: ScriptSettings {
+            delete_after_use: body.delete_after_use,
+            timeout_s: body.timeout_s,
+            tag: body.tag,
+            error_status_code: body.error_status_code,
+            concurrency_limit: body.concurrency_limit,
+        },
+        created_by: principal.username.clone(),
+        created_at,
+    })
+}
+
+/// A version's hash: its content and place, plus randomness so that saving
+/// the same code twice still makes two versions.
+fn version_hash(ws: &WorkspaceId, path: &RunnablePath, lang: Language, content: &str, at: i64) -> ScriptHash {
+    let mut h = Sha256::new();
+    for part in [ws.as_str(), path.as_str(), lang.as_str(), content] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(at.to_le_bytes());
+    h.update(rand::random::<[u8; 16]>());
+    let d = h.finalize();
+    ScriptHash::from_u64(u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]))
+}
+
+async fn readable(state: &AppState, principal: &Principal, ws: &str, path: Option<&str>) -> ApiResult<WorkspaceId> {
+    let ws = WorkspaceId::parse(ws)?;
+    principal.role_in(state, &ws).await?;
+    principal.require(&crate::auth::Scope::needed("scripts", "read", None, path))?;
+    Ok(ws)
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::NotFound(format!("script not found at path '{path}'"))
+}
+
+async fn get_by_path(
+    State(state): State<AppState>,
+    Path((ws, path)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let ws = readable(&state, &principal, &ws, Some(&path)).await?;
+    let p = RunnablePath::parse(&path)?;
+    let script = state.store.latest_script(&ws, &p).await?.ok_or_else(|| not_found(&path))?;
+    Ok(Json(views::script(&script)))
+}
+
+async fn get_by_hash(
+    State(state): State<AppState>,
+    Path((ws, hash)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let ws = readable(&state, &principal, &ws, None).await?;
+    let h = ScriptHash::parse(&hash)?;
+    let script = state
+        .store
+        .script_by_hash(&ws, h)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{hash}'")))?;
+    Ok(Json(views::script(&script)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    show_archived: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    principal: Principal,
+    super::extract::QueryParams(q): super::extract::QueryParams<ListQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let ws = readable(&state, &principal, &ws, None).await?;
+    let scripts = state.store.list_scripts(&ws, q.show_archived).await?;
+    Ok(Json(scripts.iter().map(views::script_summary).collect()))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Path((ws, path)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<Value>>> {
+    let ws = readable(&state, &principal, &ws, Some(&path)).await?;
+    let p = RunnablePath::parse(&path)?;
+    let versions = state.store.script_history(&ws, &p).await?;
+    if versions.is_empty() {
+        return Err(not_found(&path));
+    }
+    Ok(Json(versions.iter().map(views::script_summary).collect()))
+}
+
+async fn writable(
+    state: &AppState,
+    principal: &Principal,
+    ws: &str,
+    path: &str,
+) -> ApiResult<(WorkspaceId, RunnablePath)> {
+    let ws = WorkspaceId::parse(ws)?;
+    let role = principal.role_in(state, &ws).await?;
+    principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(path)))?;
+    require_writer(role)?;
+    let p = RunnablePath::parse(path)?;
+    if let Some(owner) = p.user_owner() {
+        if owner != principal.username.as_str() && role != Role::Admin {
+            return Err(ApiError::Forbidden(format!(
+                "only the user '{owner}' and workspace admins may change u/{owner}/"
+            )));
+        }
+    }
+    Ok((ws, p))
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    Path((ws, path)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let (ws, p) = writable(&state, &principal, &ws, &path).await?;
+    if !state.store.archive_script(&ws, &p).await? {
+        return Err(not_found(&path));
+    }
+    Ok(Json(serde_json::json!({"path": p, "archived": true})))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path((ws, path)): Path<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let (ws, p) = writable(&state, &principal, &ws, &path).await?;
+    if !state.store.delete_script(&ws, &p).await? {
+        return Err(not_found(&path));
+    }
+    Ok(Json(serde_json::json!({"path": p, "deleted": true})))
+}

@@ -1,0 +1,131 @@
+//! `/api/users/tokens/...`: create, list and delete the caller's tokens.
+
+use super::JsonBody;
+use crate::auth::{generate_token, hash_token, token_prefix, Principal, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use orvanta_core::{millis_to_rfc3339, WorkspaceId};
+use orvanta_store::NewToken;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/users/tokens/create", post(create))
+        .route("/api/users/tokens/list", get(list))
+        .route("/api/users/tokens/delete/{prefix}", delete(remove))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    #[serde(default)]
+    label: String,
+    /// RFC 3339.
+    expiration: Option<String>,
+    scopes: Option<Vec<String>>,
+    workspace_id: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateToken>,
+) -> ApiResult<(StatusCode, String)> {
+    if principal.job.is_some() {
+        return Err(ApiError::Forbidden("a job token cannot create tokens".into()));
+    }
+    let now = orvanta_core::now_millis();
+    let expires_at = match &body.expiration {
+        Some(e) => {
+            let t = chrono::DateTime::parse_from_rfc3339(e)
+                .map_err(|_| {
+                    ApiError::BadRequest(format!("expiration '{e}' is not an RFC 3339 time, e.g. 2027-01-31T12:00:00Z"))
+                })?
+                .timestamp_millis();
+            if t <= now {
+                return Err(ApiError::BadRequest(format!("expiration '{e}' is in the past")));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let scopes = match body.scopes {
+        Some(list) => {
+            for s in &list {
+                Scope::parse(s)?;
+            }
+            // A token can only narrow its creator's rights.
+            if let Some(mine) = &principal.scopes {
+                for s in &list {
+                    let wanted = Scope::parse(s)?;
+                    if !mine.iter().any(|g| g.allows(&wanted)) {
+                        return Err(ApiError::Forbidden(format!(
+                            "your token cannot grant the scope '{s}' it does not have"
+                        )));
+                    }
+                }
+            }
+            Some(list)
+        }
+        None => principal.scopes.as_ref().map(|s| s.iter().map(|x| x.to_string()).collect()),
+    };
+    let workspace = body.workspace_id.as_deref().map(WorkspaceId::parse).transpose()?;
+    if let Some(ws) = &workspace {
+        principal.role_in(&state, ws).await?;
+    }
+    let workspace = workspace.or_else(|| principal.workspace.clone());
+    let secret = generate_token();
+    state
+        .store
+        .create_token(&NewToken {
+            hash: hash_token(&secret),
+            prefix: token_prefix(&secret),
+            owner: principal.username.clone(),
+            label: body.label,
+            created_at: now,
+            expires_at,
+            scopes,
+            workspace,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, secret))
+}
+
+async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {
+    let tokens = state.store.list_tokens(&principal.username).await?;
+    Ok(Json(
+        tokens
+            .iter()
+            .map(|t| {
+                json!({
+                    "token_prefix": t.prefix,
+                    "label": t.label,
+                    "created_at": millis_to_rfc3339(t.created_at),
+                    "expiration": t.expires_at.map(millis_to_rfc3339),
+                    "last_used_at": t.last_used_at.map(millis_to_rfc3339),
+                    "scopes": t.scopes,
+                    "workspace_id": t.workspace,
+                })
+            })
+            .collect(),
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(prefix): Path<String>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let tokens = state.store.list_tokens(&principal.username).await?;
+    let Some(t) = tokens.iter().find(|t| t.prefix == prefix) else {
+        return Err(ApiError::NotFound(format!("you have no token with the prefix '{prefix}'")));
+    };
+    state.store.delete_token(&principal.username, &prefix).await?;
+    state.tokens.forget(&t.hash);
+    Ok(Json(json!({"deleted": prefix})))
+}

@@ -1,0 +1,14 @@
+//! The Orvanta server: configuration, the HTTP API, authentication, and the
+//! worker loop. The binary `orvanta` (in `main.rs`) only parses the command
+//! line and calls [`app::run`].
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cfg;
+pub mod error;
+pub mod http;
+pub mod runs;
+pub mod state;
+pub mod wait;
+pub mod worker;

@@ -1,0 +1,30 @@
+//! What every handler and the worker share.
+
+use crate::auth::{JobTokenKey, TokenCache};
+use crate::cfg::Config;
+use orvanta_exec::Runtimes;
+use orvanta_store::Store;
+use std::sync::Arc;
+
+/// The server's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub tokens: Arc<TokenCache>,
+    pub job_key: Arc<JobTokenKey>,
+    /// The runtimes this process found (reported by `/api/health`).
+    pub runtimes: Arc<Runtimes>,
+    /// Job slots of the workers embedded in this process.
+    pub embedded_workers: usize,
+}
+
+impl AppState {
+    /// Loads or creates the instance's job-token key (shared by every process on the database).
+    pub async fn job_key(store: &dyn Store) -> Result<JobTokenKey, orvanta_store::StoreError> {
+        let hex = store.instance_setting("job_token_key", &JobTokenKey::generate().to_hex()).await?;
+        JobTokenKey::from_hex(&hex).ok_or_else(|| {
+            orvanta_store::StoreError::Corrupt("instance setting job_token_key is not a 64-hex key".into())
+        })
+    }
+}

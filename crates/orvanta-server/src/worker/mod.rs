@@ -1,0 +1,230 @@
+//! The worker: claims a job, runs it, stores what it produced, completes it.
+//!
+//! One step is [`try_execute_step`], which returns a [`StepOutcome`]; the loop
+//! around it only decides when to step again (at once after work, on an
+//! `Enqueued` event or a short timeout when idle, with a backoff on errors).
+//! Tests call the step directly instead of sleeping.
+
+mod lease;
+mod output;
+
+use crate::auth::JobTokenKey;
+use crate::cfg::Config;
+use orvanta_core::{Job, JobId, JobKind, JobStatus, Script, ScriptHash};
+use orvanta_exec::{JobRequest, KillReason, Limits, MainSignature, Outcome, Runtimes};
+use orvanta_store::{Claim, Completion, JobEvent, Store, StoreError};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// A script version with its parsed signature (or why it does not parse).
+type Runnable = (Script, Result<MainSignature, String>);
+
+/// What a worker needs, shared by its slots.
+pub struct WorkerCtx {
+    pub store: Arc<dyn Store>,
+    pub cfg: Arc<Config>,
+    pub runtimes: Arc<Runtimes>,
+    pub job_key: Arc<JobTokenKey>,
+    /// Where job folders are made.
+    pub work_root: PathBuf,
+    /// Script versions are immutable: cache them with their parsed signature.
+    cache: Mutex<HashMap<ScriptHash, Arc<Runnable>>>,
+}
+
+impl WorkerCtx {
+    pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>, runtimes: Arc<Runtimes>, job_key: Arc<JobTokenKey>) -> Self {
+        let work_root = cfg.data_dir.join("jobs");
+        Self { store, cfg, runtimes, job_key, work_root, cache: Mutex::new(HashMap::new()) }
+    }
+
+    async fn script(&self, job: &Job) -> Result<Option<Arc<Runnable>>, StoreError> {
+        let Some(hash) = job.script_hash else { return Ok(None) };
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(script) = self.store.script_by_hash(&job.workspace, hash).await? else { return Ok(None) };
+        let sig = orvanta_exec::parse_main(script.language, &script.content).map_err(|e| e.to_string());
+        let entry = Arc::new((script, sig));
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 1000 {
+            cache.clear();
+        }
+        cache.insert(hash, entry.clone());
+        Ok(Some(entry))
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Nothing was due.
+    Idle,
+    /// A job ran and was completed with this status.
+    Ran(JobId, JobStatus),
+    /// A job ran but its lease was lost (swept or finished elsewhere): not completed here.
+    Lost(JobId),
+}
+
+/// Claims one due job and runs it to the end.
+pub async fn try_execute_step(ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
+    let now = orvanta_core::now_millis();
+    let claim = Claim { worker, tags: &ctx.cfg.worker_tags, now, lease_until: now + ctx.cfg.lease_s as i64 * 1000 };
+    let Some(job) = ctx.store.claim(&claim).await? else { return Ok(StepOutcome::Idle) };
+    tracing::debug!(job = %job.id, path = ?job.path, "claimed");
+    let lease = lease::Lease::hold(ctx, &job, worker);
+    let (status, result) = execute(ctx, &job, lease.cancel.clone()).await;
+    let kept = lease.release().await;
+    if !kept {
+        tracing::warn!(job = %job.id, "lost the lease while running; not completing");
+        return Ok(StepOutcome::Lost(job.id));
+    }
+    let done = Completion { id: job.id, worker, status, result: &result, now: orvanta_core::now_millis() };
+    if ctx.store.complete(&done).await? {
+        Ok(StepOutcome::Ran(job.id, status))
+    } else {
+        Ok(StepOutcome::Lost(job.id))
+    }
+}
+
+fn failure(name: &str, message: impl Into<String>) -> (JobStatus, Value) {
+    (JobStatus::Failure, json!({"error": {"name": name, "message": message.into()}}))
+}
+
+/// Runs a claimed job; answers its final status and result.
+async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (JobStatus, Value) {
+    if job.kind != JobKind::Script {
+        return failure("Unsupported", format!("jobs of kind {} cannot run yet", job.kind.as_str()));
+    }
+    let entry = match ctx.script(job).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return failure("ScriptNotFound", "the script version of this job no longer exists"),
+        Err(e) => return failure("StoreError", format!("the script could not be loaded: {e}")),
+    };
+    let (script, signature) = (&entry.0, &entry.1);
+    let signature = match signature {
+        Ok(s) => s,
+        Err(e) => return failure("InvalidScript", e.clone()),
+    };
+    let empty = serde_json::Map::new();
+    let args = job.args.as_ref().and_then(Value::as_object).unwrap_or(&empty);
+    let timeout = Duration::from_secs(job.timeout_s.unwrap_or(ctx.cfg.job_timeout_s).max(1));
+    let token_until = orvanta_core::now_millis() + timeout.as_millis() as i64 + 300_000;
+    let token = ctx.job_key.mint(&job.workspace, &job.permissioned_as, false, job.id, token_until);
+    let sink = match output::Sink::start(ctx.store.clone(), job).await {
+        Ok(s) => s,
+        Err(e) => return failure("StoreError", format!("the job's output could not be prepared: {e}")),
+    };
+    let base_url = ctx.cfg.base_url();
+    let request = JobRequest {
+        job_id: job.id,
+        workspace: job.workspace.as_str(),
+        language: script.language,
+        code: &script.content,
+        signature,
+        args,
+        base_url: &base_url,
+        token: &token,
+        limits: Limits {
+            timeout,
+            log_cap_bytes: ctx.cfg.log_cap_bytes,
+            kill_grace: Duration::from_millis(ctx.cfg.kill_grace_ms),
+        },
+        work_root: &ctx.work_root,
+    };
+    let outcome = orvanta_exec::run::run(&ctx.runtimes, request, &sink, cancel.token()).await;
+    sink.finish().await;
+    match outcome {
+        Outcome::Success(v) => (JobStatus::Success, v),
+        Outcome::Failure(v) => (JobStatus::Failure, v),
+        Outcome::Killed(KillReason::Timeout(d)) => {
+            failure("Timeout", format!("the job ran longer than its timeout of {} s and was killed", d.as_secs()))
+        }
+        Outcome::Killed(KillReason::Canceled(reason)) => {
+            let reason = cancel.reason().unwrap_or(reason);
+            (
+                JobStatus::Canceled,
+                json!({"error": {"name": "Canceled", "message": format!("the job was canceled: {reason}")}}),
+            )
+        }
+    }
+}
+
+/// Runs worker slots until `shutdown`; each slot steps in a loop.
+pub async fn run(ctx: Arc<WorkerCtx>, name: String, shutdown: CancellationToken) {
+    let slots = ctx.cfg.workers.max(1);
+    let mut tasks = Vec::with_capacity(slots);
+    for slot in 0..slots {
+        let ctx = ctx.clone();
+        let id = format!("{name}/{slot}");
+        let shutdown = shutdown.clone();
+        tasks.push(tokio::spawn(async move { slot_loop(&ctx, &id, shutdown).await }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn slot_loop(ctx: &WorkerCtx, id: &str, shutdown: CancellationToken) {
+    let mut events = ctx.store.subscribe();
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        match try_execute_step(ctx, id).await {
+            Ok(StepOutcome::Idle) => {
+                backoff = Duration::from_millis(100);
+                wait_for_work(&mut events, &shutdown).await;
+            }
+            Ok(_) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(worker = id, error = %e, "worker step failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Waits for an `Enqueued` event, at most a second (a scheduled job may come due).
+async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, shutdown: &CancellationToken) {
+    let deadline = tokio::time::sleep(Duration::from_secs(1));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            _ = shutdown.cancelled() => return,
+            e = events.recv() => match e {
+                Ok(JobEvent::Enqueued | JobEvent::Resync) => return,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    tokio::select! {
+                        _ = &mut deadline => return,
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Re-queues or fails jobs whose worker vanished, every third of a lease.
+pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
+    let every = Duration::from_millis((cfg.lease_s * 1000 / 3).max(500));
+    while !shutdown.is_cancelled() {
+        match store.sweep_expired_leases(orvanta_core::now_millis(), cfg.max_retries).await {
+            Ok(swept) if !swept.is_empty() => tracing::warn!(?swept, "jobs of vanished workers swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}

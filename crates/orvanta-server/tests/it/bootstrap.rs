@@ -1,0 +1,94 @@
+//! `orvanta up`: health, the bootstrap facts, the example script, a second start.
+
+use crate::harness::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_and_version_need_no_token() {
+    let app = spawn_app();
+    let r = app.client.get(app.url("/api/version")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().starts_with("Orvanta v"));
+    let h: serde_json::Value = app.client.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["database"], "ok");
+    assert_eq!(h["workers"], 1);
+    for lang in ["python3", "deno", "bun", "bash"] {
+        assert!(h["runtimes"][lang]["version"].is_string(), "runtime {lang} missing in {h}");
+    }
+}
+
+#[tokio::test]
+async fn up_prints_the_facts_and_the_example_runs() {
+    let app = spawn_app();
+    let out = app.stdout.join("\n");
+    assert!(out.contains(TOKEN), "{out}");
+    assert!(out.contains("curl"), "{out}");
+    assert!(out.contains("/api/w/demo/jobs/run_wait_result/p/u/admin/hello"), "{out}");
+    let r = app.post_json("/jobs/run_wait_result/p/u/admin/hello", &json!({"name": "you"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({"greeting": "Hello, you!"}));
+}
+
+#[tokio::test]
+async fn a_second_start_reuses_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_token;
+    {
+        let mut opts = Opts { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+        opts.env.push(("ORVANTA_ADMIN_TOKEN".into(), String::new()));
+        let app = start(opts);
+        first_token = token_of(&app.stdout);
+        assert!(first_token.starts_with("orv_"));
+    }
+    let mut opts = Opts { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    opts.env.push(("ORVANTA_ADMIN_TOKEN".into(), String::new()));
+    let mut app = start(opts);
+    assert_eq!(token_of(&app.stdout), first_token, "the second start prints the same token");
+    app.token = first_token;
+    let history: serde_json::Value = app.get("/scripts/history/p/u/admin/hello").await.json().await.unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1, "the example was not made twice: {history}");
+}
+
+fn token_of(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("admin token:").map(|t| t.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no admin token line in {lines:?}"))
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_named() {
+    let app = spawn_app();
+    let port = app.base.rsplit(':').next().unwrap().to_owned();
+    let out = std::process::Command::new(binary())
+        .args(["up", "--port", &port, "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("port {port} is in use")), "{err}");
+}
+
+#[tokio::test]
+async fn a_bad_database_url_is_named() {
+    let out = std::process::Command::new(binary())
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env("DATABASE_URL", "mysql://u:hunter2@h/db")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DATABASE_URL") && !err.contains("hunter2"), "{err}");
+    let out = std::process::Command::new(binary())
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:1") || err.to_lowercase().contains("connect"), "{err}");
+}

@@ -1,0 +1,246 @@
+//! Starts the real `orvanta` binary on a free port with a fresh database, and
+//! talks HTTP to it.
+
+use reqwest::{Client, Response};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const TOKEN: &str = "orv_test_admin_token_0123456789abcdef";
+
+/// The PostgreSQL server the tests use.
+pub fn pg_base_url() -> String {
+    std::env::var("ORVANTA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh PostgreSQL database for one test; fails loudly when the server is down.
+pub async fn fresh_pg_database() -> String {
+    let admin_url = format!("{}/postgres", pg_base_url());
+    let name = format!("orvanta_it_{}", uuid::Uuid::new_v4().simple());
+    let out = Command::new("psql")
+        .args([&admin_url, "-qAtc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql must be installed to run the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "cannot create a PostgreSQL test database at {admin_url} (is PostgreSQL running? .ci/run starts it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{}/{name}", pg_base_url())
+}
+
+/// Which database a test app runs on.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+/// How to start the binary.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub role: &'static str,
+    pub db: Db,
+    pub env: Vec<(String, String)>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self { role: "up", db: Db::Sqlite, env: Vec::new(), data_dir: None }
+    }
+}
+
+/// A running `orvanta` process.
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub client: Client,
+    pub child: Child,
+    pub data_dir: PathBuf,
+    pub stdout: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_orvanta")
+}
+
+/// Starts a process of `opts.role` and waits until it listens (or, for a
+/// worker, until it says it started).
+pub fn start(opts: Opts) -> TestApp {
+    let (tmp, data_dir) = match &opts.data_dir {
+        Some(d) => (None, d.clone()),
+        None => {
+            let t = tempfile::tempdir().expect("tempdir");
+            let d = t.path().to_path_buf();
+            (Some(t), d)
+        }
+    };
+    let mut cmd = Command::new(binary());
+    cmd.arg(opts.role)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("DATABASE_URL")
+        .env("ORVANTA_ADMIN_TOKEN", TOKEN)
+        .env("ORVANTA_KILL_GRACE_MS", "1000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if opts.role != "worker" {
+        cmd.args(["--port", "0"]);
+    }
+    if let Db::Postgres(url) = &opts.db {
+        cmd.env("DATABASE_URL", url);
+    }
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn orvanta");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let base = loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let found = line
+                    .strip_prefix("Orvanta is listening on ")
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_owned);
+                let worker_ready = line.starts_with("orvanta worker started");
+                lines.push(line);
+                if let Some(b) = found {
+                    break b;
+                }
+                if worker_ready {
+                    break String::new();
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("orvanta {} did not start; its output: {lines:?}", opts.role);
+            }
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || while rx.recv().is_ok() {});
+    TestApp {
+        base,
+        token: TOKEN.into(),
+        client: Client::builder().timeout(Duration::from_secs(120)).build().expect("client"),
+        child,
+        data_dir,
+        stdout: lines,
+        _tmp: tmp,
+    }
+}
+
+/// Starts `orvanta up` on a fresh SQLite database.
+pub fn spawn_app() -> TestApp {
+    start(Opts::default())
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn ws(&self, path: &str) -> String {
+        format!("{}/api/w/demo{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.ws(path)).bearer_auth(&self.token).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.ws(path)).bearer_auth(&self.token).json(body).send().await.expect("POST")
+    }
+
+    /// Creates a script; answers its hash.
+    pub async fn create_script(&self, path: &str, language: &str, content: &str) -> String {
+        self.create_script_with(serde_json::json!({"path": path, "language": language, "content": content})).await
+    }
+
+    pub async fn create_script_with(&self, body: Value) -> String {
+        let r = self.post_json("/scripts/create", &body).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 201, "create script {body}: {text}");
+        text
+    }
+
+    /// Starts a job asynchronously; answers its id.
+    pub async fn run_async(&self, path: &str, args: &Value) -> String {
+        let r = self.post_json(&format!("/jobs/run/p/{path}"), args).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 201, "run {path}: {text}");
+        text
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        let r = self.get(&format!("/jobs_u/get/{id}")).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Waits until the job has finished (checking every 50 ms, at most `secs`).
+    pub async fn wait_done(&self, id: &str, secs: u64) -> Value {
+        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let job = self.job(id).await;
+            if job["type"] == "CompletedJob" {
+                return job;
+            }
+            assert!(std::time::Instant::now() < until, "job {id} did not finish in {secs}s: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the job.
+    pub async fn wait_for(&self, id: &str, secs: u64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let job = self.job(id).await;
+            if check(&job) {
+                return job;
+            }
+            assert!(std::time::Instant::now() < until, "job {id}: {what} did not happen in {secs}s: {job}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// Asserts an error answer: status, and a JSON `{"error": {"code", "message"}}` whose message contains `needle`.
+pub async fn assert_error(r: Response, status: u16, needle: &str) -> Value {
+    let got = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
+    let msg = v["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {v}"));
+    assert!(v["error"]["code"].is_string(), "no error.code in {v}");
+    assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "message {msg:?} does not mention {needle:?}");
+    v
+}

@@ -1,0 +1,173 @@
+//! Orvanta's storage.
+//!
+//! One [`Store`] interface with two implementations: [`sqlite`] (the embedded
+//! default, one process) and [`postgres`] (several servers and workers on one
+//! database). Both keep the same tables, migrated by the store itself at
+//! start-up, and both pass the one conformance suite in `tests/`.
+//!
+//! Besides rows, a store carries the job events (enqueued, progressed,
+//! completed, cancel asked) that wake waiting requests and idle workers: an
+//! in-process channel for SQLite, `LISTEN/NOTIFY` for PostgreSQL. Callers see
+//! one [`tokio::sync::broadcast`] receiver either way.
+
+mod error;
+mod events;
+mod migrate;
+pub mod postgres;
+mod rows;
+mod shared;
+pub mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use orvanta_core::{Job, JobId, Millis, NewJob, NewScript, RunnablePath, Script, ScriptHash, Username, WorkspaceId};
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use events::JobEvent;
+pub use types::*;
+
+/// A store result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything Orvanta keeps, behind one interface.
+///
+/// Methods are grouped by the object they touch. A method that changes a job
+/// publishes the matching [`JobEvent`] once its transaction has committed.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Whether several processes may share this store (PostgreSQL).
+    fn is_shared(&self) -> bool;
+
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+
+    /// Job events from every process using this store.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JobEvent>;
+
+    // --- instance ---
+
+    /// The instance setting `key`; when unset, stores `init` first. Every
+    /// process on the database gets the same value (first writer wins).
+    async fn instance_setting(&self, key: &str, init: &str) -> Result<String>;
+    /// Records that a worker process is alive, with its job slots.
+    async fn worker_ping(&self, worker: &str, slots: i64, now: Millis) -> Result<()>;
+    /// Job slots of the workers that pinged at or after `since`.
+    async fn count_workers(&self, since: Millis) -> Result<i64>;
+
+    // --- workspaces and users ---
+
+    /// Creates a workspace; `Conflict` when the id is taken.
+    async fn create_workspace(&self, ws: &NewWorkspace) -> Result<()>;
+    async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>>;
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>>;
+
+    /// Creates a user; `Conflict` when the username is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<()>;
+    async fn get_user(&self, username: &Username) -> Result<Option<User>>;
+    /// Sets (or replaces) a user's role in a workspace.
+    async fn set_member(&self, ws: &WorkspaceId, username: &Username, role: Role) -> Result<()>;
+    async fn get_role(&self, ws: &WorkspaceId, username: &Username) -> Result<Option<Role>>;
+
+    // --- tokens ---
+
+    async fn create_token(&self, token: &NewToken) -> Result<()>;
+    /// The token with this SHA-256 hash (hex), whether or not it has expired.
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
+    async fn touch_token(&self, hash: &str, now: Millis) -> Result<()>;
+    async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>>;
+    /// Deletes the owner's token with this prefix; false when there is none.
+    async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool>;
+    /// Deletes tokens expired before `now` and returns them.
+    async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>>;
+
+    // --- scripts ---
+
+    /// Stores a new version. `Conflict` when its hash is taken or when
+    /// `parent_hash` is not the newest version of the path. Answers the
+    /// parent actually stored: the given one, or the newest version's hash.
+    async fn insert_script(&self, script: &NewScript) -> Result<Option<ScriptHash>>;
+    /// The newest version at `path`, archived or not.
+    async fn latest_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<Script>>;
+    async fn script_by_hash(&self, ws: &WorkspaceId, hash: ScriptHash) -> Result<Option<Script>>;
+    /// The newest version of every path, archived ones included only when asked.
+    async fn list_scripts(&self, ws: &WorkspaceId, include_archived: bool) -> Result<Vec<Script>>;
+    /// Every version at `path`, newest first.
+    async fn script_history(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Vec<Script>>;
+    /// Archives every version at `path`; false when the path has none.
+    async fn archive_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+    /// Deletes every version at `path`; false when the path has none.
+    async fn delete_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+
+    // --- the queue ---
+
+    /// Commits new jobs in one transaction. Each answer says whether the job
+    /// was created or an earlier one (same id or idempotency key) stands.
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>>;
+    /// Claims the oldest due queued job with one of `tags`, in one atomic statement.
+    async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>>;
+    /// Extends the lease of a running job this worker holds.
+    async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState>;
+    /// Finishes a running job this worker holds; false when the worker lost it.
+    async fn complete(&self, done: &Completion<'_>) -> Result<bool>;
+    /// Re-queues (once) or fails running jobs whose lease ended before `now`.
+    async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>>;
+    /// Cancels a queued job at once, or asks the worker of a running one.
+    async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome>;
+
+    // --- job reads and outputs ---
+
+    async fn get_job(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>>;
+    async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Appends a chunk of logs written at byte `offset`.
+    async fn append_logs(&self, id: JobId, offset: i64, chunk: &str) -> Result<()>;
+    /// The logs from byte `from` on.
+    async fn read_logs(&self, id: JobId, from: i64) -> Result<String>;
+    /// Appends a chunk of the result stream written at byte `offset`.
+    async fn append_stream(&self, id: JobId, offset: i64, chunk: &str) -> Result<()>;
+    /// The result stream from byte `from` on.
+    async fn read_stream(&self, id: JobId, from: i64) -> Result<String>;
+    /// Wipes args, logs, stream and result of a finished job (`delete_after_use`).
+    async fn purge_job(&self, id: JobId) -> Result<()>;
+}
+
+/// Opens the store a URL names (`sqlite:...` or `postgres://...`) and migrates it.
+pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url, opts).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::open(url, opts).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "DATABASE_URL '{}' is neither sqlite:... nor postgres://...; use e.g. sqlite:./orvanta-data/orvanta.db or postgres://user@host:5432/db",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A URL with its password replaced by `***`, safe to print.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite:x.db"), "sqlite:x.db");
+    }
+}

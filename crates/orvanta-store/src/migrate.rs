@@ -1,0 +1,24 @@
+//! A small migration runner: numbered SQL files embedded in the binary,
+//! applied in order, each in its own transaction, recorded in
+//! `orvanta_migrations`. The same list shape for both backends keeps their
+//! schemas moving together.
+
+/// One migration: its number, name and SQL.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("sqlite/migrations/0001_init.sql") }];
+
+pub(crate) const POSTGRES: &[Migration] =
+    &[Migration { version: 1, name: "init", sql: include_str!("postgres/migrations/0001_init.sql") }];
+
+/// Creates the bookkeeping table if absent.
+pub(crate) const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS orvanta_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";

@@ -1,0 +1,43 @@
+//! Instance-wide state on PostgreSQL: settings every process must agree on,
+//! and the worker heartbeats that tell how many job slots are alive.
+
+use crate::Result;
+use orvanta_core::Millis;
+use sqlx::PgPool;
+
+/// The setting `key`, stored as `init` first when unset; the first writer wins.
+pub(super) async fn setting(pool: &PgPool, key: &str, init: &str) -> Result<String> {
+    // `DO UPDATE` with no change returns the row whoever wrote it, in one
+    // statement; `DO NOTHING` would return nothing to the losers of a race.
+    let value: String = sqlx::query_scalar(
+        "INSERT INTO instance_settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = instance_settings.value RETURNING value",
+    )
+    .bind(key)
+    .bind(init)
+    .fetch_one(pool)
+    .await?;
+    Ok(value)
+}
+
+pub(super) async fn worker_ping(pool: &PgPool, worker: &str, slots: i64, now: Millis) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO workers (id, slots, last_ping) VALUES ($1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET slots = EXCLUDED.slots, last_ping = EXCLUDED.last_ping",
+    )
+    .bind(worker)
+    .bind(slots)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn count_workers(pool: &PgPool, since: Millis) -> Result<i64> {
+    // SUM of BIGINT is NUMERIC in PostgreSQL.
+    let slots: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(slots), 0)::BIGINT FROM workers WHERE last_ping >= $1")
+        .bind(since)
+        .fetch_one(pool)
+        .await?;
+    Ok(slots)
+}

@@ -1,0 +1,267 @@
+//! The queue on PostgreSQL: enqueue, claim, lease, complete, sweep, cancel.
+//!
+//! Several servers and workers share the table, so each state change is one
+//! conditional statement whose `WHERE` re-checks the state it expects (the
+//! status, the worker): whoever loses a race changes nothing and hears so.
+//! The claim picks its row with `FOR UPDATE SKIP LOCKED`, so claimers never
+//! wait on each other. Each change notifies in its own transaction, so the
+//! event goes out exactly when the change is visible.
+
+use super::notify;
+use crate::rows::{runnable_key, JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
+use crate::types::{canceled_error, worker_lost_error};
+use crate::{CancelOutcome, Claim, Completion, Enqueued, JobEvent, LeaseState, Result, StoreError, Swept};
+use orvanta_core::{Job, JobId, JobStatus, Millis, NewJob, WorkspaceId};
+use sqlx::{PgConnection, PgPool};
+
+pub(super) async fn enqueue(pool: &PgPool, new: &[NewJob]) -> Result<Vec<Enqueued>> {
+    let mut tx = pool.begin().await?;
+    let mut answers = Vec::with_capacity(new.len());
+    for job in new {
+        let answer = match &job.idempotency_key {
+            Some(key) => match take_idempotency_key(&mut tx, job, key).await? {
+                Some(existing) => Enqueued::Existing(existing),
+                None => insert(&mut tx, job).await?,
+            },
+            None => insert(&mut tx, job).await?,
+        };
+        answers.push(answer);
+    }
+    if answers.iter().any(|a| matches!(a, Enqueued::Created(_))) {
+        notify(&mut tx, JobEvent::Enqueued).await?;
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// Claims `key` for `job`, or answers the job that holds it.
+///
+/// One statement decides, so two requests with the same key racing each
+/// other cannot both win: the insert either takes the key (new, or expired
+/// by the time of `job`) or leaves the live holder's row alone.
+async fn take_idempotency_key(conn: &mut PgConnection, job: &NewJob, key: &str) -> Result<Option<JobId>> {
+    let runnable = runnable_key(job);
+    let taken: Option<String> = sqlx::query_scalar(
+        "INSERT INTO idempotency_keys (workspace, runnable, key, job_id, expires_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (workspace, runnable, key) DO UPDATE SET job_id = EXCLUDED.job_id, expires_at = EXCLUDED.expires_at \
+         WHERE idempotency_keys.expires_at <= $6 \
+         RETURNING job_id",
+    )
+    .bind(job.workspace.as_str())
+    .bind(&runnable)
+    .bind(key)
+    .bind(job.id.to_string())
+    .bind(job.created_at.saturating_add(IDEMPOTENCY_WINDOW_MS))
+    .bind(job.created_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let holder: String =
+        sqlx::query_scalar("SELECT job_id FROM idempotency_keys WHERE workspace = $1 AND runnable = $2 AND key = $3")
+            .bind(job.workspace.as_str())
+            .bind(&runnable)
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Some(JobId::parse(&holder)?))
+}
+
+async fn insert(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued> {
+    let done = sqlx::query(
+        "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
+         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(job.id.to_string())
+    .bind(job.workspace.as_str())
+    .bind(job.kind.as_str())
+    .bind(job.path.as_ref().map(|p| p.as_str()))
+    .bind(job.script_hash.map(|h| h.to_string()))
+    .bind(job.language.map(|l| l.as_str()))
+    .bind(job.args.to_string())
+    .bind(job.created_by.as_str())
+    .bind(job.permissioned_as.as_str())
+    .bind(&job.tag)
+    .bind(job.trigger.as_str())
+    .bind(job.created_at)
+    .bind(job.scheduled_for)
+    .bind(job.parent_job.map(|p| p.to_string()))
+    .bind(job.timeout_s.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+    .execute(conn)
+    .await?;
+    Ok(if done.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) })
+}
+
+pub(super) async fn claim(pool: &PgPool, c: &Claim<'_>) -> Result<Option<Job>> {
+    let mut tx = pool.begin().await?;
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET status = 'running', worker = $1, started_at = $2, lease_until = $3 \
+         WHERE id = ( \
+             SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= $2 AND tag = ANY($4) \
+             ORDER BY scheduled_for, id LIMIT 1 FOR UPDATE SKIP LOCKED \
+         ) RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(c.worker)
+    .bind(c.now)
+    .bind(c.lease_until)
+    .bind(c.tags)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let job = Job::try_from(row)?;
+    notify(&mut tx, JobEvent::Started(job.id)).await?;
+    tx.commit().await?;
+    Ok(Some(job))
+}
+
+pub(super) async fn renew_lease(pool: &PgPool, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
+    let found: Option<Option<String>> = sqlx::query_scalar(
+        "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND worker = $2 AND status = 'running' \
+         RETURNING cancel_requested",
+    )
+    .bind(id.to_string())
+    .bind(worker)
+    .bind(lease_until)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match found {
+        None => LeaseState::Lost,
+        Some(Some(reason)) => LeaseState::CancelRequested(reason),
+        Some(None) => LeaseState::Held,
+    })
+}
+
+pub(super) async fn complete(pool: &PgPool, done: &Completion<'_>) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE jobs SET status = $3, result = $4, completed_at = $5, lease_until = NULL \
+         WHERE id = $1 AND worker = $2 AND status = 'running'",
+    )
+    .bind(done.id.to_string())
+    .bind(done.worker)
+    .bind(done.status.as_str())
+    .bind(done.result.to_string())
+    .bind(done.now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if updated {
+        notify(&mut tx, JobEvent::Completed(done.id)).await?;
+    }
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// The most jobs one sweep handles; the next sweep takes the rest.
+const SWEEP_BATCH: i64 = 1000;
+
+pub(super) async fn sweep_expired_leases(pool: &PgPool, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
+    let mut tx = pool.begin().await?;
+    // Lock the lapsed jobs; another sweeper skips them, a renewal waits and
+    // then finds the job no longer its own.
+    let lapsed: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < $1 \
+         ORDER BY lease_until, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(SWEEP_BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut swept = Vec::with_capacity(lapsed.len());
+    let (requeue, fail): (Vec<_>, Vec<_>) = lapsed.into_iter().partition(|(_, retries)| *retries < max_retries);
+    if !requeue.is_empty() {
+        let ids: Vec<String> = requeue.into_iter().map(|(id, _)| id).collect();
+        sqlx::query(
+            "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, \
+             retries = retries + 1 WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+        for id in &ids {
+            swept.push(Swept::Requeued(JobId::parse(id)?));
+        }
+        notify(&mut tx, JobEvent::Enqueued).await?;
+    }
+    for (id, retries) in fail {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failure', result = $2, completed_at = $3, lease_until = NULL WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(worker_lost_error(retries).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let id = JobId::parse(&id)?;
+        notify(&mut tx, JobEvent::Completed(id)).await?;
+        swept.push(Swept::Failed(id));
+    }
+    tx.commit().await?;
+    Ok(swept)
+}
+
+/// How often a cancel re-reads a job that keeps changing under it.
+const CANCEL_ATTEMPTS: usize = 5;
+
+pub(super) async fn cancel(
+    pool: &PgPool,
+    ws: &WorkspaceId,
+    id: JobId,
+    reason: &str,
+    now: Millis,
+) -> Result<CancelOutcome> {
+    let mut tx = pool.begin().await?;
+    let key = id.to_string();
+    for _ in 0..CANCEL_ATTEMPTS {
+        let canceled = sqlx::query(
+            "UPDATE jobs SET status = 'canceled', result = $3, completed_at = $4 \
+             WHERE id = $1 AND workspace = $2 AND status = 'queued'",
+        )
+        .bind(&key)
+        .bind(ws.as_str())
+        .bind(canceled_error(reason).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if canceled.rows_affected() == 1 {
+            notify(&mut tx, JobEvent::Completed(id)).await?;
+            tx.commit().await?;
+            return Ok(CancelOutcome::Canceled);
+        }
+
+        let asked = sqlx::query(
+            "UPDATE jobs SET cancel_requested = $3 WHERE id = $1 AND workspace = $2 AND status = 'running'",
+        )
+        .bind(&key)
+        .bind(ws.as_str())
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?;
+        if asked.rows_affected() == 1 {
+            notify(&mut tx, JobEvent::CancelRequested(id)).await?;
+            tx.commit().await?;
+            return Ok(CancelOutcome::Requested);
+        }
+
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1 AND workspace = $2")
+            .bind(&key)
+            .bind(ws.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        match status.as_deref().map(JobStatus::parse).transpose()? {
+            None => return Ok(CancelOutcome::NotFound),
+            Some(s) if s.is_final() => return Ok(CancelOutcome::AlreadyFinished(s)),
+            // Swept back to the queue (or claimed) since the updates above: again.
+            Some(_) => continue,
+        }
+    }
+    Err(StoreError::Conflict(format!("job {id} kept changing state while it was being canceled; try again")))
+}

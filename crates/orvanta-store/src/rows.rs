@@ -1,0 +1,225 @@
+//! Rows as both databases return them, and their conversion to domain types.
+//!
+//! The two backends share these structs (the column types are chosen so that
+//! one `FromRow` fits both), so a row parses the same way whichever database
+//! it came from.
+
+use crate::types::{Role, TokenRecord, User, Workspace};
+use crate::StoreError;
+use orvanta_core::{
+    Job, JobId, JobKind, JobStatus, Language, RunnablePath, Script, ScriptHash, ScriptSettings, Trigger, Username,
+    WorkspaceId,
+};
+
+/// The job columns, in the order every job query selects them.
+pub(crate) const JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
+     permissioned_as, tag, trigger, status, created_at, scheduled_for, started_at, completed_at, result, \
+     parent_job, timeout_s, worker, retries, cancel_requested, purged";
+
+/// The script columns, in the order every script query selects them.
+pub(crate) const SCRIPT_COLUMNS: &str = "hash, workspace, path, parent_hash, language, content, summary, \
+     description, schema, settings, created_by, created_at, archived";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: String,
+    workspace: String,
+    kind: String,
+    path: Option<String>,
+    script_hash: Option<String>,
+    language: Option<String>,
+    args: Option<String>,
+    created_by: String,
+    permissioned_as: String,
+    tag: String,
+    trigger: String,
+    status: String,
+    created_at: i64,
+    scheduled_for: i64,
+    started_at: Option<i64>,
+    completed_at: Option<i64>,
+    result: Option<String>,
+    parent_job: Option<String>,
+    timeout_s: Option<i64>,
+    worker: Option<String>,
+    retries: i32,
+    cancel_requested: Option<String>,
+    purged: bool,
+}
+
+fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))).transpose()
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+    fn try_from(r: JobRow) -> Result<Self, StoreError> {
+        Ok(Job {
+            id: JobId::parse(&r.id)?,
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            kind: JobKind::parse(&r.kind)?,
+            path: r.path.as_deref().map(RunnablePath::parse).transpose()?,
+            script_hash: r.script_hash.as_deref().map(ScriptHash::parse).transpose()?,
+            language: r.language.as_deref().map(Language::parse).transpose()?,
+            args: json(r.args)?,
+            created_by: Username::parse(&r.created_by)?,
+            permissioned_as: Username::parse(&r.permissioned_as)?,
+            tag: r.tag,
+            trigger: Trigger::parse(&r.trigger)?,
+            status: JobStatus::parse(&r.status)?,
+            created_at: r.created_at,
+            scheduled_for: r.scheduled_for,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            result: json(r.result)?,
+            parent_job: r.parent_job.as_deref().map(JobId::parse).transpose()?,
+            timeout_s: r.timeout_s.map(|t| t.max(0) as u64),
+            worker: r.worker,
+            retries: r.retries,
+            cancel_requested: r.cancel_requested,
+            purged: r.purged,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ScriptRow {
+    hash: String,
+    workspace: String,
+    path: String,
+    parent_hash: Option<String>,
+    language: String,
+    content: String,
+    summary: String,
+    description: String,
+    schema: String,
+    settings: String,
+    created_by: String,
+    created_at: i64,
+    archived: bool,
+}
+
+impl TryFrom<ScriptRow> for Script {
+    type Error = StoreError;
+    fn try_from(r: ScriptRow) -> Result<Self, StoreError> {
+        let settings: ScriptSettings =
+            serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("script settings: {e}")))?;
+        Ok(Script {
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            path: RunnablePath::parse(&r.path)?,
+            hash: ScriptHash::parse(&r.hash)?,
+            parent_hash: r.parent_hash.as_deref().map(ScriptHash::parse).transpose()?,
+            language: Language::parse(&r.language)?,
+            content: r.content,
+            summary: r.summary,
+            description: r.description,
+            schema: json(Some(r.schema))?.unwrap_or_default(),
+            settings,
+            created_by: Username::parse(&r.created_by)?,
+            created_at: r.created_at,
+            archived: r.archived,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkspaceRow {
+    id: String,
+    name: String,
+    created_by: String,
+    created_at: i64,
+}
+
+impl TryFrom<WorkspaceRow> for Workspace {
+    type Error = StoreError;
+    fn try_from(r: WorkspaceRow) -> Result<Self, StoreError> {
+        Ok(Workspace {
+            id: WorkspaceId::parse(&r.id)?,
+            name: r.name,
+            created_by: Username::parse(&r.created_by)?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    username: String,
+    email: String,
+    password_hash: String,
+    super_admin: bool,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            username: Username::parse(&r.username)?,
+            email: r.email,
+            password_hash: r.password_hash,
+            super_admin: r.super_admin,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    hash: String,
+    prefix: String,
+    owner: String,
+    label: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    scopes: Option<String>,
+    workspace: Option<String>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        let scopes = match r.scopes {
+            Some(s) => Some(serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("token scopes: {e}")))?),
+            None => None,
+        };
+        Ok(TokenRecord {
+            hash: r.hash,
+            prefix: r.prefix,
+            owner: Username::parse(&r.owner)?,
+            label: r.label,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            scopes,
+            workspace: r.workspace.as_deref().map(WorkspaceId::parse).transpose()?,
+        })
+    }
+}
+
+pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown role '{s}'")))
+}
+
+/// Converts a list of rows, failing on the first that does not parse.
+pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// JSON text of scopes for the `tokens.scopes` column.
+pub(crate) fn scopes_text(scopes: &Option<Vec<String>>) -> Option<String> {
+    scopes.as_ref().map(|s| serde_json::Value::from(s.clone()).to_string())
+}
+
+/// The idempotency scope of a job: its runnable.
+pub(crate) fn runnable_key(job: &orvanta_core::NewJob) -> String {
+    match (&job.path, &job.script_hash) {
+        (Some(p), _) => format!("p/{p}"),
+        (None, Some(h)) => format!("h/{h}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// How long an idempotency key holds: 24 hours.
+pub(crate) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;

@@ -1,0 +1,77 @@
+//! Logic both backends share: checks and conversions that do not depend on
+//! the SQL dialect, kept here so the two implementations cannot drift.
+
+use crate::{Result, StoreError};
+use orvanta_core::{NewScript, RunnablePath, ScriptHash};
+
+/// Checks a save's `parent_hash` against the newest version; answers the parent to store.
+pub(crate) fn check_parent(
+    path: &RunnablePath,
+    given: Option<ScriptHash>,
+    newest: Option<ScriptHash>,
+) -> Result<Option<ScriptHash>> {
+    match (given, newest) {
+        (Some(p), Some(n)) if p != n => Err(StoreError::Conflict(format!(
+            "the script at {path} changed since version {p}: its newest version is {n}; reload it and save again"
+        ))),
+        (Some(p), None) => Err(StoreError::Conflict(format!(
+            "parent_hash {p} is not a version of the script at {path}, which has none yet; leave parent_hash out"
+        ))),
+        (Some(p), Some(_)) => Ok(Some(p)),
+        (None, newest) => Ok(newest),
+    }
+}
+
+pub(crate) fn settings_text(s: &NewScript) -> String {
+    serde_json::to_string(&s.settings).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn script_race_message(s: &NewScript) -> String {
+    format!(
+        "the script at {} was saved by someone else at the same time (or the hash {} is taken); reload it and save again",
+        s.path, s.hash
+    )
+}
+
+/// The page size of lists: 100 by default, at most 1000.
+pub(crate) fn clamp_limit(limit: i64) -> i64 {
+    if limit <= 0 {
+        100
+    } else {
+        limit.min(1000)
+    }
+}
+
+/// Joins chunks `(pos, text)` ordered by `pos` into the text from byte `from` on.
+///
+/// `from` normally falls on a chunk boundary (it is a length handed out
+/// earlier); if it falls inside a character, the text starts at the next one.
+pub(crate) fn slice_from(chunks: Vec<(i64, String)>, from: i64) -> String {
+    let mut out = String::new();
+    for (pos, chunk) in chunks {
+        if pos >= from {
+            out.push_str(&chunk);
+        } else {
+            let mut cut = usize::try_from(from - pos).unwrap_or(usize::MAX).min(chunk.len());
+            while !chunk.is_char_boundary(cut) {
+                cut += 1;
+            }
+            out.push_str(&chunk[cut..]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_chunks() {
+        let chunks = vec![(0, "héllo".to_string()), (6, " world".to_string())];
+        assert_eq!(slice_from(chunks.clone(), 0), "héllo world");
+        assert_eq!(slice_from(chunks.clone(), 3), "llo world");
+        assert_eq!(slice_from(chunks.clone(), 2), "llo world");
+        assert_eq!(slice_from(chunks, 6), " world");
+    }
+}

@@ -1,0 +1,257 @@
+//! The queue on SQLite: enqueue, claim, lease, complete, sweep, cancel, and
+//! the job outputs (logs and result stream as appended chunks).
+
+use crate::rows::{self, JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
+use crate::shared::slice_from;
+use crate::types::*;
+use crate::Result;
+use orvanta_core::{Job, JobId, JobStatus, Millis, NewJob, WorkspaceId};
+use sqlx::SqlitePool;
+
+pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let id = job.id.to_string();
+        if let Some(key) = &job.idempotency_key {
+            let runnable = rows::runnable_key(job);
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT job_id FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? AND expires_at > ?",
+            )
+            .bind(job.workspace.as_str())
+            .bind(&runnable)
+            .bind(key)
+            .bind(job.created_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(existing) = existing {
+                out.push(Enqueued::Existing(JobId::parse(&existing)?));
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO idempotency_keys (workspace, runnable, key, job_id, expires_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (workspace, runnable, key) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at",
+            )
+            .bind(job.workspace.as_str())
+            .bind(&runnable)
+            .bind(key)
+            .bind(&id)
+            .bind(job.created_at + IDEMPOTENCY_WINDOW_MS)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let r = sqlx::query(
+            "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
+             tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(job.workspace.as_str())
+        .bind(job.kind.as_str())
+        .bind(job.path.as_ref().map(|p| p.as_str()))
+        .bind(job.script_hash.map(|h| h.to_string()))
+        .bind(job.language.map(|l| l.as_str()))
+        .bind(job.args.to_string())
+        .bind(job.created_by.as_str())
+        .bind(job.permissioned_as.as_str())
+        .bind(&job.tag)
+        .bind(job.trigger.as_str())
+        .bind(job.created_at)
+        .bind(job.scheduled_for)
+        .bind(job.parent_job.map(|p| p.to_string()))
+        .bind(job.timeout_s.map(|t| t as i64))
+        .execute(&mut *tx)
+        .await?;
+        out.push(if r.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
+    let tags = serde_json::Value::from(c.tags.to_vec()).to_string();
+    let row: Option<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
+         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= ?2 \
+                     AND tag IN (SELECT value FROM json_each(?4)) ORDER BY scheduled_for, id LIMIT 1) \
+         RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(c.worker)
+    .bind(c.now)
+    .bind(c.lease_until)
+    .bind(tags)
+    .fetch_optional(pool)
+    .await?;
+    row.map(Job::try_from).transpose()
+}
+
+pub(super) async fn renew_lease(pool: &SqlitePool, id: JobId, worker: &str, until: Millis) -> Result<LeaseState> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND status = 'running' RETURNING cancel_requested",
+    )
+    .bind(until)
+    .bind(id.to_string())
+    .bind(worker)
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        None => LeaseState::Lost,
+        Some((Some(reason),)) => LeaseState::CancelRequested(reason),
+        Some((None,)) => LeaseState::Held,
+    })
+}
+
+pub(super) async fn complete(pool: &SqlitePool, d: &Completion<'_>) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE jobs SET status = ?, result = ?, completed_at = ?, lease_until = NULL \
+         WHERE id = ? AND worker = ? AND status = 'running'",
+    )
+    .bind(d.status.as_str())
+    .bind(d.result.to_string())
+    .bind(d.now)
+    .bind(d.id.to_string())
+    .bind(d.worker)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
+    let mut tx = pool.begin().await?;
+    let requeued: Vec<(String,)> = sqlx::query_as(
+        "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, retries = retries + 1 \
+         WHERE status = 'running' AND lease_until < ? AND retries < ? RETURNING id",
+    )
+    .bind(now)
+    .bind(max_retries)
+    .fetch_all(&mut *tx)
+    .await?;
+    let stale: Vec<(String, i32)> =
+        sqlx::query_as("SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < ?")
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut out: Vec<Swept> = Vec::with_capacity(requeued.len() + stale.len());
+    for (id,) in requeued {
+        out.push(Swept::Requeued(JobId::parse(&id)?));
+    }
+    for (id, retries) in stale {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failure', result = ?, completed_at = ?, lease_until = NULL \
+             WHERE id = ? AND status = 'running'",
+        )
+        .bind(worker_lost_error(retries).to_string())
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        out.push(Swept::Failed(JobId::parse(&id)?));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(super) async fn cancel(
+    pool: &SqlitePool,
+    ws: &WorkspaceId,
+    id: JobId,
+    reason: &str,
+    now: Millis,
+) -> Result<CancelOutcome> {
+    let mut tx = pool.begin().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ? AND workspace = ?")
+        .bind(id.to_string())
+        .bind(ws.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(status) = status else { return Ok(CancelOutcome::NotFound) };
+    let out = match JobStatus::parse(&status)? {
+        JobStatus::Queued => {
+            sqlx::query("UPDATE jobs SET status = 'canceled', result = ?, completed_at = ? WHERE id = ?")
+                .bind(canceled_error(reason).to_string())
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            CancelOutcome::Canceled
+        }
+        JobStatus::Running => {
+            sqlx::query("UPDATE jobs SET cancel_requested = ? WHERE id = ?")
+                .bind(reason)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            CancelOutcome::Requested
+        }
+        done => CancelOutcome::AlreadyFinished(done),
+    };
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(super) async fn get(pool: &SqlitePool, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>> {
+    let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND workspace = ?"))
+        .bind(id.to_string())
+        .bind(ws.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.map(Job::try_from).transpose()
+}
+
+pub(super) async fn list(pool: &SqlitePool, ws: &WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE workspace = ?1 \
+         AND (?2 IS NULL OR path = ?2) AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) \
+         AND (?5 IS NULL OR created_by = ?5) AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
+         AND (?8 IS NULL OR parent_job = ?8) \
+         ORDER BY created_at DESC, id DESC LIMIT ?9 OFFSET ?10"
+    ))
+    .bind(ws.as_str())
+    .bind(f.path.as_ref().map(|p| p.as_str()))
+    .bind(f.status.map(|s| s.as_str()))
+    .bind(f.trigger.as_deref())
+    .bind(f.created_by.as_ref().map(|u| u.as_str()))
+    .bind(f.since)
+    .bind(f.before)
+    .bind(f.parent_job.map(|p| p.to_string()))
+    .bind(crate::shared::clamp_limit(f.limit))
+    .bind(f.offset.max(0))
+    .fetch_all(pool)
+    .await?;
+    rows::convert(rows)
+}
+
+/// `table` is one of two constants (`job_logs`, `job_stream`), never user input.
+pub(super) async fn append_chunk(pool: &SqlitePool, table: &str, id: JobId, offset: i64, chunk: &str) -> Result<()> {
+    sqlx::query(&format!("INSERT INTO {table} (job_id, pos, chunk) VALUES (?, ?, ?)"))
+        .bind(id.to_string())
+        .bind(offset)
+        .bind(chunk)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn read_chunks(pool: &SqlitePool, table: &str, id: JobId, from: i64) -> Result<String> {
+    let chunks: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT pos, chunk FROM {table} WHERE job_id = ? AND pos + length(CAST(chunk AS BLOB)) > ? ORDER BY pos"
+    ))
+    .bind(id.to_string())
+    .bind(from)
+    .fetch_all(pool)
+    .await?;
+    Ok(slice_from(chunks, from))
+}
+
+pub(super) async fn purge(pool: &SqlitePool, id: JobId) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let id = id.to_string();
+    sqlx::query("UPDATE jobs SET args = NULL, result = NULL, purged = 1 WHERE id = ?")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM job_logs WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM job_stream WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+-- Orvanta's first schema (SQLite). Times are milliseconds since the Unix
+-- epoch; JSON is stored as text so that it comes back byte for byte.
+CREATE TABLE workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    username TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    super_admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE members (
+    workspace TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    PRIMARY KEY (workspace, username)
+);
+
+CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    prefix TEXT NOT NULL,
+    owner TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    scopes TEXT,
+    workspace TEXT
+);
+CREATE INDEX tokens_owner ON tokens(owner);
+CREATE INDEX tokens_expiry ON tokens(expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE scripts (
+    hash TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    path TEXT NOT NULL,
+    parent_hash TEXT,
+    language TEXT NOT NULL,
+    content TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    description TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX scripts_version ON scripts(workspace, path, seq);
+
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    path TEXT,
+    script_hash TEXT,
+    language TEXT,
+    args TEXT,
+    created_by TEXT NOT NULL,
+    permissioned_as TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    scheduled_for INTEGER NOT NULL,
+    started_at INTEGER,
+    completed_at INTEGER,
+    result TEXT,
+    parent_job TEXT,
+    timeout_s INTEGER,
+    worker TEXT,
+    lease_until INTEGER,
+    retries INTEGER NOT NULL DEFAULT 0,
+    cancel_requested TEXT,
+    purged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_queue ON jobs(scheduled_for, id) WHERE status = 'queued';
+CREATE INDEX jobs_running ON jobs(lease_until) WHERE status = 'running';
+CREATE INDEX jobs_list ON jobs(workspace, created_at DESC);
+
+CREATE TABLE idempotency_keys (
+    workspace TEXT NOT NULL,
+    runnable TEXT NOT NULL,
+    key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, runnable, key)
+);
+
+CREATE TABLE job_logs (
+    job_id TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    chunk TEXT NOT NULL,
+    PRIMARY KEY (job_id, pos)
+);
+
+CREATE TABLE job_stream (
+    job_id TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    chunk TEXT NOT NULL,
+    PRIMARY KEY (job_id, pos)
+);
+
+CREATE TABLE instance_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY,
+    slots INTEGER NOT NULL,
+    last_ping INTEGER NOT NULL
+);

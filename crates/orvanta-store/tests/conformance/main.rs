@@ -1,0 +1,78 @@
+//! The storage conformance suite: one set of tests, written once against
+//! `Arc<dyn Store>`, run unchanged on SQLite and on PostgreSQL.
+//!
+//! Each test is an `async fn(Arc<dyn Store>)` in one of the modules below;
+//! [`conformance!`] instantiates it twice, as `sqlite::<name>` and
+//! `postgres::<name>`, each on a fresh, empty store (see [`harness`]). Run one
+//! backend with `cargo test -p orvanta-store --test conformance sqlite::`.
+//! Tests that only make sense for PostgreSQL (opening errors, the listener
+//! surviving a server restart) live in [`pg_only`].
+
+mod accounts;
+mod events;
+mod fixtures;
+mod harness;
+mod instance;
+mod outputs;
+mod pg_only;
+mod queue;
+mod scripts;
+
+/// Instantiates every listed test once per backend.
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::harness::Db::sqlite().await;
+                    crate::$module::$name(db.store()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = crate::harness::Db::postgres().await;
+                    crate::$module::$name(db.store()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    accounts::backend_answers,
+    accounts::workspaces,
+    accounts::users_and_members,
+    accounts::member_of_unknown_workspace_or_user,
+    accounts::tokens,
+    accounts::expired_tokens,
+    instance::settings_first_writer_wins,
+    instance::worker_slots,
+    scripts::versions_chain,
+    scripts::stale_parent_conflicts,
+    scripts::hash_clash_conflicts,
+    scripts::concurrent_saves_one_wins,
+    scripts::list_archive_delete,
+    queue::enqueue_round_trip,
+    queue::idempotency_keys,
+    queue::idempotency_key_expires,
+    queue::caller_chosen_id_twice,
+    queue::claim_order,
+    queue::claim_tags,
+    queue::concurrent_claimers,
+    queue::concurrent_sweepers,
+    queue::lease_renewal,
+    queue::complete_by_worker_only,
+    queue::sweep_requeues_once_then_fails,
+    queue::cancel_outcomes,
+    outputs::logs_from_offsets,
+    outputs::stream_apart_from_logs,
+    outputs::purge,
+    outputs::list_filters,
+    outputs::list_paging,
+    events::enqueue_then_complete,
+    events::claim_cancel_progress,
+}
