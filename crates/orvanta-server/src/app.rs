@@ -97,6 +97,9 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             tokens: Default::default(),
             job_key,
             runtimes,
+            objects: crate::objects::from_config(&cfg)?,
+            caches: Default::default(),
+            enqueuer: Arc::new(crate::enqueue::Enqueuer::start(store.clone())),
             embedded_workers: embedded,
         };
         print_facts(&cfg, &facts, store.backend(), role);

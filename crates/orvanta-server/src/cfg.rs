@@ -69,8 +69,24 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Sync routes answer 504 after this long.
     pub sync_timeout_s: u64,
+    /// SSE streams end with a `timeout` event after this long; 0 = never (`ORVANTA_SSE_TIMEOUT_S`).
+    pub sse_timeout_s: u64,
     /// Most connections a PostgreSQL pool opens.
     pub db_max_connections: u32,
+    /// Request body limit of multipart uploads, in bytes.
+    pub multipart_limit_bytes: usize,
+    /// Headers added as arguments to every run request (`INCLUDE_HEADERS`, comma-separated).
+    pub include_headers: Vec<String>,
+    /// S3-compatible object storage: the bucket (`ORVANTA_S3_BUCKET`); unset means the local folder.
+    pub s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible server (`ORVANTA_S3_ENDPOINT`), e.g. `http://127.0.0.1:9000`.
+    pub s3_endpoint: Option<String>,
+    /// Region (`ORVANTA_S3_REGION`, default `us-east-1`).
+    pub s3_region: String,
+    /// Access key id (`ORVANTA_S3_ACCESS_KEY_ID`).
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key (`ORVANTA_S3_SECRET_ACCESS_KEY`).
+    pub s3_secret_access_key: Option<Secret>,
 }
 
 impl Default for Config {
@@ -92,7 +108,15 @@ impl Default for Config {
             kill_grace_ms: 5000,
             body_limit_bytes: 16 * 1024 * 1024,
             sync_timeout_s: 600,
+            sse_timeout_s: 60,
             db_max_connections: 10,
+            multipart_limit_bytes: 256 * 1024 * 1024,
+            include_headers: Vec::new(),
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
         }
     }
 }
@@ -215,8 +239,34 @@ impl Config {
         if let Some(v) = get("ORVANTA_SYNC_TIMEOUT_S") {
             self.sync_timeout_s = num("ORVANTA_SYNC_TIMEOUT_S", v)?;
         }
+        if let Some(v) = get("ORVANTA_SSE_TIMEOUT_S") {
+            self.sse_timeout_s = num("ORVANTA_SSE_TIMEOUT_S", v)?;
+        }
         if let Some(v) = get("ORVANTA_DB_MAX_CONNECTIONS") {
             self.db_max_connections = num("ORVANTA_DB_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("ORVANTA_MULTIPART_LIMIT_BYTES") {
+            self.multipart_limit_bytes = num("ORVANTA_MULTIPART_LIMIT_BYTES", v)?;
+        }
+        // The seed page names this one without the ORVANTA_ prefix.
+        if let Some(v) = get("INCLUDE_HEADERS").or_else(|| get("ORVANTA_INCLUDE_HEADERS")) {
+            self.include_headers = v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect();
+        }
+        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+        if let Some(v) = nonempty("ORVANTA_S3_BUCKET") {
+            self.s3_bucket = Some(v);
+        }
+        if let Some(v) = nonempty("ORVANTA_S3_ENDPOINT") {
+            self.s3_endpoint = Some(v);
+        }
+        if let Some(v) = nonempty("ORVANTA_S3_REGION") {
+            self.s3_region = v;
+        }
+        if let Some(v) = nonempty("ORVANTA_S3_ACCESS_KEY_ID") {
+            self.s3_access_key_id = Some(v);
+        }
+        if let Some(v) = nonempty("ORVANTA_S3_SECRET_ACCESS_KEY") {
+            self.s3_secret_access_key = Some(Secret::new(v));
         }
         Ok(())
     }

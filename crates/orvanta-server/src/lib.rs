@@ -5,9 +5,14 @@
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
 pub mod cfg;
+pub mod enqueue;
 pub mod error;
 pub mod http;
+pub mod objects;
+pub mod request_args;
+pub mod respond;
 pub mod runs;
 pub mod state;
 pub mod wait;

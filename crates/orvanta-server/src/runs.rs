@@ -24,18 +24,34 @@ pub async fn resolve_script(
     ws: &WorkspaceId,
     target: &Target,
 ) -> ApiResult<Script> {
+    let caches = &state.caches;
     let script = match target {
-        Target::Path(p) => state
-            .store
-            .latest_script(ws, p)
-            .await?
-            .filter(|s| !s.archived)
-            .ok_or_else(|| ApiError::NotFound(format!("script not found at path '{p}' in workspace '{ws}'")))?,
-        Target::Hash(h) => state
-            .store
-            .script_by_hash(ws, *h)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{h}' in workspace '{ws}'")))?,
+        Target::Path(p) => {
+            let key = (ws.clone(), p.clone());
+            let found = match caches.latest_scripts.get(&key) {
+                Some(s) => s,
+                None => {
+                    let s = state.store.latest_script(ws, p).await?;
+                    caches.latest_scripts.put(key, s.clone());
+                    s
+                }
+            };
+            found
+                .filter(|s| !s.archived)
+                .ok_or_else(|| ApiError::NotFound(format!("script not found at path '{p}' in workspace '{ws}'")))?
+        }
+        Target::Hash(h) => {
+            let key = (ws.clone(), *h);
+            let found = match caches.scripts_by_hash.get(&key) {
+                Some(s) => s,
+                None => {
+                    let s = state.store.script_by_hash(ws, *h).await?;
+                    caches.scripts_by_hash.put(key, s.clone());
+                    s
+                }
+            };
+            found.ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{h}' in workspace '{ws}'")))?
+        }
     };
     principal.require(&Scope::needed("jobs", "run", Some("scripts"), Some(script.path.as_str())))?;
     Ok(script)
@@ -79,20 +95,5 @@ pub async fn enqueue_script(
         idempotency_key: run.idempotency_key,
         created_at: now,
     };
-    let mut out = state.store.enqueue(std::slice::from_ref(&job)).await?;
-    out.pop().ok_or_else(|| ApiError::Internal("enqueue answered nothing".into()))
-}
-
-/// Arguments from a JSON body: an object is the arguments; any other value
-/// is wrapped as `{"body": value}`; an empty body is `{}`.
-pub fn args_from_json(body: &[u8]) -> ApiResult<Map<String, Value>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON: {e}")))?;
-    Ok(match value {
-        Value::Object(m) => m,
-        other => Map::from_iter([("body".to_owned(), other)]),
-    })
+    Ok(state.enqueuer.enqueue(job).await?)
 }

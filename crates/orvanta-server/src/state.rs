@@ -15,6 +15,12 @@ pub struct AppState {
     pub job_key: Arc<JobTokenKey>,
     /// The runtimes this process found (reported by `/api/health`).
     pub runtimes: Arc<Runtimes>,
+    /// Short-lived caches of the hot reads.
+    pub caches: Arc<crate::cache::Caches>,
+    /// Group-commits the jobs requests enqueue.
+    pub enqueuer: Arc<crate::enqueue::Enqueuer>,
+    /// The workspace object storage (uploads, non-UTF-8 bodies).
+    pub objects: Arc<dyn crate::objects::ObjectStore>,
     /// Job slots of the workers embedded in this process.
     pub embedded_workers: usize,
 }

@@ -43,13 +43,30 @@ impl Principal {
     /// restricted to another workspace.
     pub async fn role_in(&self, state: &AppState, ws: &WorkspaceId) -> ApiResult<Role> {
         let not_found = || ApiError::NotFound(format!("workspace '{ws}' not found, or you are not a member of it"));
-        if state.store.get_workspace(ws).await?.is_none() {
+        let exists = match state.caches.workspaces.get(ws) {
+            Some(e) => e,
+            None => {
+                let e = state.store.get_workspace(ws).await?.is_some();
+                state.caches.workspaces.put(ws.clone(), e);
+                e
+            }
+        };
+        if !exists {
             return Err(not_found());
         }
         let role = if self.super_admin {
             Role::Admin
         } else {
-            state.store.get_role(ws, &self.username).await?.ok_or_else(not_found)?
+            let key = (ws.clone(), self.username.clone());
+            let role = match state.caches.roles.get(&key) {
+                Some(r) => r,
+                None => {
+                    let r = state.store.get_role(ws, &self.username).await?;
+                    state.caches.roles.put(key, r);
+                    r
+                }
+            };
+            role.ok_or_else(not_found)?
         };
         if let Some(only) = &self.workspace {
             if only != ws {
@@ -171,11 +188,15 @@ impl FromRequestParts<AppState> for Principal {
         if record.expires_at.is_some_and(|e| e <= now) {
             return Err(ApiError::Unauthorized("the token has expired; create a new one".into()));
         }
-        let user = state
-            .store
-            .get_user(&record.owner)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the token's owner no longer exists".into()))?;
+        let user = match state.caches.users.get(&record.owner) {
+            Some(u) => u,
+            None => {
+                let u = state.store.get_user(&record.owner).await?;
+                state.caches.users.put(record.owner.clone(), u.clone());
+                u
+            }
+        };
+        let user = user.ok_or_else(|| ApiError::Unauthorized("the token's owner no longer exists".into()))?;
         // Scopes were checked when the token was made.
         let scopes = record.scopes.as_ref().map(|list| list.iter().filter_map(|s| Scope::parse(s).ok()).collect());
         Ok(Principal {

@@ -25,7 +25,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Loads a job the principal may read: 404 when absent or not readable.
-async fn readable_job(state: &AppState, principal: &Principal, ws: &str, id: &str) -> ApiResult<(WorkspaceId, Job)> {
+pub(crate) async fn readable_job(
+    state: &AppState,
+    principal: &Principal,
+    ws: &str,
+    id: &str,
+) -> ApiResult<(WorkspaceId, Job)> {
     let ws = WorkspaceId::parse(ws)?;
     let id = JobId::parse(id)?;
     principal.role_in(state, &ws).await?;

@@ -1,199 +1,340 @@
-//! `/api/w/{ws}/jobs/run/...` and `/jobs/run_wait_result/...`: start jobs
-//! over HTTP, asynchronously (201 + id) or synchronously (the result).
+//! `/api/w/{ws}/jobs/run/...` (async) and `/jobs/run_wait_result/...` (sync):
+//! start jobs over HTTP. [`start`] is shared with the stream routes.
+//!
+//! Every answer of a run route carries `x-orvanta-job-id` once a job exists,
+//! and the CORS headers; `HEAD` answers 200 and `OPTIONS` the CORS preflight
+//! and the CloudEvents abuse-protection handshake.
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::read_body;
+use crate::request_args::{self, ArgsSettings, RequestInput, RunArgs};
 use crate::runs::{self, RunRequest, Target};
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
-use orvanta_core::{JobStatus, RunnablePath, Script, ScriptHash, Trigger, WorkspaceId};
-use serde_json::{json, Map, Value};
+use orvanta_core::{JobId, RunnablePath, Script, ScriptHash, Trigger, WorkspaceId};
+use orvanta_store::Enqueued;
 use std::time::Duration;
 
 /// The header every run answer carries.
 pub const JOB_ID_HEADER: HeaderName = HeaderName::from_static("x-orvanta-job-id");
 
+/// How a run route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Async,
+    Sync,
+    Stream,
+}
+
+impl Mode {
+    fn trigger(self) -> &'static str {
+        match self {
+            Mode::Async => Trigger::WEBHOOK,
+            Mode::Sync => Trigger::WEBHOOK_SYNC,
+            Mode::Stream => Trigger::STREAM,
+        }
+    }
+}
+
 pub fn router() -> Router<AppState> {
+    // HEAD and OPTIONS are routed too, so that the CORS layer answers them.
+    let extra = MethodFilter::HEAD.or(MethodFilter::OPTIONS);
+    let post = MethodFilter::POST.or(extra);
+    let both = MethodFilter::GET.or(MethodFilter::POST).or(extra);
     Router::new()
-        .route("/jobs/run/p/{*path}", post(async_by_path))
-        .route("/jobs/run/h/{hash}", post(async_by_hash))
-        .route("/jobs/run_wait_result/p/{*path}", get(sync_by_path).post(sync_by_path))
-        .route("/jobs/run_wait_result/h/{hash}", get(sync_by_hash).post(sync_by_hash))
-}
-
-fn by_path(path: &str) -> ApiResult<Target> {
-    Ok(Target::Path(RunnablePath::parse(path)?))
-}
-
-fn by_hash(hash: &str) -> ApiResult<Target> {
-    Ok(Target::Hash(ScriptHash::parse(hash)?))
+        .route("/jobs/run/p/{*path}", on(post, async_by_path))
+        .route("/jobs/run/h/{hash}", on(post, async_by_hash))
+        .route("/jobs/run/f/{*path}", on(post, flow_not_found))
+        .route("/jobs/run/fv/{version}", on(post, flow_not_found))
+        .route("/jobs/run_wait_result/p/{*path}", on(both, sync_by_path))
+        .route("/jobs/run_wait_result/h/{hash}", on(both, sync_by_hash))
+        .route("/jobs/run_wait_result/f/{*path}", on(both, flow_not_found))
+        .route("/jobs/run_wait_result/fv/{version}", on(both, flow_not_found))
 }
 
 async fn async_by_path(
-    State(s): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
-    p: Principal,
-    req: Request,
+    s: State<AppState>,
+    p: Path<(String, String)>,
+    pr: Principal,
+    r: Request,
 ) -> ApiResult<Response> {
-    run_async(s, ws, p, by_path(&path)?, req).await
+    by_path(s, p, pr, r, Mode::Async).await
 }
 
 async fn async_by_hash(
-    State(s): State<AppState>,
-    Path((ws, hash)): Path<(String, String)>,
-    p: Principal,
-    req: Request,
+    s: State<AppState>,
+    p: Path<(String, String)>,
+    pr: Principal,
+    r: Request,
 ) -> ApiResult<Response> {
-    run_async(s, ws, p, by_hash(&hash)?, req).await
+    by_hash(s, p, pr, r, Mode::Async).await
 }
 
-async fn sync_by_path(
+async fn sync_by_path(s: State<AppState>, p: Path<(String, String)>, pr: Principal, r: Request) -> ApiResult<Response> {
+    by_path(s, p, pr, r, Mode::Sync).await
+}
+
+async fn sync_by_hash(s: State<AppState>, p: Path<(String, String)>, pr: Principal, r: Request) -> ApiResult<Response> {
+    by_hash(s, p, pr, r, Mode::Sync).await
+}
+
+/// `HEAD` and `OPTIONS` of every run route, and CORS headers on their answers.
+pub fn with_cors(router: Router<AppState>) -> Router<AppState> {
+    router.layer(axum::middleware::from_fn(cors))
+}
+
+async fn cors(req: Request, next: axum::middleware::Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = match *req.method() {
+        Method::OPTIONS => preflight(req.headers()),
+        Method::HEAD => StatusCode::OK.into_response(),
+        _ => next.run(req).await,
+    };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.unwrap_or(HeaderValue::from_static("*")));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("x-orvanta-job-id"));
+    h.insert(header::VARY, HeaderValue::from_static("origin"));
+    resp
+}
+
+/// CORS preflight, and the CloudEvents 1.0 abuse-protection handshake.
+fn preflight(headers: &HeaderMap) -> Response {
+    let mut resp = StatusCode::OK.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, HEAD, OPTIONS"));
+    let asked = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        asked.unwrap_or(HeaderValue::from_static("authorization, content-type, idempotency-key")),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    if let Some(origin) = headers.get("webhook-request-origin") {
+        h.insert("webhook-allowed-origin", origin.clone());
+        h.insert("webhook-allowed-rate", HeaderValue::from_static("*"));
+        h.insert(header::ALLOW, HeaderValue::from_static("POST"));
+    } else {
+        h.insert(header::ALLOW, HeaderValue::from_static("GET, POST, HEAD, OPTIONS"));
+    }
+    resp
+}
+
+async fn flow_not_found() -> ApiError {
+    ApiError::NotFound("flow not found: flows are not available in this version of Orvanta yet".into())
+}
+
+/// Parses a `p/{path}` target and answers.
+async fn by_path(
     State(s): State<AppState>,
     Path((ws, path)): Path<(String, String)>,
-    p: Principal,
+    principal: Principal,
     req: Request,
+    mode: Mode,
 ) -> ApiResult<Response> {
-    run_sync(s, ws, p, by_path(&path)?, req).await
+    let target = Target::Path(RunnablePath::parse(&path)?);
+    answer(s, ws, principal, target, req, mode).await
 }
 
-async fn sync_by_hash(
+/// Parses an `h/{hash}` target and answers.
+async fn by_hash(
     State(s): State<AppState>,
     Path((ws, hash)): Path<(String, String)>,
-    p: Principal,
+    principal: Principal,
     req: Request,
+    mode: Mode,
 ) -> ApiResult<Response> {
-    run_sync(s, ws, p, by_hash(&hash)?, req).await
+    let target = Target::Hash(ScriptHash::parse(&hash)?);
+    answer(s, ws, principal, target, req, mode).await
 }
 
-/// Resolves the target and reads the arguments: the JSON body of a POST, or
-/// the base64 `payload` of a GET.
-async fn prepare(
+async fn answer(
+    s: AppState,
+    ws: String,
+    principal: Principal,
+    target: Target,
+    req: Request,
+    mode: Mode,
+) -> ApiResult<Response> {
+    let started = start(&s, &ws, &principal, target, req, mode).await?;
+    match mode {
+        Mode::Async => Ok(async_answer(&started)),
+        Mode::Sync => sync_answer(&s, &started).await,
+        Mode::Stream => Err(ApiError::Internal("the stream mode is answered by jobs_stream".into())),
+    }
+}
+
+/// Jobs a run request started (one, or one per event of a batch).
+#[derive(Debug)]
+pub struct Started {
+    pub script: Script,
+    pub ids: Vec<JobId>,
+    pub batch: bool,
+}
+
+/// The run parameters of the query string (contract §3).
+#[derive(Debug, Default)]
+struct RunQuery {
+    job_id: Option<JobId>,
+    scheduled_for: Option<i64>,
+    tag: Option<String>,
+    parent_job: Option<JobId>,
+}
+
+fn run_query(query: &[(String, String)], mode: Mode) -> ApiResult<RunQuery> {
+    let mut q = RunQuery::default();
+    for (k, v) in query {
+        match k.as_str() {
+            "job_id" => q.job_id = Some(JobId::parse(v)?),
+            "parent_job" => q.parent_job = Some(JobId::parse(v)?),
+            "tag" if !v.is_empty() => q.tag = Some(v.clone()),
+            "scheduled_for" | "scheduled_in_secs" if mode != Mode::Async => {
+                return Err(ApiError::BadRequest(format!(
+                    "{k} works on the async route /jobs/run/... only: a sync or stream caller would wait for the schedule"
+                )));
+            }
+            "scheduled_for" => {
+                let t = chrono::DateTime::parse_from_rfc3339(v).map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "scheduled_for='{v}' is not an RFC 3339 time, e.g. 2027-01-31T12:00:00Z"
+                    ))
+                })?;
+                q.scheduled_for = Some(t.timestamp_millis());
+            }
+            "scheduled_in_secs" => {
+                let secs: u64 = v.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("scheduled_in_secs='{v}' is not a whole number of seconds"))
+                })?;
+                q.scheduled_for = Some(orvanta_core::now_millis() + secs.saturating_mul(1000) as i64);
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// Resolves the target, turns the request into arguments, and enqueues the
+/// job(s). From the return on, the jobs are committed.
+pub async fn start(
     state: &AppState,
     ws: &str,
     principal: &Principal,
-    target: &Target,
+    target: Target,
     req: Request,
-) -> ApiResult<(Script, Map<String, Value>)> {
+    mode: Mode,
+) -> ApiResult<Started> {
     let ws = WorkspaceId::parse(ws)?;
     principal.role_in(state, &ws).await?;
-    let script = runs::resolve_script(state, principal, &ws, target).await?;
-    let args = if req.method() == Method::GET {
-        match query_value(req.uri().query(), "payload") {
-            Some(p) => runs::args_from_json(&decode_payload(&p)?)?,
-            None => Map::new(),
+    let script = runs::resolve_script(state, principal, &ws, &target).await?;
+    let (parts, body) = req.into_parts();
+    let query = request_args::parse_query(parts.uri.query());
+    let rq = run_query(&query, mode)?;
+    let body = read_limited(state, &parts.headers, body).await?;
+    let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };
+    let settings = ArgsSettings { include_headers: state.cfg.include_headers.clone() };
+    let args = request_args::build(input, &*state.objects, &settings).await?;
+    let (list, batch) = match args {
+        RunArgs::One(a) => (vec![a], false),
+        RunArgs::Batch(_) if mode != Mode::Async => {
+            return Err(ApiError::BadRequest(
+                "a CloudEvents batch starts one job per event, so it has no single result to wait for: send it to the async route /jobs/run/..."
+                    .into(),
+            ));
         }
-    } else {
-        runs::args_from_json(&read_body(req, state).await?)?
+        RunArgs::Batch(list) => (list, true),
     };
-    Ok((script, args))
+    let mut ids = Vec::with_capacity(list.len());
+    for (i, args) in list.into_iter().enumerate() {
+        let first = i == 0;
+        let run = RunRequest {
+            args,
+            trigger: Trigger::parse(mode.trigger())?,
+            job_id: if first { rq.job_id } else { None },
+            idempotency_key: idempotency_key.clone().filter(|_| first && !batch),
+            scheduled_for: rq.scheduled_for,
+            tag: rq.tag.clone(),
+            parent_job: rq.parent_job,
+        };
+        let enqueued = runs::enqueue_script(state, principal, &script, run).await?;
+        if let Enqueued::Existing(id) = enqueued {
+            // A caller-chosen id of a job in another workspace is not revealed.
+            if state.store.get_job(&ws, id).await?.is_none() {
+                return Err(ApiError::Conflict(format!("the job id {id} is taken; choose another job_id")));
+            }
+        }
+        ids.push(enqueued.id());
+    }
+    Ok(Started { script, ids, batch })
 }
 
-fn run_request(args: Map<String, Value>, trigger: &str) -> ApiResult<RunRequest> {
-    Ok(RunRequest {
-        args,
-        trigger: Trigger::parse(trigger)?,
-        job_id: None,
-        idempotency_key: None,
-        scheduled_for: None,
-        tag: None,
-        parent_job: None,
+/// Reads the body under its limit: the multipart limit for uploads, the
+/// general one otherwise. Over it: 413, and nothing was stored.
+async fn read_limited(state: &AppState, headers: &HeaderMap, body: axum::body::Body) -> ApiResult<axum::body::Bytes> {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    let limit = if multipart { state.cfg.multipart_limit_bytes } else { state.cfg.body_limit_bytes };
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "the request body is over the limit of {limit} bytes (ORVANTA_BODY_LIMIT_BYTES, or ORVANTA_MULTIPART_LIMIT_BYTES for uploads); nothing was stored"
+        ))
     })
 }
 
-fn with_job_id(mut resp: Response, id: &impl ToString) -> Response {
+/// Adds `x-orvanta-job-id` to an answer.
+pub fn with_job_id(mut resp: Response, id: JobId) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         resp.headers_mut().insert(JOB_ID_HEADER, v);
     }
     resp
 }
 
-/// Enqueues the job and answers 201 with its id once it is committed.
-async fn run_async(
-    state: AppState,
-    ws: String,
-    principal: Principal,
-    target: Target,
-    req: Request,
-) -> ApiResult<Response> {
-    let (script, args) = prepare(&state, &ws, &principal, &target, req).await?;
-    let id = runs::enqueue_script(&state, &principal, &script, run_request(args, Trigger::WEBHOOK)?).await?.id();
-    Ok(with_job_id((StatusCode::CREATED, id.to_string()).into_response(), &id))
+fn async_answer(started: &Started) -> Response {
+    let first = started.ids[0];
+    let resp = if started.batch {
+        (StatusCode::CREATED, Json(&started.ids)).into_response()
+    } else {
+        (StatusCode::CREATED, first.to_string()).into_response()
+    };
+    with_job_id(resp, first)
 }
 
-/// Enqueues the job, waits for it, and answers its result.
-async fn run_sync(
-    state: AppState,
-    ws: String,
-    principal: Principal,
-    target: Target,
-    req: Request,
-) -> ApiResult<Response> {
-    let (script, args) = prepare(&state, &ws, &principal, &target, req).await?;
-    let id = runs::enqueue_script(&state, &principal, &script, run_request(args, Trigger::WEBHOOK_SYNC)?).await?.id();
+async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response> {
+    let id = started.ids[0];
     let timeout = Duration::from_secs(state.cfg.sync_timeout_s);
-    let Some(job) = crate::wait::until_done(&*state.store, &script.workspace, id, timeout).await? else {
-        let body = json!({"error": {
+    let (store, ws, settings) =
+        (state.store.clone(), started.script.workspace.clone(), started.script.settings.clone());
+    let finish = async move {
+        let Some(job) = crate::wait::until_done(&*store, &ws, id, timeout).await? else { return Ok(None) };
+        let resp = crate::respond::sync_result(&job, &settings);
+        if settings.delete_after_use {
+            // The caller gets its answer even so; the log says the data stayed.
+            if let Err(e) = store.purge_job(id).await {
+                tracing::error!(job = %id, error = %e, "delete_after_use: the job's args, logs and result could not be deleted");
+            }
+        }
+        Ok::<_, ApiError>(Some(resp))
+    };
+    // With delete_after_use the wait runs in its own task, so that a caller who
+    // hangs up before the job ends does not leave the job's data behind.
+    let answer = if started.script.settings.delete_after_use {
+        tokio::spawn(finish)
+            .await
+            .map_err(|e| ApiError::Internal(format!("the sync wait of job {id} failed: {e}")))??
+    } else {
+        finish.await?
+    };
+    let Some(resp) = answer else {
+        let body = serde_json::json!({"error": {
             "name": "Timeout",
             "message": format!("the job did not finish within the sync timeout of {} s; it goes on: read it later with /jobs_u/get/{id}", timeout.as_secs()),
             "job_id": id,
         }});
-        return Ok(with_job_id((StatusCode::GATEWAY_TIMEOUT, Json(body)).into_response(), &id));
+        return Ok(with_job_id((StatusCode::GATEWAY_TIMEOUT, Json(body)).into_response(), id));
     };
-    let status = match job.status {
-        JobStatus::Success => StatusCode::OK,
-        _ => script.settings.error_status_code.and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(StatusCode::OK),
-    };
-    let result = job.result.unwrap_or(Value::Null);
-    if script.settings.delete_after_use {
-        state.store.purge_job(id).await?;
-    }
-    Ok(with_job_id((status, Json(result)).into_response(), &id))
-}
-
-/// The raw value of a query parameter, percent-decoded.
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    query?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
-        .map(crate::auth::percent_decode)
-}
-
-/// `payload`: base64 of JSON, standard or URL-safe alphabet, padding optional.
-fn decode_payload(p: &str) -> ApiResult<Vec<u8>> {
-    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
-    use base64::Engine;
-    // `+` became a space through form decoding: put it back.
-    let cleaned: String = p.trim_end_matches('=').chars().map(|c| if c == ' ' { '+' } else { c }).collect();
-    STANDARD_NO_PAD.decode(&cleaned).or_else(|_| URL_SAFE_NO_PAD.decode(&cleaned)).map_err(|_| {
-        ApiError::BadRequest(
-            "the payload query parameter is not base64; encode the JSON arguments with base64 (standard or URL-safe)"
-                .into(),
-        )
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_decode_in_every_alphabet() {
-        // {"a":"?>"} has '+' / '/' in standard base64 and '-' / '_' in URL-safe.
-        let json = br#"{"a":"??>>"}"#;
-        use base64::Engine;
-        for enc in [
-            base64::engine::general_purpose::STANDARD.encode(json),
-            base64::engine::general_purpose::STANDARD_NO_PAD.encode(json),
-            base64::engine::general_purpose::URL_SAFE.encode(json),
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
-        ] {
-            assert_eq!(decode_payload(&enc).unwrap(), json.to_vec(), "{enc}");
-        }
-        assert!(decode_payload("not base64!").is_err());
-    }
+    Ok(with_job_id(resp, id))
 }

@@ -5,7 +5,9 @@
 mod extract;
 mod health;
 mod jobs_read;
-mod jobs_run;
+pub mod jobs_run;
+mod jobs_stream;
+mod objects;
 mod scripts;
 mod tokens;
 mod views;
@@ -20,7 +22,12 @@ use axum::Router;
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let limit = state.cfg.body_limit_bytes;
-    let workspace = Router::new().merge(scripts::router()).merge(jobs_run::router()).merge(jobs_read::router());
+    let workspace = Router::new()
+        .merge(scripts::router())
+        .merge(jobs_run::with_cors(jobs_run::router()))
+        .merge(jobs_read::router())
+        .merge(objects::router())
+        .merge(jobs_stream::router());
     Router::new()
         .merge(health::router())
         .merge(tokens::router())

@@ -64,6 +64,7 @@ async fn create(
     principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(&body.path)))?;
     let new = prepare(&ws, &principal, role, body)?;
     state.store.insert_script(&new).await?;
+    state.caches.forget_path(&ws, &new.path);
     Ok((StatusCode::CREATED, new.hash.to_string()))
 }
 
@@ -228,6 +229,7 @@ async fn archive(
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;
+    state.caches.forget_path(&ws, &p);
     if !state.store.archive_script(&ws, &p).await? {
         return Err(not_found(&path));
     }
@@ -240,6 +242,7 @@ async fn remove(
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;
+    state.caches.forget_path(&ws, &p);
     if !state.store.delete_script(&ws, &p).await? {
         return Err(not_found(&path));
     }

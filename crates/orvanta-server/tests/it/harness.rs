@@ -244,3 +244,136 @@ pub async fn assert_error(r: Response, status: u16, needle: &str) -> Value {
     assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "message {msg:?} does not mention {needle:?}");
     v
 }
+
+/// Reads a `text/event-stream` answer one `data: <json>` event at a time.
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>>,
+    buf: Vec<u8>,
+}
+
+impl SseReader {
+    pub fn new(r: Response) -> Self {
+        Self { body: Box::pin(r.bytes_stream()), buf: Vec::new() }
+    }
+
+    /// The next event's JSON; `None` once the server closed the stream. Panics
+    /// when nothing comes for `secs`.
+    pub async fn next_within(&mut self, secs: u64) -> Option<Value> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..end + 2).collect();
+                let block = String::from_utf8(block).expect("SSE events are UTF-8");
+                let data: Vec<&str> =
+                    block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                if data.is_empty() {
+                    continue;
+                }
+                let text = data.join("\n");
+                return Some(serde_json::from_str(&text).unwrap_or_else(|_| panic!("SSE data is not JSON: {text}")));
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(secs), self.body.next()).await.unwrap_or_else(|_| {
+                panic!("no SSE event within {secs}s; buffered: {:?}", String::from_utf8_lossy(&self.buf))
+            });
+            match chunk {
+                Some(bytes) => self.buf.extend_from_slice(&bytes.expect("SSE body")),
+                None => {
+                    let left = String::from_utf8_lossy(&self.buf);
+                    assert!(left.trim().is_empty(), "the stream ended inside an event: {left:?}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The next event within 60 s.
+    pub async fn next(&mut self) -> Option<Value> {
+        self.next_within(60).await
+    }
+
+    /// Every remaining event until the server closes the stream.
+    pub async fn rest(&mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(v) = self.next().await {
+            out.push(v);
+        }
+        out
+    }
+}
+
+/// A local S3-compatible server (`moto_server`, from PyPI `moto[server]`) on
+/// a free port, with one bucket; killed when dropped.
+pub struct Moto {
+    pub endpoint: String,
+    pub bucket: String,
+    child: Child,
+}
+
+impl Moto {
+    /// Starts `moto_server` and creates `bucket`; fails the test, saying
+    /// how to install it, when `moto_server` is not on the PATH.
+    pub async fn start(bucket: &str) -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("moto_server is needed for the S3 tests and could not be started ({e}); install it with: python3 -m pip install 'moto[server]'")
+            });
+        let moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), bucket: bucket.to_owned(), child };
+        let client = Client::new();
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if client.get(&moto.endpoint).send().await.is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < until, "moto_server did not answer on {} within 60 s", moto.endpoint);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let r = client.put(format!("{}/{bucket}", moto.endpoint)).send().await.expect("create bucket");
+        assert!(r.status().is_success(), "creating the bucket {bucket} in moto failed: {}", r.status());
+        moto
+    }
+
+    /// The environment that points `orvanta` at this server.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("ORVANTA_S3_BUCKET", self.bucket.as_str()),
+            ("ORVANTA_S3_ENDPOINT", self.endpoint.as_str()),
+            ("ORVANTA_S3_ACCESS_KEY_ID", "testing"),
+            ("ORVANTA_S3_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// An object's bytes, read straight from the server with a client of
+    /// its own (not through Orvanta), or `None` when it is absent.
+    pub async fn object(&self, key: &str) -> Option<Vec<u8>> {
+        use object_store::ObjectStoreExt;
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_bucket_name(&self.bucket)
+            .with_region("us-east-1")
+            .with_access_key_id("testing")
+            .with_secret_access_key("testing")
+            .build()
+            .expect("S3 client");
+        match store.get(&object_store::path::Path::from(key)).await {
+            Ok(r) => Some(r.bytes().await.expect("object bytes").to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("reading {key} from moto: {e}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

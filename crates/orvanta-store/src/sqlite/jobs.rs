@@ -253,5 +253,8 @@ pub(super) async fn purge(pool: &SqlitePool, id: JobId) -> Result<()> {
     sqlx::query("DELETE FROM job_logs WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM job_stream WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
     tx.commit().await?;
+    // The old pages also sit in the WAL until a checkpoint: move them out now.
+    // Best effort: a busy checkpoint leaves them for the next one.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
     Ok(())
 }

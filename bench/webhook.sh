@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Webhook benchmark (a figure, not a test):
+#  1. async accepts per second: POST /jobs/run/p/... with a small JSON body,
+#     64 connections, 20 s, wrk from a second process; then checks that every
+#     accepted job is committed (rows counted in the database);
+#  2. sync run_wait_result latency, p50/p99, of a Python `return x + 1`, at
+#     concurrency 1 and 16, next to the `python3 -c pass` spawn floor measured
+#     in the same run.
+# Needs wrk (apt-get install wrk). Usage: bench/webhook.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS="${1:-20}"
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release -q -p orvanta-server
+BIN="$PWD/target/release/orvanta"
+TOKEN="orv_bench_token_0123456789abcdefghij"
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+
+start() { # $1: data dir, $2: worker tags, $3: workers
+  ORVANTA_ADMIN_TOKEN="$TOKEN" ORVANTA_WORKER_TAGS="$2" ORVANTA_WORKERS="$3" RUST_LOG=warn \
+    "$BIN" up --port 0 --data-dir "$1" > "$1.out" 2>&1 &
+  for _ in $(seq 1 100); do
+    URL=$(sed -n 's/^Orvanta is listening on \(http[^ ]*\).*/\1/p' "$1.out")
+    [ -n "$URL" ] && break
+    sleep 0.1
+  done
+  [ -n "$URL" ] || { cat "$1.out"; exit 1; }
+}
+
+create() { # $1: path, $2: language, $3: content
+  python3 -c 'import json,sys; print(json.dumps({"path": sys.argv[1], "language": sys.argv[2], "content": sys.argv[3]}))' "$1" "$2" "$3" |
+    curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data @- "$URL/api/w/demo/scripts/create" >/dev/null
+}
+
+cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"x": 1, "name": "bench"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $TOKEN"
+LUA
+
+echo "== 1. async accepts (SQLite, ${SECS}s, 64 connections; no worker claims them, so the queue is measured alone)"
+start "$WORK/a" "bench-none" 1
+create u/admin/noop bash ':'
+wrk -t2 -c64 -d"${SECS}s" -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/noop" | tee "$WORK/wrk1.txt"
+ACCEPTED=$(awk '/requests in/ {print $1}' "$WORK/wrk1.txt")
+NON2XX=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk1.txt"); NON2XX=${NON2XX:-0}
+kill %1; wait %1 2>/dev/null || true
+ROWS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from jobs").fetchone()[0])' "$WORK/a/orvanta.db")
+echo "accepted (2xx): $((ACCEPTED - NON2XX)), non-2xx: $NON2XX, job rows committed: $ROWS"
+
+echo
+echo "== 2. sync latency, Python return x + 1 (SQLite)"
+PY=$(python3 -c 'import sys; print(sys.executable)')
+FLOOR=$(python3 - "$PY" <<'PYEOF'
+import subprocess, sys, time
+n = 40
+t = time.perf_counter()
+for _ in range(n):
+    subprocess.run([sys.argv[1], "-c", "pass"], check=True)
+print(f"{(time.perf_counter() - t) / n * 1000:.2f}")
+PYEOF
+)
+echo "spawn floor: python3 -c pass = ${FLOOR} ms"
+start "$WORK/b" "default" 16
+create u/admin/inc python3 $'def main(x: int):\n    return x + 1\n'
+for c in 1 16; do
+  echo "-- concurrency $c"
+  wrk -t1 -c"$c" -d"$((SECS / 2))s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run_wait_result/p/u/admin/inc" |
+    grep -E "Requests/sec|^ +50%|^ +99%|Non-2xx"
+done

@@ -1,0 +1,99 @@
+//! Short-lived caches of what every run request reads (users, memberships,
+//! the newest script of a path), so that a busy webhook costs no database
+//! read per request.
+//!
+//! A change made through this process invalidates its entry at once; other
+//! processes (several servers on PostgreSQL) see it within the TTL.
+
+use orvanta_core::{RunnablePath, Script, ScriptHash, Username, WorkspaceId};
+use orvanta_store::{Role, User};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A map whose entries expire after a fixed time.
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    const MAX_ENTRIES: usize = 10_000;
+
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The fresh value of `key`, if cached.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+    }
+
+    pub fn put(&self, key: K, value: V) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::MAX_ENTRIES {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
+            if map.len() >= Self::MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, Instant::now()));
+    }
+
+    pub fn forget(&self, key: &K) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+/// The caches of one server process.
+pub struct Caches {
+    pub users: TtlCache<Username, Option<User>>,
+    /// `None` value: the workspace does not exist.
+    pub workspaces: TtlCache<WorkspaceId, bool>,
+    pub roles: TtlCache<(WorkspaceId, Username), Option<Role>>,
+    pub latest_scripts: TtlCache<(WorkspaceId, RunnablePath), Option<Script>>,
+    pub scripts_by_hash: TtlCache<(WorkspaceId, ScriptHash), Option<Script>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        let short = Duration::from_secs(2);
+        Self {
+            users: TtlCache::new(short),
+            workspaces: TtlCache::new(short),
+            roles: TtlCache::new(short),
+            latest_scripts: TtlCache::new(short),
+            scripts_by_hash: TtlCache::new(short),
+        }
+    }
+}
+
+impl Caches {
+    /// Forgets what this process cached about the scripts at `path`.
+    pub fn forget_path(&self, ws: &WorkspaceId, path: &RunnablePath) {
+        if let Some(Some(s)) = self.latest_scripts.get(&(ws.clone(), path.clone())) {
+            self.scripts_by_hash.forget(&(ws.clone(), s.hash));
+        }
+        self.latest_scripts.forget(&(ws.clone(), path.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire() {
+        let c: TtlCache<u8, u8> = TtlCache::new(Duration::from_millis(20));
+        c.put(1, 2);
+        assert_eq!(c.get(&1), Some(2));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(c.get(&1), None);
+        c.put(1, 3);
+        c.forget(&1);
+        assert_eq!(c.get(&1), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! `/api/w/{ws}/job_helpers/...`: read and write files of the workspace
+//! object storage (uploads of run requests, files scripts share).
+//!
+//! Reads need membership of the workspace; writes need the developer or
+//! admin role, or the token of a running job.
+
+use super::extract::QueryParams;
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::objects::{self, Object};
+use crate::state::AppState;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use orvanta_core::WorkspaceId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/job_helpers/download_s3_file", get(download))
+        .route("/job_helpers/upload_s3_file", post(upload))
+}
+
+#[derive(Deserialize)]
+struct FileQuery {
+    file_key: Option<String>,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    principal: Principal,
+    QueryParams(q): QueryParams<FileQuery>,
+) -> ApiResult<Response> {
+    let ws = WorkspaceId::parse(&ws)?;
+    principal.role_in(&state, &ws).await?;
+    principal.require(&Scope::needed("job_helpers", "read", None, None))?;
+    let key = q.file_key.ok_or_else(|| {
+        ApiError::BadRequest(
+            "file_key is missing: ask for ?file_key=<key>, the key of an {\"s3\": key} argument".into(),
+        )
+    })?;
+    objects::check_key(&key)?;
+    let Some(object) = state.objects.get(&ws, &key).await? else {
+        return Err(ApiError::NotFound(format!("no file '{key}' in the object storage of workspace '{ws}'")));
+    };
+    let content_type = object
+        .content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok(([(header::CONTENT_TYPE, content_type)], object.bytes).into_response())
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    principal: Principal,
+    QueryParams(q): QueryParams<FileQuery>,
+    req: Request,
+) -> ApiResult<Json<Value>> {
+    let ws = WorkspaceId::parse(&ws)?;
+    let role = principal.role_in(&state, &ws).await?;
+    if principal.job.is_none() {
+        crate::auth::require_writer(role)?;
+    }
+    principal.require(&Scope::needed("job_helpers", "write", None, None))?;
+    let key = q.file_key.filter(|k| !k.is_empty()).unwrap_or_else(|| objects::upload_key("file"));
+    // Checked before the body is read: a bad key stores nothing.
+    objects::check_key(&key)?;
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Files take the upload limit, like multipart run requests.
+    let limit = state.cfg.multipart_limit_bytes;
+    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
+        ApiError::PayloadTooLarge(format!(
+            "the file is over the limit of {limit} bytes (ORVANTA_MULTIPART_LIMIT_BYTES); nothing was stored"
+        ))
+    })?;
+    state.objects.put(&ws, &key, Object { bytes, content_type }).await?;
+    Ok(Json(json!({ "file_key": key })))
+}
