@@ -15,7 +15,7 @@ cargo build --release -q -p orvanta-server
 BIN="$PWD/target/release/orvanta"
 TOKEN="orv_bench_token_0123456789abcdefghij"
 WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 start() { # $1: data dir, $2: worker tags, $3: workers
   ORVANTA_ADMIN_TOKEN="$TOKEN" ORVANTA_WORKER_TAGS="$2" ORVANTA_WORKERS="$3" RUST_LOG=warn \

@@ -3,20 +3,26 @@
 Orvanta puts this package on the ``PYTHONPATH`` of every Python job, so a
 script can ``import orvanta``. It reads the job's context from the
 environment Orvanta sets (``ORVANTA_BASE_URL``, ``ORVANTA_WORKSPACE``,
-``ORVANTA_JOB_ID``, ``ORVANTA_TOKEN``).
+``ORVANTA_JOB_ID``, ``ORVANTA_TOKEN``) and talks to the server with the
+standard library only (``urllib``): nothing to install.
 
 Importing it stays cheap on purpose (no ``typing``, no HTTP client at import
-time): every job pays for it.
+time): every job pays for it. ``urllib`` and ``json`` are imported by the
+functions that need them, on first use.
 """
 
 import os as _os
 
 __all__ = [
+    "OrvantaError",
     "S3Object",
     "get_base_url",
     "get_job_id",
     "get_token",
     "get_workspace",
+    "load_s3_file",
+    "load_s3_file_text",
+    "write_s3_file",
 ]
 
 
@@ -26,17 +32,59 @@ class S3Object(dict):
     Uploaded files reach a script as plain dicts of this shape; annotate a
     parameter with ``S3Object`` to say it takes one. Being a ``dict``, an
     ``S3Object`` serialises to JSON as is, so returning one works too.
+
+    Made from a key (``S3Object(s3="path/to/file")`` or
+    ``S3Object("path/to/file")``) or from a dict that has an ``s3`` key
+    (``S3Object({"s3": "path/to/file"})``); other keys are kept.
     """
 
-    def __init__(self, s3=None, **extra):
-        if s3 is None:
-            raise TypeError("S3Object needs the object's key: S3Object(s3='path/to/file')")
-        super().__init__(s3=s3, **extra)
+    def __init__(self, *args, **kwargs):
+        if len(args) > 1:
+            raise TypeError(f"S3Object takes at most one positional argument ({len(args)} given)")
+        if args:
+            (first,) = args
+            if isinstance(first, str):
+                if "s3" in kwargs:
+                    raise TypeError("S3Object got the key twice: positionally and as s3=")
+                kwargs["s3"] = first
+            else:
+                # A dict, another S3Object, or pairs: what dict() accepts.
+                try:
+                    kwargs = {**dict(first), **kwargs}
+                except (TypeError, ValueError):
+                    raise TypeError(
+                        f"S3Object takes a key string or a {{'s3': key}} dict, got {type(first).__name__}"
+                    ) from None
+        key = kwargs.get("s3")
+        if not isinstance(key, str) or not key:
+            raise TypeError(
+                f"S3Object needs the object's key as a non-empty string, e.g. "
+                f"S3Object(s3='path/to/file'); got s3={key!r}"
+            )
+        super().__init__(kwargs)
 
     @property
     def key(self):
         """The object's key in the workspace storage."""
         return self["s3"]
+
+    def __repr__(self):
+        return f"S3Object({dict.__repr__(self)})"
+
+
+class OrvantaError(Exception):
+    """The Orvanta server refused a request, or could not be reached.
+
+    ``status`` is the HTTP status (``None`` when the server was not reached),
+    ``code`` the error code the server answered (e.g. ``"not-found"``), and
+    the message says what went wrong, in the server's words.
+    """
+
+    def __init__(self, message, status=None, code=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
 
 
 def _env(name):
@@ -66,3 +114,103 @@ def get_job_id():
 def get_token():
     """The job's short-lived API token (the job's rights, nothing more)."""
     return _env("ORVANTA_TOKEN")
+
+
+def _key_of(obj):
+    """The key of an ``S3Object``, a ``{"s3": key}`` dict, or a key string."""
+    if isinstance(obj, str):
+        key = obj
+    elif isinstance(obj, dict):
+        key = obj.get("s3")
+    else:
+        raise TypeError(
+            f"expected an S3Object, a {{'s3': key}} dict or a key string, got {type(obj).__name__}"
+        )
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"the object's key must be a non-empty string, got {key!r}")
+    return key
+
+
+def _helper_url(action, key):
+    from urllib.parse import quote
+
+    base = get_base_url().rstrip("/")
+    url = f"{base}/api/w/{quote(get_workspace(), safe='')}/job_helpers/{action}"
+    if key is not None:
+        url += "?file_key=" + quote(key, safe="")
+    return url
+
+
+def _request(what, url, method, data=None, content_type=None):
+    """Sends one request with the job's token; answers the body as bytes.
+
+    A refusal raises ``OrvantaError`` carrying the server's own message.
+    """
+    import urllib.error
+    import urllib.request
+
+    headers = {"Authorization": "Bearer " + get_token()}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.read()
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        code, message = None, None
+        try:
+            import json
+
+            error = json.loads(body)["error"]
+            code, message = error.get("code"), error.get("message")
+        except Exception:  # noqa: BLE001 - not Orvanta's JSON error: show the text
+            message = body.decode("utf-8", "replace").strip()
+        message = message or e.reason or "no message"
+        raise OrvantaError(f"{what} failed ({e.code}): {message}", e.code, code) from None
+    except urllib.error.URLError as e:
+        raise OrvantaError(
+            f"{what} failed: the Orvanta server at {get_base_url()} could not be reached ({e.reason})"
+        ) from None
+
+
+def load_s3_file(obj):
+    """The bytes of a file of the workspace object storage.
+
+    ``obj`` is an ``S3Object`` (or any ``{"s3": key}`` dict, such as an
+    uploaded file's argument) or the key itself. A missing file raises
+    ``OrvantaError`` with ``status == 404``.
+    """
+    key = _key_of(obj)
+    return _request(f"loading {key!r}", _helper_url("download_s3_file", key), "GET")
+
+
+def load_s3_file_text(obj, encoding="utf-8"):
+    """The content of a file of the workspace object storage, as text."""
+    return load_s3_file(obj).decode(encoding)
+
+
+def write_s3_file(obj, data, content_type=None):
+    """Writes ``data`` to the workspace object storage; answers its ``S3Object``.
+
+    ``obj`` names the file (an ``S3Object``, a ``{"s3": key}`` dict or the
+    key); ``None`` lets the server pick a new key. ``data`` is bytes or text
+    (stored as UTF-8). ``content_type`` is recorded with the file and given
+    back when it is downloaded; by default ``text/plain; charset=utf-8`` for
+    text and ``application/octet-stream`` for bytes. An existing file of the
+    same key is replaced.
+    """
+    key = None if obj is None else _key_of(obj)
+    if isinstance(data, str):
+        body = data.encode("utf-8")
+        content_type = content_type or "text/plain; charset=utf-8"
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        body = bytes(data)
+        content_type = content_type or "application/octet-stream"
+    else:
+        raise TypeError(f"write_s3_file takes bytes or str data, got {type(data).__name__}")
+    what = "writing " + (repr(key) if key is not None else "a new file")
+    answer = _request(what, _helper_url("upload_s3_file", key), "POST", body, content_type)
+    import json
+
+    return S3Object(s3=json.loads(answer)["file_key"])

@@ -3,9 +3,10 @@
  *
  * Scripts import it as `import { S3Object, getJobId } from "orvanta-client"`:
  * Orvanta maps that name to this file (a Deno import map, a `node_modules`
- * package for Bun). It reads the job's context from the environment Orvanta
- * sets (`ORVANTA_BASE_URL`, `ORVANTA_WORKSPACE`, `ORVANTA_JOB_ID`,
- * `ORVANTA_TOKEN`).
+ * package for Bun), so nothing is installed or downloaded. It reads the job's
+ * context from the environment Orvanta sets (`ORVANTA_BASE_URL`,
+ * `ORVANTA_WORKSPACE`, `ORVANTA_JOB_ID`, `ORVANTA_TOKEN`) and talks to the
+ * server with `fetch`, which both runtimes have.
  *
  * @module
  */
@@ -14,13 +15,32 @@
 export type S3Object = { s3: string };
 
 /**
- * Makes an {@link S3Object} from a key.
+ * Makes an {@link S3Object} from a key (or checks and copies one).
  *
  * The value of the same name as the type lets `import { S3Object }` work
  * whether or not the runtime strips type-only imports.
  */
-export function S3Object(key: string): S3Object {
-  return { s3: key };
+export function S3Object(key: string | S3Object): S3Object {
+  return { s3: keyOf(key) };
+}
+
+/**
+ * The Orvanta server refused a request, or could not be reached.
+ *
+ * `status` is the HTTP status (`undefined` when the server was not reached),
+ * `code` the error code the server answered (e.g. `"not-found"`); the message
+ * says what went wrong, in the server's words.
+ */
+export class OrvantaError extends Error {
+  readonly status?: number;
+  readonly code?: string;
+
+  constructor(message: string, status?: number, code?: string) {
+    super(message);
+    this.name = "OrvantaError";
+    this.status = status;
+    this.code = code;
+  }
 }
 
 function env(name: string): string {
@@ -51,4 +71,106 @@ export function getJobId(): string {
 /** The job's short-lived API token (the job's rights, nothing more). */
 export function getToken(): string {
   return env("ORVANTA_TOKEN");
+}
+
+function keyOf(obj: S3Object | string): string {
+  const key = typeof obj === "string" ? obj : obj?.s3;
+  if (typeof key !== "string" || key === "") {
+    throw new TypeError(
+      `expected an S3Object ({ s3: "<key>" }) or a key string, got ${JSON.stringify(obj) ?? String(obj)}`,
+    );
+  }
+  return key;
+}
+
+function helperUrl(action: string, key: string | undefined): string {
+  const base = getBaseUrl().replace(/\/+$/, "");
+  let url = `${base}/api/w/${encodeURIComponent(getWorkspace())}/job_helpers/${action}`;
+  if (key !== undefined) {
+    url += `?file_key=${encodeURIComponent(key)}`;
+  }
+  return url;
+}
+
+/** Sends one request with the job's token; throws {@link OrvantaError} on a refusal. */
+async function request(what: string, url: string, init: RequestInit): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${getToken()}`);
+  let resp: Response;
+  try {
+    resp = await fetch(url, { ...init, headers });
+  } catch (e) {
+    const cause = e instanceof Error ? e.message : String(e);
+    throw new OrvantaError(`${what} failed: the Orvanta server at ${getBaseUrl()} could not be reached (${cause})`);
+  }
+  if (resp.ok) {
+    return resp;
+  }
+  const text = await resp.text();
+  let message = text.trim();
+  let code: string | undefined;
+  try {
+    const error = JSON.parse(text)?.error;
+    if (typeof error?.message === "string") {
+      message = error.message;
+      code = typeof error.code === "string" ? error.code : undefined;
+    }
+  } catch {
+    // Not Orvanta's JSON error: the text is the message.
+  }
+  throw new OrvantaError(`${what} failed (${resp.status}): ${message || resp.statusText}`, resp.status, code);
+}
+
+/**
+ * The bytes of a file of the workspace object storage.
+ *
+ * `obj` is an {@link S3Object} (such as an uploaded file's argument) or the
+ * key itself. A missing file throws an {@link OrvantaError} with status 404.
+ */
+export async function loadS3File(obj: S3Object | string): Promise<Uint8Array> {
+  const key = keyOf(obj);
+  const resp = await request(`loading ${JSON.stringify(key)}`, helperUrl("download_s3_file", key), { method: "GET" });
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
+/** The content of a file of the workspace object storage, as text (UTF-8 unless told). */
+export async function loadS3FileText(obj: S3Object | string, encoding = "utf-8"): Promise<string> {
+  return new TextDecoder(encoding).decode(await loadS3File(obj));
+}
+
+/**
+ * Writes `data` to the workspace object storage; answers its {@link S3Object}.
+ *
+ * `obj` names the file (an {@link S3Object} or the key); `undefined` (or
+ * `null`) lets the server pick a new key. `data` is bytes or text (stored as
+ * UTF-8). `contentType` is recorded with the file and given back when it is
+ * downloaded; by default `text/plain; charset=utf-8` for text and
+ * `application/octet-stream` for bytes. An existing file of the same key is
+ * replaced.
+ */
+export async function writeS3File(
+  obj: S3Object | string | undefined | null,
+  data: Uint8Array | string,
+  contentType?: string,
+): Promise<S3Object> {
+  const key = obj == null ? undefined : keyOf(obj);
+  let body: Uint8Array;
+  if (typeof data === "string") {
+    body = new TextEncoder().encode(data);
+    contentType ??= "text/plain; charset=utf-8";
+  } else if (data instanceof Uint8Array) {
+    body = data;
+    contentType ??= "application/octet-stream";
+  } else {
+    throw new TypeError(`writeS3File takes a Uint8Array or a string, got ${typeof data}`);
+  }
+  const what = `writing ${key === undefined ? "a new file" : JSON.stringify(key)}`;
+  const resp = await request(what, helperUrl("upload_s3_file", key), {
+    method: "POST",
+    headers: { "Content-Type": contentType },
+    // deno-lint-ignore no-explicit-any
+    body: body as any,
+  });
+  const answer = await resp.json();
+  return { s3: answer.file_key };
 }

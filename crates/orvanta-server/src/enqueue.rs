@@ -47,7 +47,10 @@ async fn batch_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs: Vec<NewJob> = batch.iter().map(|p| p.job.clone()).collect();
-        match store.enqueue(&jobs).await {
+        let started = std::time::Instant::now();
+        let result = store.enqueue(&jobs).await;
+        tracing::debug!(jobs = jobs.len(), micros = started.elapsed().as_micros() as u64, "enqueue batch");
+        match result {
             Ok(answers) => {
                 for (p, a) in batch.drain(..).zip(answers) {
                     let _ = p.reply.send(Ok(a));

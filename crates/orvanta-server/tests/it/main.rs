@@ -2,6 +2,7 @@
 
 mod auth;
 mod bootstrap;
+mod clients;
 mod faults;
 mod harness;
 mod jobs;
@@ -12,4 +13,5 @@ mod request_args;
 mod responses;
 mod run_routes;
 mod scripts;
+mod seed_examples;
 mod streams;

@@ -10,78 +10,112 @@ use sqlx::SqlitePool;
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut tx = pool.begin().await?;
-    let mut out = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let id = job.id.to_string();
-        if let Some(key) = &job.idempotency_key {
-            let runnable = rows::runnable_key(job);
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT job_id FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? AND expires_at > ?",
-            )
-            .bind(job.workspace.as_str())
-            .bind(&runnable)
-            .bind(key)
-            .bind(job.created_at)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(existing) = existing {
-                out.push(Enqueued::Existing(JobId::parse(&existing)?));
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO idempotency_keys (workspace, runnable, key, job_id, expires_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (workspace, runnable, key) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at",
-            )
-            .bind(job.workspace.as_str())
-            .bind(&runnable)
-            .bind(key)
-            .bind(&id)
-            .bind(job.created_at + IDEMPOTENCY_WINDOW_MS)
-            .execute(&mut *tx)
-            .await?;
+    let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
+    // Jobs without an idempotency key go in multi-row inserts: one statement
+    // for many jobs is what makes group commit pay off.
+    let plain: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].idempotency_key.is_none()).collect();
+    for chunk in plain.chunks(INSERT_CHUNK) {
+        let rows: Vec<&NewJob> = chunk.iter().map(|&i| &jobs[i]).collect();
+        let mut created: std::collections::HashSet<JobId> = insert_jobs(&mut tx, &rows).await?.into_iter().collect();
+        for &i in chunk {
+            let id = jobs[i].id;
+            // `remove`: the same id twice in a batch is created once, then exists.
+            out[i] = Some(if created.remove(&id) { Enqueued::Created(id) } else { Enqueued::Existing(id) });
         }
-        let r = sqlx::query(
-            "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
-             tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    }
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(key) = &job.idempotency_key else { continue };
+        let runnable = rows::runnable_key(job);
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT job_id FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? AND expires_at > ?",
         )
-        .bind(&id)
         .bind(job.workspace.as_str())
-        .bind(job.kind.as_str())
-        .bind(job.path.as_ref().map(|p| p.as_str()))
-        .bind(job.script_hash.map(|h| h.to_string()))
-        .bind(job.language.map(|l| l.as_str()))
-        .bind(job.args.to_string())
-        .bind(job.created_by.as_str())
-        .bind(job.permissioned_as.as_str())
-        .bind(&job.tag)
-        .bind(job.trigger.as_str())
+        .bind(&runnable)
+        .bind(key)
         .bind(job.created_at)
-        .bind(job.scheduled_for)
-        .bind(job.parent_job.map(|p| p.to_string()))
-        .bind(job.timeout_s.map(|t| t as i64))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            out[i] = Some(Enqueued::Existing(JobId::parse(&existing)?));
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO idempotency_keys (workspace, runnable, key, job_id, expires_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (workspace, runnable, key) DO UPDATE SET job_id = excluded.job_id, expires_at = excluded.expires_at",
+        )
+        .bind(job.workspace.as_str())
+        .bind(&runnable)
+        .bind(key)
+        .bind(job.id.to_string())
+        .bind(job.created_at + IDEMPOTENCY_WINDOW_MS)
         .execute(&mut *tx)
         .await?;
-        out.push(if r.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) });
+        let created = insert_jobs(&mut tx, &[job]).await?;
+        out[i] = Some(if created.is_empty() { Enqueued::Existing(job.id) } else { Enqueued::Created(job.id) });
     }
     tx.commit().await?;
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Jobs per multi-row insert (16 bound values each, under SQLite's limit).
+const INSERT_CHUNK: usize = 256;
+
+/// Inserts jobs (skipping ids that exist); answers the ids inserted.
+async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"; jobs.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
+         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) VALUES {values} \
+         ON CONFLICT (id) DO NOTHING RETURNING id"
+    );
+    let mut q = sqlx::query_scalar::<_, String>(&sql);
+    for job in jobs {
+        q = q
+            .bind(job.id.to_string())
+            .bind(job.workspace.as_str())
+            .bind(job.kind.as_str())
+            .bind(job.path.as_ref().map(|p| p.as_str()))
+            .bind(job.script_hash.map(|h| h.to_string()))
+            .bind(job.language.map(|l| l.as_str()))
+            .bind(job.args.to_string())
+            .bind(job.created_by.as_str())
+            .bind(job.permissioned_as.as_str())
+            .bind(&job.tag)
+            .bind(job.trigger.as_str())
+            .bind(job.created_at)
+            .bind(job.scheduled_for)
+            .bind(job.parent_job.map(|p| p.to_string()))
+            .bind(job.timeout_s.map(|t| t as i64));
+    }
+    let ids = q.fetch_all(&mut *tx).await?;
+    ids.iter().map(|s| JobId::parse(s).map_err(Into::into)).collect()
 }
 
 pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
-    let tags = serde_json::Value::from(c.tags.to_vec()).to_string();
-    let row: Option<JobRow> = sqlx::query_as(&format!(
+    if c.tags.is_empty() {
+        return Ok(None);
+    }
+    // One ordered index range per tag (the index is (tag, scheduled_for, id)),
+    // so a claim reads a row or two however long the queue of other tags is.
+    let per_tag: Vec<String> = (0..c.tags.len())
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT id, scheduled_for FROM jobs WHERE status = 'queued' AND tag = ?{} \
+                 AND scheduled_for <= ?2 ORDER BY scheduled_for, id LIMIT 1)",
+                i + 4
+            )
+        })
+        .collect();
+    let sql = format!(
         "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= ?2 \
-                     AND tag IN (SELECT value FROM json_each(?4)) ORDER BY scheduled_for, id LIMIT 1) \
-         RETURNING {JOB_COLUMNS}"
-    ))
-    .bind(c.worker)
-    .bind(c.now)
-    .bind(c.lease_until)
-    .bind(tags)
-    .fetch_optional(pool)
-    .await?;
+         WHERE id = (SELECT id FROM ({}) ORDER BY scheduled_for, id LIMIT 1) RETURNING {JOB_COLUMNS}",
+        per_tag.join(" UNION ALL ")
+    );
+    let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(c.worker).bind(c.now).bind(c.lease_until);
+    for tag in c.tags {
+        q = q.bind(tag);
+    }
+    let row = q.fetch_optional(pool).await?;
     row.map(Job::try_from).transpose()
 }
 

@@ -80,7 +80,7 @@ CREATE TABLE jobs (
     cancel_requested TEXT,
     purged BOOLEAN NOT NULL DEFAULT FALSE
 );
-CREATE INDEX jobs_queue ON jobs(scheduled_for, id) WHERE status = 'queued';
+CREATE INDEX jobs_queue ON jobs(tag, scheduled_for, id) WHERE status = 'queued';
 CREATE INDEX jobs_running ON jobs(lease_until) WHERE status = 'running';
 CREATE INDEX jobs_list ON jobs(workspace, created_at DESC);
 
