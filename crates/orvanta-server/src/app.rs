@@ -77,7 +77,6 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
     }
     let job_key = Arc::new(AppState::job_key(&*store).await?);
     let runtimes = Arc::new(discover_runtimes(&cfg).await?);
-    report_runtimes(&runtimes);
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let mut tasks = Vec::new();
@@ -174,17 +173,6 @@ pub async fn discover_runtimes(cfg: &Config) -> Result<Runtimes, AppError> {
         .await
         .map_err(|e| AppError(format!("runtime discovery panicked: {e}")))?
         .map_err(|e| AppError(format!("cannot install the runtime support files: {e}")))
-}
-
-fn report_runtimes(runtimes: &Runtimes) {
-    for (lang, rt) in runtimes.report() {
-        match rt {
-            Some(rt) => {
-                tracing::info!(language = %lang, version = %rt.version, path = %rt.program.display(), "runtime found")
-            }
-            None => tracing::warn!(language = %lang, "runtime not found: scripts in this language will fail"),
-        }
-    }
 }
 
 fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use orvanta_core::{Job, JobStatus, ScriptSettings};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// The spellings of the control keys, in order of precedence when a result
 /// carries more than one spelling of the same key.
@@ -170,6 +170,25 @@ fn headers_of(key: &str, v: &Value) -> Result<Vec<(HeaderName, HeaderValue)>, Ba
         out.push((parsed, value));
     }
     Ok(out)
+}
+
+/// The `only_result` of the final update: a failed job's error result; for a
+/// success, the result when nothing was streamed, the stream as a string when
+/// nothing was returned, else the result with the stream under `wm_stream`
+/// (added to an object result, `{"result", "wm_stream"}` around any other).
+pub fn only_result(status: JobStatus, result: Option<Value>, stream: String) -> Value {
+    let result = result.unwrap_or(Value::Null);
+    if status != JobStatus::Success || stream.is_empty() {
+        return result;
+    }
+    match result {
+        Value::Null => Value::String(stream),
+        Value::Object(mut m) => {
+            m.insert("wm_stream".into(), stream.into());
+            Value::Object(m)
+        }
+        other => json!({"result": other, "wm_stream": stream}),
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,32 @@ pub(crate) fn script_race_message(s: &NewScript) -> String {
     )
 }
 
+/// Binds the 15 values of a new job, in the column order of
+/// `INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args,
+/// created_by, permissioned_as, tag, trigger, [status,] created_at,
+/// scheduled_for, parent_job, timeout_s)`, on a query of either backend.
+macro_rules! bind_new_job {
+    ($q:expr, $job:expr) => {{
+        let job: &orvanta_core::NewJob = $job;
+        $q.bind(job.id.to_string())
+            .bind(job.workspace.as_str().to_owned())
+            .bind(job.kind.as_str())
+            .bind(job.path.as_ref().map(|p| p.as_str().to_owned()))
+            .bind(job.script_hash.map(|h| h.to_string()))
+            .bind(job.language.map(|l| l.as_str()))
+            .bind(job.args.to_string())
+            .bind(job.created_by.as_str().to_owned())
+            .bind(job.permissioned_as.as_str().to_owned())
+            .bind(job.tag.clone())
+            .bind(job.trigger.as_str().to_owned())
+            .bind(job.created_at)
+            .bind(job.scheduled_for)
+            .bind(job.parent_job.map(|p| p.to_string()))
+            .bind(job.timeout_s.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+    }};
+}
+pub(crate) use bind_new_job;
+
 /// The page size of lists: 100 by default, at most 1000.
 pub(crate) fn clamp_limit(limit: i64) -> i64 {
     if limit <= 0 {

@@ -309,7 +309,12 @@ async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response>
     let (store, ws, settings) =
         (state.store.clone(), started.script.workspace.clone(), started.script.settings.clone());
     let finish = async move {
-        let Some(job) = crate::wait::until_done(&*store, &ws, id, timeout).await? else { return Ok(None) };
+        let Some(mut job) = crate::wait::until_done(&*store, &ws, id, timeout).await? else { return Ok(None) };
+        // A job that streamed answers its stream too, as the stream routes do.
+        let stream = store.read_stream(id, 0).await?;
+        if !stream.is_empty() {
+            job.result = Some(crate::respond::only_result(job.status, job.result.take(), stream));
+        }
         let resp = crate::respond::sync_result(&job, &settings);
         if settings.delete_after_use {
             // The caller gets its answer even so; the log says the data stayed.

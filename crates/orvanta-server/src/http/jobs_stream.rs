@@ -13,6 +13,7 @@ use super::jobs_read::readable_job;
 use super::jobs_run::{self, Mode};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::respond::only_result;
 use crate::runs::Target;
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
@@ -305,25 +306,6 @@ impl Watch {
         if now >= read_at {
             self.stale = true;
         }
-    }
-}
-
-/// The `only_result` of the final update: a failed job's error result; for a
-/// success, the result when nothing was streamed, the stream as a string when
-/// nothing was returned, else the result with the stream under `wm_stream`
-/// (added to an object result, `{"result", "wm_stream"}` around any other).
-fn only_result(status: JobStatus, result: Option<Value>, stream: String) -> Value {
-    let result = result.unwrap_or(Value::Null);
-    if status != JobStatus::Success || stream.is_empty() {
-        return result;
-    }
-    match result {
-        Value::Null => Value::String(stream),
-        Value::Object(mut m) => {
-            m.insert("wm_stream".into(), stream.into());
-            Value::Object(m)
-        }
-        other => json!({"result": other, "wm_stream": stream}),
     }
 }
 

@@ -33,7 +33,9 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::router())
         .nest("/api/w/{ws}", workspace)
         .fallback(|| async {
-            ApiError::NotFound("no such route; the API is described in docs/API.md of the Orvanta repository".into())
+            ApiError::NotFound(
+                "no such route; the routes Orvanta serves are listed in docs/API.md of its repository".into(),
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

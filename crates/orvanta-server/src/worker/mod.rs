@@ -213,14 +213,21 @@ async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, 
     }
 }
 
-/// Re-queues or fails jobs whose worker vanished, every third of a lease.
+/// Every third of a lease: re-queues or fails jobs whose worker vanished,
+/// and deletes expired tokens (they are refused from the moment they expire).
 pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_millis((cfg.lease_s * 1000 / 3).max(500));
     while !shutdown.is_cancelled() {
-        match store.sweep_expired_leases(orvanta_core::now_millis(), cfg.max_retries).await {
+        let now = orvanta_core::now_millis();
+        match store.sweep_expired_leases(now, cfg.max_retries).await {
             Ok(swept) if !swept.is_empty() => tracing::warn!(?swept, "jobs of vanished workers swept"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+        }
+        match store.delete_expired_tokens(now).await {
+            Ok(gone) if !gone.is_empty() => tracing::info!(count = gone.len(), "expired tokens deleted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "token sweep failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -101,3 +101,53 @@ def main():
     let v: Value = app.post_json("/jobs/run_wait_result/p/u/admin/self", &json!({})).await.json().await.unwrap();
     assert_eq!(v, json!({"status": "running", "leaked": false}));
 }
+
+#[tokio::test]
+async fn an_expired_token_is_refused_then_swept() {
+    let mut opts = Opts::default();
+    opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
+    let app = start(opts);
+    let expiration = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let r = app
+        .client
+        .post(app.url("/api/users/tokens/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"label": "short", "expiration": expiration}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let short = r.text().await.unwrap();
+    let url = app.ws("/scripts/list");
+    assert_eq!(app.client.get(&url).bearer_auth(&short).send().await.unwrap().status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let r = app.client.get(&url).bearer_auth(&short).send().await.unwrap();
+    assert!(r.status() == 401, "an expired token is refused");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list: Value = app
+            .client
+            .get(app.url("/api/users/tokens/list"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !list.to_string().contains("\"short\"") {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the expired token was never swept: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let r = app
+        .client
+        .post(app.url("/api/users/tokens/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"label": "past", "expiration": "2001-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "in the past").await;
+}

@@ -157,3 +157,14 @@ async fn every_run_answer_names_its_job() {
     let r = app.post_json("/jobs/run/h/0123456789abcdef", &json!({})).await;
     assert_error(r, 404, "0123456789abcdef").await;
 }
+
+#[tokio::test]
+async fn a_sync_call_of_a_streaming_script_answers_its_stream() {
+    let app = spawn_app();
+    app.create_script("u/admin/gen", "python3", "def main():\n    yield 'a'\n    yield 'b'\n").await;
+    let v: Value = app.post_json("/jobs/run_wait_result/p/u/admin/gen", &json!({})).await.json().await.unwrap();
+    assert_eq!(v, "ab");
+    app.create_script("u/admin/gen2", "python3", "def main():\n    yield 'a'\n    return {'n': 1}\n").await;
+    let v: Value = app.post_json("/jobs/run_wait_result/p/u/admin/gen2", &json!({})).await.json().await.unwrap();
+    assert_eq!(v, json!({"n": 1, "wm_stream": "a"}));
+}

@@ -69,29 +69,13 @@ async fn take_idempotency_key(conn: &mut PgConnection, job: &NewJob, key: &str) 
 }
 
 async fn insert(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued> {
-    let done = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
          tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15) \
          ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(job.id.to_string())
-    .bind(job.workspace.as_str())
-    .bind(job.kind.as_str())
-    .bind(job.path.as_ref().map(|p| p.as_str()))
-    .bind(job.script_hash.map(|h| h.to_string()))
-    .bind(job.language.map(|l| l.as_str()))
-    .bind(job.args.to_string())
-    .bind(job.created_by.as_str())
-    .bind(job.permissioned_as.as_str())
-    .bind(&job.tag)
-    .bind(job.trigger.as_str())
-    .bind(job.created_at)
-    .bind(job.scheduled_for)
-    .bind(job.parent_job.map(|p| p.to_string()))
-    .bind(job.timeout_s.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
-    .execute(conn)
-    .await?;
+    );
+    let done = crate::shared::bind_new_job!(insert, job).execute(conn).await?;
     Ok(if done.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) })
 }
 

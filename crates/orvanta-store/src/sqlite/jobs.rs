@@ -70,22 +70,7 @@ async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Resul
     );
     let mut q = sqlx::query_scalar::<_, String>(&sql);
     for job in jobs {
-        q = q
-            .bind(job.id.to_string())
-            .bind(job.workspace.as_str())
-            .bind(job.kind.as_str())
-            .bind(job.path.as_ref().map(|p| p.as_str()))
-            .bind(job.script_hash.map(|h| h.to_string()))
-            .bind(job.language.map(|l| l.as_str()))
-            .bind(job.args.to_string())
-            .bind(job.created_by.as_str())
-            .bind(job.permissioned_as.as_str())
-            .bind(&job.tag)
-            .bind(job.trigger.as_str())
-            .bind(job.created_at)
-            .bind(job.scheduled_for)
-            .bind(job.parent_job.map(|p| p.to_string()))
-            .bind(job.timeout_s.map(|t| t as i64));
+        q = crate::shared::bind_new_job!(q, job);
     }
     let ids = q.fetch_all(&mut *tx).await?;
     ids.iter().map(|s| JobId::parse(s).map_err(Into::into)).collect()
