@@ -165,6 +165,8 @@ pub struct Completion<'a> {
 pub enum Swept {
     Requeued(JobId),
     Failed(JobId),
+    /// A cancel had been asked before the worker vanished: the job is canceled, not run again.
+    Canceled(JobId),
 }
 
 /// What a cancel did.

@@ -33,7 +33,13 @@ pub(crate) struct Channel {
     read_buf: Vec<u8>,
     closed: bool,
     final_message: Option<Final>,
+    /// A message grew over [`MAX_MESSAGE`]: its bytes are dropped up to the
+    /// next newline, and the job's outcome is that error, whatever follows.
+    oversized: bool,
 }
+
+/// The largest message (one result, or one stream chunk) kept in memory.
+pub(crate) const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 impl Channel {
     /// Makes the FIFO at `path` and opens it.
@@ -41,7 +47,15 @@ impl Channel {
         super::sys::mkfifo(path)?;
         let reader = pipe::OpenOptions::new().read_write(true).open_receiver(path)?;
         let sync = std::fs::File::from(std::os::fd::AsFd::as_fd(&reader).try_clone_to_owned()?);
-        Ok(Self { reader, sync, buf: Vec::new(), read_buf: vec![0; 64 * 1024], closed: false, final_message: None })
+        Ok(Self {
+            reader,
+            sync,
+            buf: Vec::new(),
+            read_buf: vec![0; 64 * 1024],
+            closed: false,
+            final_message: None,
+            oversized: false,
+        })
     }
 
     /// Waits for the next bytes. Cancel-safe; hand them to [`Channel::consume`].
@@ -62,6 +76,20 @@ impl Channel {
     pub(crate) async fn consume(&mut self, n: usize, observer: &dyn RunObserver) {
         self.buf.extend_from_slice(&self.read_buf[..n]);
         self.handle_lines(observer).await;
+        self.bound();
+    }
+
+    /// Keeps memory bounded: a message without its newline past
+    /// [`MAX_MESSAGE`] is dropped, and the job fails saying so.
+    fn bound(&mut self) {
+        if self.buf.len() > MAX_MESSAGE {
+            self.buf.clear();
+            self.oversized = true;
+            self.final_message = Some(Final::Error(serde_json::json!({
+                "name": "ResultTooLarge",
+                "message": format!("the job wrote a result or stream chunk over {} MiB; return less, or write it to object storage", MAX_MESSAGE >> 20),
+            })));
+        }
     }
 
     /// Reads what is left in the pipe, without waiting, and handles it all,
@@ -70,7 +98,11 @@ impl Channel {
         loop {
             match self.sync.read(&mut self.read_buf) {
                 Ok(0) => break,
-                Ok(n) => self.buf.extend_from_slice(&self.read_buf[..n]),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&self.read_buf[..n]);
+                    self.handle_lines(observer).await;
+                    self.bound();
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // WouldBlock: the pipe is empty.
                 Err(_) => break,
@@ -97,6 +129,7 @@ impl Channel {
         }
         match parse(line) {
             Some(Message::Stream(chunk)) => observer.on_stream(&chunk).await,
+            Some(Message::Final(_)) if self.oversized => {}
             Some(Message::Final(message)) => self.final_message = Some(message),
             None => tracing::warn!(
                 "ignoring a message on the result channel that is not Orvanta's: {}",

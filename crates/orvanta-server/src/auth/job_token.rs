@@ -84,6 +84,7 @@ impl JobTokenKey {
             scopes: None,
             workspace: Some(claims.w),
             job: Some(claims.j),
+            expires_at: Some(claims.e),
         })
     }
 }

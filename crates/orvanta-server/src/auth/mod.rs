@@ -35,6 +35,8 @@ pub struct Principal {
     pub workspace: Option<WorkspaceId>,
     /// Set for the token a job runs with.
     pub job: Option<JobId>,
+    /// When the token stops working (millis); tokens it creates cannot outlive it.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -205,6 +207,7 @@ impl FromRequestParts<AppState> for Principal {
             scopes,
             workspace: record.workspace,
             job: None,
+            expires_at: record.expires_at,
         })
     }
 }

@@ -44,7 +44,7 @@ pub(crate) async fn readable_job(
 
 /// A token may read a job with `jobs:read`, or when it may run the job's
 /// runnable and is the one that started it (webhook-specific tokens).
-fn may_read(principal: &Principal, job: &Job) -> bool {
+pub(crate) fn may_read(principal: &Principal, job: &Job) -> bool {
     if principal.allows(&Scope::needed("jobs", "read", None, None)) {
         return true;
     }

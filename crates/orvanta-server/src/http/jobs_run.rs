@@ -183,6 +183,9 @@ struct RunQuery {
     parent_job: Option<JobId>,
 }
 
+/// The furthest a job can be scheduled ahead: 10 years.
+const MAX_SCHEDULE_SECS: i64 = 10 * 365 * 24 * 3600;
+
 fn run_query(query: &[(String, String)], mode: Mode) -> ApiResult<RunQuery> {
     let mut q = RunQuery::default();
     for (k, v) in query {
@@ -204,10 +207,16 @@ fn run_query(query: &[(String, String)], mode: Mode) -> ApiResult<RunQuery> {
                 q.scheduled_for = Some(t.timestamp_millis());
             }
             "scheduled_in_secs" => {
-                let secs: u64 = v.parse().map_err(|_| {
-                    ApiError::BadRequest(format!("scheduled_in_secs='{v}' is not a whole number of seconds"))
-                })?;
-                q.scheduled_for = Some(orvanta_core::now_millis() + secs.saturating_mul(1000) as i64);
+                let too_far = || {
+                    ApiError::BadRequest(format!(
+                        "scheduled_in_secs='{v}' is not a whole number of seconds up to 10 years (315360000)"
+                    ))
+                };
+                let secs: i64 = v.parse().map_err(|_| too_far())?;
+                if !(0..=MAX_SCHEDULE_SECS).contains(&secs) {
+                    return Err(too_far());
+                }
+                q.scheduled_for = Some(orvanta_core::now_millis() + secs * 1000);
             }
             _ => {}
         }
@@ -260,8 +269,17 @@ pub async fn start(
         };
         let enqueued = runs::enqueue_script(state, principal, &script, run).await?;
         if let Enqueued::Existing(id) = enqueued {
-            // A caller-chosen id of a job in another workspace is not revealed.
-            if state.store.get_job(&ws, id).await?.is_none() {
+            // An earlier job answers only if it is a job of this very runnable
+            // that the caller may read; anything else is not revealed.
+            let same = match state.store.get_job(&ws, id).await? {
+                Some(job) => {
+                    job.path.as_ref() == Some(&script.path)
+                        && (!matches!(target, Target::Hash(_)) || job.script_hash == Some(script.hash))
+                        && super::jobs_read::may_read(principal, &job)
+                }
+                None => false,
+            };
+            if !same {
                 return Err(ApiError::Conflict(format!("the job id {id} is taken; choose another job_id")));
             }
         }
@@ -329,9 +347,14 @@ async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response>
     let answer = if started.script.settings.delete_after_use {
         tokio::spawn(finish)
             .await
-            .map_err(|e| ApiError::Internal(format!("the sync wait of job {id} failed: {e}")))??
+            .unwrap_or_else(|e| Err(ApiError::Internal(format!("the sync wait of job {id} failed: {e}"))))
     } else {
-        finish.await?
+        finish.await
+    };
+    // The job exists from here on: even an error answer names it.
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => return Ok(with_job_id(e.into_response(), id)),
     };
     let Some(resp) = answer else {
         let body = serde_json::json!({"error": {

@@ -51,7 +51,15 @@ async fn download(
         .content_type
         .and_then(|ct| HeaderValue::from_str(&ct).ok())
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    Ok(([(header::CONTENT_TYPE, content_type)], object.bytes).into_response())
+    // Served as a download, never rendered: an uploaded HTML file must not run
+    // scripts on the API's origin (stored XSS through cookie auth).
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox")),
+    ];
+    Ok((headers, object.bytes).into_response())
 }
 
 async fn upload(

@@ -88,6 +88,13 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
         Some(_) => return Err(ApiError::BadRequest("schema must be a JSON object (a JSON Schema)".into())),
         None => signature.to_json_schema(),
     };
+    if let Some(t) = body.timeout_s {
+        if !(1..=MAX_TIMEOUT_S).contains(&t) {
+            return Err(ApiError::BadRequest(format!(
+                "timeout_s {t} is out of range; use 1 to {MAX_TIMEOUT_S} seconds (7 days)"
+            )));
+        }
+    }
     if let Some(code) = body.error_status_code {
         if !(100..=599).contains(&code) {
             return Err(ApiError::BadRequest(format!(
@@ -120,6 +127,9 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
     })
 }
 
+/// The longest timeout a script may set: 7 days.
+const MAX_TIMEOUT_S: u64 = 7 * 24 * 3600;
+
 /// A version's hash: its content and place, plus randomness so that saving
 /// the same code twice still makes two versions.
 fn version_hash(ws: &WorkspaceId, path: &RunnablePath, lang: Language, content: &str, at: i64) -> ScriptHash {
@@ -134,11 +144,16 @@ fn version_hash(ws: &WorkspaceId, path: &RunnablePath, lang: Language, content: 
     ScriptHash::from_u64(u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]))
 }
 
-async fn readable(state: &AppState, principal: &Principal, ws: &str, path: Option<&str>) -> ApiResult<WorkspaceId> {
+/// The workspace, after checking the caller is a member of it.
+async fn member(state: &AppState, principal: &Principal, ws: &str) -> ApiResult<WorkspaceId> {
     let ws = WorkspaceId::parse(ws)?;
     principal.role_in(state, &ws).await?;
-    principal.require(&crate::auth::Scope::needed("scripts", "read", None, path))?;
     Ok(ws)
+}
+
+/// 403 unless the token may read the script at `path` (checked after the 404s).
+fn may_read(principal: &Principal, path: &RunnablePath) -> ApiResult<()> {
+    principal.require(&crate::auth::Scope::needed("scripts", "read", None, Some(path.as_str())))
 }
 
 fn not_found(path: &str) -> ApiError {
@@ -150,9 +165,10 @@ async fn get_by_path(
     Path((ws, path)): Path<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = readable(&state, &principal, &ws, Some(&path)).await?;
+    let ws = member(&state, &principal, &ws).await?;
     let p = RunnablePath::parse(&path)?;
     let script = state.store.latest_script(&ws, &p).await?.ok_or_else(|| not_found(&path))?;
+    may_read(&principal, &p)?;
     Ok(Json(views::script(&script)))
 }
 
@@ -161,13 +177,14 @@ async fn get_by_hash(
     Path((ws, hash)): Path<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = readable(&state, &principal, &ws, None).await?;
+    let ws = member(&state, &principal, &ws).await?;
     let h = ScriptHash::parse(&hash)?;
     let script = state
         .store
         .script_by_hash(&ws, h)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{hash}'")))?;
+    may_read(&principal, &script.path)?;
     Ok(Json(views::script(&script)))
 }
 
@@ -183,7 +200,8 @@ async fn list(
     principal: Principal,
     super::extract::QueryParams(q): super::extract::QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = readable(&state, &principal, &ws, None).await?;
+    let ws = member(&state, &principal, &ws).await?;
+    principal.require(&crate::auth::Scope::needed("scripts", "read", None, None))?;
     let scripts = state.store.list_scripts(&ws, q.show_archived).await?;
     Ok(Json(scripts.iter().map(views::script_summary).collect()))
 }
@@ -193,15 +211,18 @@ async fn history(
     Path((ws, path)): Path<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = readable(&state, &principal, &ws, Some(&path)).await?;
+    let ws = member(&state, &principal, &ws).await?;
     let p = RunnablePath::parse(&path)?;
     let versions = state.store.script_history(&ws, &p).await?;
     if versions.is_empty() {
         return Err(not_found(&path));
     }
+    may_read(&principal, &p)?;
     Ok(Json(versions.iter().map(views::script_summary).collect()))
 }
 
+/// A path the caller may change: 404 when it has no script, then 403 for
+/// scopes, role and the owner of `u/{user}/`.
 async fn writable(
     state: &AppState,
     principal: &Principal,
@@ -210,9 +231,12 @@ async fn writable(
 ) -> ApiResult<(WorkspaceId, RunnablePath)> {
     let ws = WorkspaceId::parse(ws)?;
     let role = principal.role_in(state, &ws).await?;
+    let p = RunnablePath::parse(path)?;
+    if state.store.latest_script(&ws, &p).await?.is_none() {
+        return Err(not_found(path));
+    }
     principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(path)))?;
     require_writer(role)?;
-    let p = RunnablePath::parse(path)?;
     if let Some(owner) = p.user_owner() {
         if owner != principal.username.as_str() && role != Role::Admin {
             return Err(ApiError::Forbidden(format!(

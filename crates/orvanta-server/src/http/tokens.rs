@@ -36,9 +36,7 @@ async fn create(
     principal: Principal,
     JsonBody(body): JsonBody<CreateToken>,
 ) -> ApiResult<(StatusCode, String)> {
-    if principal.job.is_some() {
-        return Err(ApiError::Forbidden("a job token cannot create tokens".into()));
-    }
+    may_manage_tokens(&principal, "write")?;
     let now = orvanta_core::now_millis();
     let expires_at = match &body.expiration {
         Some(e) => {
@@ -53,6 +51,12 @@ async fn create(
             Some(t)
         }
         None => None,
+    };
+    // A token cannot outlive the token that made it.
+    let expires_at = match (expires_at, principal.expires_at) {
+        (Some(mine), Some(parent)) => Some(mine.min(parent)),
+        (None, parent) => parent,
+        (mine, None) => mine,
     };
     let scopes = match body.scopes {
         Some(list) => {
@@ -96,7 +100,16 @@ async fn create(
     Ok((StatusCode::CREATED, secret))
 }
 
+/// Job tokens never manage tokens; scoped tokens only with a `tokens:{action}` scope.
+fn may_manage_tokens(principal: &Principal, action: &str) -> ApiResult<()> {
+    if principal.job.is_some() {
+        return Err(ApiError::Forbidden("a job token cannot manage tokens; use a user token".into()));
+    }
+    principal.require(&Scope::needed("tokens", action, None, None))
+}
+
 async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {
+    may_manage_tokens(&principal, "read")?;
     let tokens = state.store.list_tokens(&principal.username).await?;
     Ok(Json(
         tokens
@@ -121,6 +134,7 @@ async fn remove(
     Path(prefix): Path<String>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
+    may_manage_tokens(&principal, "write")?;
     let tokens = state.store.list_tokens(&principal.username).await?;
     let Some(t) = tokens.iter().find(|t| t.prefix == prefix) else {
         return Err(ApiError::NotFound(format!("you have no token with the prefix '{prefix}'")));

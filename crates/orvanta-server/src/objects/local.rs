@@ -26,7 +26,9 @@ impl LocalObjects {
     }
 }
 
-const META: &str = ".orvanta-meta";
+/// The suffix of the file that holds an object's content type.
+pub(crate) const META_SUFFIX: &str = ".orvanta-meta";
+const META: &str = META_SUFFIX;
 
 #[async_trait]
 impl ObjectStore for LocalObjects {

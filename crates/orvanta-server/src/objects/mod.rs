@@ -72,7 +72,9 @@ pub fn check_key(key: &str) -> Result<(), ObjectError> {
         || key.len() > 1024
         || key.starts_with('/')
         || key.split('/').any(|s| s.is_empty() || s == "." || s == "..")
-        || key.chars().any(|c| c.is_control() || c == '\\');
+        || key.chars().any(|c| c.is_control() || c == '\\')
+        // The local store keeps each object's content type beside it under this suffix.
+        || key.ends_with(local::META_SUFFIX);
     if bad {
         return Err(ObjectError::InvalidKey(format!(
             "the object key '{key}' is not valid: use a relative path like uploads/report.csv (no '..', no leading '/')"
@@ -92,7 +94,8 @@ pub fn upload_key(name: &str) -> String {
         .collect();
     let clean = clean.trim_matches('.');
     let clean = if clean.is_empty() { "file" } else { clean };
-    format!("uploads/{}/{clean}", uuid::Uuid::now_v7())
+    let tail = if clean.ends_with(local::META_SUFFIX) { "_" } else { "" };
+    format!("uploads/{}/{clean}{tail}", uuid::Uuid::now_v7())
 }
 
 #[cfg(test)]
@@ -102,11 +105,12 @@ mod tests {
     #[test]
     fn keys() {
         assert!(check_key("uploads/a/b.txt").is_ok());
-        for bad in ["", "/abs", "a/../b", "a//b", "./a"] {
+        for bad in ["", "/abs", "a/../b", "a//b", "./a", "a/b.txt.orvanta-meta"] {
             assert!(check_key(bad).is_err(), "{bad}");
         }
         let k = upload_key("../../etc/pass wd");
         assert!(k.starts_with("uploads/") && k.ends_with("/pass_wd"), "{k}");
         assert!(check_key(&k).is_ok());
+        assert!(check_key(&upload_key("x.orvanta-meta")).is_ok());
     }
 }

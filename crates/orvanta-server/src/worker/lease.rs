@@ -60,10 +60,18 @@ impl Lease {
     }
 
     /// Stops renewing; true when the lease was held to the end.
-    pub(super) async fn release(self) -> bool {
+    pub(super) async fn release(mut self) -> bool {
         self.stop.cancel();
-        let _ = self.task.await;
+        let _ = (&mut self.task).await;
         !self.lost.load(Ordering::SeqCst)
+    }
+}
+
+/// A step that is dropped or panics must not leave the renewal running, or
+/// the job would stay `running` forever instead of being swept.
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop.cancel();
     }
 }
 
@@ -80,6 +88,7 @@ struct RenewLoop {
 async fn renew_loop(r: RenewLoop) {
     let mut events = r.store.subscribe();
     let every = r.lease / 3;
+    let mut held_until = tokio::time::Instant::now() + r.lease;
     loop {
         tokio::select! {
             _ = r.stop.cancelled() => return,
@@ -97,9 +106,11 @@ async fn renew_loop(r: RenewLoop) {
             },
         }
         let until = orvanta_core::now_millis() + r.lease.as_millis() as i64;
+        let asked = tokio::time::Instant::now();
         match r.store.renew_lease(r.id, &r.worker, until).await {
-            Ok(LeaseState::Held) => {}
+            Ok(LeaseState::Held) => held_until = asked + r.lease,
             Ok(LeaseState::CancelRequested(reason)) => {
+                held_until = asked + r.lease;
                 tracing::info!(job = %r.id, %reason, "cancel requested");
                 r.cancel.cancel(reason);
             }
@@ -108,7 +119,15 @@ async fn renew_loop(r: RenewLoop) {
                 r.cancel.cancel("the worker lost its lease on the job".into());
                 return;
             }
-            // A failed renewal is retried at the next tick; the lease is three ticks long.
+            // A failed renewal is retried at the next tick; the lease is three
+            // ticks long. Once it has run out, another worker may get the job:
+            // stop this run rather than run it twice.
+            Err(e) if tokio::time::Instant::now() >= held_until => {
+                tracing::warn!(job = %r.id, error = %e, "the lease ran out while the database was unreachable; stopping the job");
+                r.lost.store(true, Ordering::SeqCst);
+                r.cancel.cancel("the worker could not renew its lease on the job".into());
+                return;
+            }
             Err(e) => tracing::warn!(job = %r.id, error = %e, "lease renewal failed"),
         }
     }

@@ -112,9 +112,10 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
     let empty = serde_json::Map::new();
     let args = job.args.as_ref().and_then(Value::as_object).unwrap_or(&empty);
     let timeout = Duration::from_secs(job.timeout_s.unwrap_or(ctx.cfg.job_timeout_s).max(1));
-    let token_until = orvanta_core::now_millis() + timeout.as_millis() as i64 + 300_000;
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    let token_until = orvanta_core::now_millis().saturating_add(timeout_ms).saturating_add(300_000);
     let token = ctx.job_key.mint(&job.workspace, &job.permissioned_as, false, job.id, token_until);
-    let sink = match output::Sink::start(ctx.store.clone(), job).await {
+    let sink = match output::Sink::start(ctx.store.clone(), job, ctx.cfg.log_cap_bytes).await {
         Ok(s) => s,
         Err(e) => return failure("StoreError", format!("the job's output could not be prepared: {e}")),
     };

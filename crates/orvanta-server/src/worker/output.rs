@@ -24,7 +24,7 @@ pub(super) struct Sink {
 impl Sink {
     /// Starts the writer; a retried job's output continues after what its
     /// previous attempt left.
-    pub(super) async fn start(store: Arc<dyn Store>, job: &Job) -> Result<Self, StoreError> {
+    pub(super) async fn start(store: Arc<dyn Store>, job: &Job, stream_cap: usize) -> Result<Self, StoreError> {
         let (mut log_at, mut stream_at) = (0i64, 0i64);
         if job.retries > 0 {
             log_at = store.read_logs(job.id, 0).await?.len() as i64;
@@ -34,7 +34,7 @@ impl Sink {
             log_at += note.len() as i64;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write_loop(store, job.id, rx, log_at, stream_at));
+        let task = tokio::spawn(write_loop(store, job.id, rx, (log_at, stream_at), stream_cap as i64));
         Ok(Self { tx, task })
     }
 
@@ -58,13 +58,15 @@ impl RunObserver for Sink {
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const FLUSH_BYTES: usize = 64 * 1024;
 
+/// `at`: where the logs and the stream continue (after an earlier attempt's).
 async fn write_loop(
     store: Arc<dyn Store>,
     id: JobId,
     mut rx: mpsc::UnboundedReceiver<Output>,
-    mut log_at: i64,
-    mut stream_at: i64,
+    at: (i64, i64),
+    stream_cap: i64,
 ) {
+    let (mut log_at, mut stream_at) = at;
     let mut pending = String::new();
     loop {
         let next = if pending.is_empty() {
@@ -85,8 +87,16 @@ async fn write_loop(
                     flush(&*store, id, &mut pending, &mut log_at).await;
                 }
             }
+            Some(Output::Stream(_)) if stream_at > stream_cap => {}
             Some(Output::Stream(chunk)) => {
                 // Logs written before the chunk reach the store first.
+                if stream_at + chunk.len() as i64 > stream_cap {
+                    pending.push_str(&format!(
+                        "\n[orvanta] result stream truncated: over the {stream_cap}-byte cap; later chunks are dropped\n"
+                    ));
+                    stream_at = stream_cap + 1;
+                    continue;
+                }
                 flush(&*store, id, &mut pending, &mut log_at).await;
                 if let Err(e) = store.append_stream(id, stream_at, &chunk).await {
                     tracing::warn!(job = %id, error = %e, "a stream chunk could not be stored");

@@ -151,3 +151,31 @@ async fn an_expired_token_is_refused_then_swept() {
         .unwrap();
     assert_error(r, 400, "in the past").await;
 }
+
+#[tokio::test]
+async fn scoped_tokens_cannot_manage_tokens_and_scripts_answer_404_first() {
+    let app = spawn_app();
+    let r = app
+        .client
+        .post(app.url("/api/users/tokens/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"label": "hook", "scopes": ["jobs:run:scripts:u/admin/hello"], "expiration": "2099-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    let hook = r.text().await.unwrap();
+    let r = app.client.get(app.url("/api/users/tokens/list")).bearer_auth(&hook).send().await.unwrap();
+    assert_error(r, 403, "tokens:read").await;
+    let r =
+        app.client.post(app.url("/api/users/tokens/create")).bearer_auth(&hook).json(&json!({})).send().await.unwrap();
+    assert_error(r, 403, "tokens:write").await;
+    let r = app.client.delete(app.url("/api/users/tokens/delete/orv_test_a")).bearer_auth(&hook).send().await.unwrap();
+    assert_error(r, 403, "tokens:write").await;
+    // Existence first (404), then the scope (403).
+    let r = app.client.get(app.ws("/scripts/get/p/u/admin/nothing")).bearer_auth(&hook).send().await.unwrap();
+    assert_error(r, 404, "not found").await;
+    let r = app.client.get(app.ws("/scripts/get/p/u/admin/hello")).bearer_auth(&hook).send().await.unwrap();
+    assert_error(r, 403, "scripts:read").await;
+    let r = app.client.delete(app.ws("/scripts/delete/p/u/admin/nothing")).bearer_auth(&hook).send().await.unwrap();
+    assert_error(r, 404, "not found").await;
+}

@@ -101,3 +101,31 @@ def main():
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"up": {"file_key": "from/job.txt"}, "down": "made by a job"}));
 }
+
+#[tokio::test]
+async fn downloads_are_attachments_never_rendered() {
+    let app = spawn_app();
+    let r = app
+        .client
+        .post(app.ws("/job_helpers/upload_s3_file?file_key=pages/a.html"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/html")
+        .body("<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.get("/job_helpers/download_s3_file?file_key=pages/a.html").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-disposition"], "attachment");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let r = app
+        .client
+        .post(app.ws("/job_helpers/upload_s3_file?file_key=pages/a.html.orvanta-meta"))
+        .bearer_auth(TOKEN)
+        .body("text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "not valid").await;
+}

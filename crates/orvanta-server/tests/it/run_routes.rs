@@ -168,3 +168,26 @@ async fn a_sync_call_of_a_streaming_script_answers_its_stream() {
     let v: Value = app.post_json("/jobs/run_wait_result/p/u/admin/gen2", &json!({})).await.json().await.unwrap();
     assert_eq!(v, json!({"n": 1, "wm_stream": "a"}));
 }
+
+#[tokio::test]
+async fn a_job_id_of_another_runnable_is_not_attached_to() {
+    let app = spawn_app();
+    app.create_script("u/admin/secret", "python3", "def main():\n    return 'secret'\n").await;
+    app.create_script("u/admin/public", "python3", "def main():\n    return 'public'\n").await;
+    let id = "01930000-0000-7000-8000-00000000beef";
+    app.post_json(&format!("/jobs/run/p/u/admin/secret?job_id={id}"), &json!({})).await;
+    app.wait_done(id, 30).await;
+    let r = app.post_json(&format!("/jobs/run_wait_result/p/u/admin/public?job_id={id}"), &json!({})).await;
+    assert_error(r, 409, "is taken").await;
+    let r = app.post_json("/jobs/run/p/u/admin/public?scheduled_in_secs=9223372036854775", &json!({})).await;
+    assert_error(r, 400, "up to 10 years").await;
+    let r = app.post_json("/jobs/run/p/u/admin/public?scheduled_in_secs=-5", &json!({})).await;
+    assert_error(r, 400, "up to 10 years").await;
+    let r = app
+        .post_json(
+            "/scripts/create",
+            &json!({"path": "u/admin/t", "language": "bash", "content": "echo", "timeout_s": 9223372036854775u64}),
+        )
+        .await;
+    assert_error(r, 400, "timeout_s").await;
+}

@@ -150,8 +150,8 @@ pub(super) async fn sweep_expired_leases(pool: &PgPool, now: Millis, max_retries
     let mut tx = pool.begin().await?;
     // Lock the lapsed jobs; another sweeper skips them, a renewal waits and
     // then finds the job no longer its own.
-    let lapsed: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < $1 \
+    let lapsed: Vec<(String, i32, Option<String>)> = sqlx::query_as(
+        "SELECT id, retries, cancel_requested FROM jobs WHERE status = 'running' AND lease_until < $1 \
          ORDER BY lease_until, id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(now)
@@ -160,9 +160,23 @@ pub(super) async fn sweep_expired_leases(pool: &PgPool, now: Millis, max_retries
     .await?;
 
     let mut swept = Vec::with_capacity(lapsed.len());
-    let (requeue, fail): (Vec<_>, Vec<_>) = lapsed.into_iter().partition(|(_, retries)| *retries < max_retries);
+    let (canceled, lapsed): (Vec<_>, Vec<_>) = lapsed.into_iter().partition(|(_, _, c)| c.is_some());
+    for (id, _, reason) in canceled {
+        sqlx::query(
+            "UPDATE jobs SET status = 'canceled', result = $2, completed_at = $3, lease_until = NULL WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(canceled_error(reason.as_deref().unwrap_or_default()).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let id = JobId::parse(&id)?;
+        notify(&mut tx, JobEvent::Completed(id)).await?;
+        swept.push(Swept::Canceled(id));
+    }
+    let (requeue, fail): (Vec<_>, Vec<_>) = lapsed.into_iter().partition(|(_, retries, _)| *retries < max_retries);
     if !requeue.is_empty() {
-        let ids: Vec<String> = requeue.into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<String> = requeue.into_iter().map(|(id, _, _)| id).collect();
         sqlx::query(
             "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, \
              retries = retries + 1 WHERE id = ANY($1)",
@@ -175,7 +189,7 @@ pub(super) async fn sweep_expired_leases(pool: &PgPool, now: Millis, max_retries
         }
         notify(&mut tx, JobEvent::Enqueued).await?;
     }
-    for (id, retries) in fail {
+    for (id, retries, _) in fail {
         sqlx::query(
             "UPDATE jobs SET status = 'failure', result = $2, completed_at = $3, lease_until = NULL WHERE id = $1",
         )

@@ -137,6 +137,26 @@ pub(super) async fn complete(pool: &SqlitePool, d: &Completion<'_>) -> Result<bo
 
 pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
     let mut tx = pool.begin().await?;
+    // A job whose cancel was asked is not run again: it ends canceled.
+    let canceled: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, cancel_requested FROM jobs WHERE status = 'running' AND lease_until < ? AND cancel_requested IS NOT NULL",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out: Vec<Swept> = Vec::new();
+    for (id, reason) in canceled {
+        sqlx::query(
+            "UPDATE jobs SET status = 'canceled', result = ?, completed_at = ?, lease_until = NULL \
+             WHERE id = ? AND status = 'running'",
+        )
+        .bind(canceled_error(&reason).to_string())
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        out.push(Swept::Canceled(JobId::parse(&id)?));
+    }
     let requeued: Vec<(String,)> = sqlx::query_as(
         "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, retries = retries + 1 \
          WHERE status = 'running' AND lease_until < ? AND retries < ? RETURNING id",
@@ -150,7 +170,6 @@ pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> R
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
-    let mut out: Vec<Swept> = Vec::with_capacity(requeued.len() + stale.len());
     for (id,) in requeued {
         out.push(Swept::Requeued(JobId::parse(&id)?));
     }

@@ -413,7 +413,7 @@ impl Store for SqliteStore {
         for s in &swept {
             match s {
                 Swept::Requeued(_) => self.publish(JobEvent::Enqueued),
-                Swept::Failed(id) => self.publish(JobEvent::Completed(*id)),
+                Swept::Failed(id) | Swept::Canceled(id) => self.publish(JobEvent::Completed(*id)),
             }
         }
         Ok(swept)

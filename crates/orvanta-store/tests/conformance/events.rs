@@ -37,9 +37,16 @@ pub async fn claim_cancel_progress(s: Arc<dyn Store>) {
     s.append_stream(running, 0, "chunk").await.unwrap();
     expect_event(&mut rx, "stream", |e| *e == JobEvent::Progress(running)).await;
 
-    assert_eq!(s.sweep_expired_leases(T0 + 11, 1).await.unwrap(), [Swept::Requeued(running)]);
+    assert_eq!(s.sweep_expired_leases(T0 + 11, 1).await.unwrap(), [Swept::Canceled(running)]);
+    expect_event(&mut rx, "a sweep that ends a canceled job", |e| *e == JobEvent::Completed(running)).await;
+
+    let other = enqueue_one(&*s, new_job()).await;
+    let claim = Claim { worker: "w1", tags: &tags, now: T0 + 20, lease_until: T0 + 30 };
+    assert_eq!(s.claim(&claim).await.unwrap().map(|j| j.id), Some(other));
+    assert_eq!(s.sweep_expired_leases(T0 + 31, 1).await.unwrap(), [Swept::Requeued(other)]);
     expect_event(&mut rx, "a sweep that re-queues", |e| *e == JobEvent::Enqueued).await;
+    let claim = Claim { worker: "w1", tags: &tags, now: T0 + 40, lease_until: T0 + 50 };
     s.claim(&claim).await.unwrap().expect("claimed again");
-    assert_eq!(s.sweep_expired_leases(T0 + 11, 1).await.unwrap(), [Swept::Failed(running)]);
-    expect_event(&mut rx, "a sweep that fails", |e| *e == JobEvent::Completed(running)).await;
+    assert_eq!(s.sweep_expired_leases(T0 + 51, 1).await.unwrap(), [Swept::Failed(other)]);
+    expect_event(&mut rx, "a sweep that fails", |e| *e == JobEvent::Completed(other)).await;
 }

@@ -67,6 +67,7 @@ conformance! {
     queue::lease_renewal,
     queue::complete_by_worker_only,
     queue::sweep_requeues_once_then_fails,
+    queue::a_canceled_job_whose_worker_vanished_is_not_run_again,
     queue::cancel_outcomes,
     outputs::logs_from_offsets,
     outputs::stream_apart_from_logs,

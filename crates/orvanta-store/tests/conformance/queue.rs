@@ -232,6 +232,18 @@ pub async fn sweep_requeues_once_then_fails(s: Arc<dyn Store>) {
     assert!(s.sweep_expired_leases(T0 + 3_000, 1).await.unwrap().is_empty());
 }
 
+pub async fn a_canceled_job_whose_worker_vanished_is_not_run_again(s: Arc<dyn Store>) {
+    let tags = default_tags();
+    let id = enqueue_one(&*s, new_job()).await;
+    let claim = Claim { worker: "w1", tags: &tags, now: T0, lease_until: T0 + 10 };
+    assert_eq!(s.claim(&claim).await.unwrap().map(|j| j.id), Some(id));
+    assert_eq!(s.cancel(&ws("demo"), id, "stop it", T0 + 1).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(s.sweep_expired_leases(T0 + 11, 1).await.unwrap(), [Swept::Canceled(id)]);
+    let job = s.get_job(&ws("demo"), id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.completed_at), (JobStatus::Canceled, Some(T0 + 11)));
+    assert!(job.result.unwrap()["error"]["message"].as_str().unwrap().contains("stop it"));
+}
+
 pub async fn cancel_outcomes(s: Arc<dyn Store>) {
     let tags = default_tags();
     let running = enqueue_one(&*s, new_job()).await;
