@@ -1,7 +1,10 @@
-# Orvanta's Python wrapper: runs `main` from main.py in the job directory.
+# Orvanta's Python wrapper: runs `main` from main.py. Run as a module
+# (`python3 -c "import orvanta_wrapper" <script dir>`) so that its bytecode is
+# cached across jobs under PYTHONPYCACHEPREFIX.
 #
 # Contract with crates/orvanta-exec/src/run (keep both sides in step):
-# - the working directory is the job directory; it holds main.py, args.json
+# - the working directory is the job directory; main.py is in the folder
+#   given as the first argument; the job directory holds args.json
 #   (a JSON object: keyword arguments for main, already checked against the
 #   signature) and out.fifo (the result channel, opened by Orvanta first);
 # - one JSON object per line goes to out.fifo: {"stream": "<chunk>"} for each
@@ -99,9 +102,10 @@ def _run():
     fd = os.open(os.path.join(job_dir, "out.fifo"), os.O_WRONLY)
     with open(os.path.join(job_dir, "args.json"), "rb") as f:
         args = json.loads(f.read())
-    # Python put this wrapper's folder first on the path: main.py is in the
-    # job directory, and nothing of the wrapper's folder is for the script.
-    sys.path[0] = job_dir
+    # main.py is in the folder named after `-c "import orvanta_wrapper"` (by
+    # the script's hash, so that its bytecode is cached once per version);
+    # the job directory stays the working directory.
+    sys.path[0] = sys.argv[1] if len(sys.argv) > 1 else job_dir
     try:
         from main import main
 

@@ -102,11 +102,11 @@ pub(crate) fn job_files(req: &JobRequest<'_>, args: &Map<String, Value>, support
     let code = req.code.as_bytes().to_vec();
     match req.language {
         Language::Python3 => JobFiles {
-            in_dir: vec![("main.py", code), ("args.json", to_json(&Value::Object(args.clone())))],
-            script: None,
+            in_dir: vec![("args.json", to_json(&Value::Object(args.clone())))],
+            script: Some((support.script_path(req.code, "main.py"), req.code.to_owned())),
         },
         Language::Deno | Language::Bun => {
-            let script = support.script_path(req.code);
+            let script = support.script_path(req.code, "main.ts");
             let call = serde_json::json!({
                 "main": script.display().to_string(),
                 "params": req.signature.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
@@ -184,7 +184,13 @@ pub(crate) fn spawn(
 
 fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir, dir: &Path) -> Vec<OsString> {
     match req.language {
-        Language::Python3 => vec![support.wrapper_py().into()],
+        // `-c import`: the wrapper is a module, so its bytecode is cached; it
+        // imports `main` from the folder given after it.
+        Language::Python3 => {
+            let script_dir =
+                support.script_path(req.code, "main.py").parent().map(Path::to_path_buf).unwrap_or_default();
+            vec!["-c".into(), "import orvanta_wrapper".into(), script_dir.into()]
+        }
         Language::Deno => vec![
             "run".into(),
             "--allow-all".into(),
@@ -225,9 +231,9 @@ fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'
         ("TMPDIR", dir.into()),
         ("LANG", "C.UTF-8".into()),
         ("NO_COLOR", "1".into()),
-        ("PYTHONPATH", support.python_path().into()),
+        ("PYTHONPATH", support.python_search_path()),
         ("PYTHONUNBUFFERED", "1".into()),
-        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("PYTHONPYCACHEPREFIX", support.python_cache().into()),
         ("DENO_DIR", support.deno_cache().into()),
         ("DENO_NO_UPDATE_CHECK", "1".into()),
         ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", support.bun_cache().into()),

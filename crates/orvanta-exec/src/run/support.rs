@@ -5,13 +5,14 @@
 //! [`Runtimes::discover`](crate::Runtimes::discover). The layout:
 //!
 //! ```text
-//! <support>/wrappers/wrapper.py, wrapper.ts
+//! <support>/wrappers/orvanta_wrapper.py, wrapper.ts
 //! <support>/clients/python/orvanta/__init__.py          (PYTHONPATH)
 //! <support>/clients/ts/orvanta-client/mod.ts, package.json
 //! <support>/clients/ts/node_modules/orvanta-client -> ../orvanta-client   (Bun)
 //! <support>/clients/ts/deno.json                        (Deno's import map)
 //! <support>/cache/deno, cache/bun                       (transpile caches)
-//! <support>/cache/scripts/<sha256>/main.ts              (TypeScript jobs' code)
+//! <support>/cache/scripts/<sha256>/main.{py,ts}         (jobs' code, by content)
+//! <support>/cache/pycache/...                           (PYTHONPYCACHEPREFIX)
 //! <support>/cache/scripts/node_modules -> ../../clients/ts/node_modules
 //! ```
 //!
@@ -70,8 +71,24 @@ impl SupportDir {
         &self.root
     }
 
+    /// The Python wrapper, a module (`orvanta_wrapper`) so that its bytecode is
+    /// cached across jobs (a script Python runs directly is compiled each time).
     pub(crate) fn wrapper_py(&self) -> PathBuf {
-        self.root.join("wrappers/wrapper.py")
+        self.root.join("wrappers/orvanta_wrapper.py")
+    }
+
+    /// `PYTHONPATH`: the client library and the wrapper module.
+    pub(crate) fn python_search_path(&self) -> std::ffi::OsString {
+        let mut path = self.python_path().into_os_string();
+        path.push(":");
+        path.push(self.root.join("wrappers"));
+        path
+    }
+
+    /// `PYTHONPYCACHEPREFIX`: bytecode of the wrapper, the standard library
+    /// and the scripts (named by their hash, so it stays bounded by versions).
+    pub(crate) fn python_cache(&self) -> PathBuf {
+        self.root.join("cache/pycache")
     }
 
     pub(crate) fn wrapper_ts(&self) -> PathBuf {
@@ -95,16 +112,18 @@ impl SupportDir {
         self.root.join("cache/scripts")
     }
 
-    /// Where TypeScript `code` is run from: `cache/scripts/<sha256>/main.ts`
-    /// (stack traces still say `main.ts`). A cryptographic hash, since two
-    /// scripts sharing a path would run each other's code.
-    pub(crate) fn script_path(&self, code: &str) -> PathBuf {
+    /// Where Python and TypeScript `code` is run from:
+    /// `cache/scripts/<sha256>/main.{py,ts}` (stack traces still say `main`),
+    /// so that compiled and transpiled forms are cached once per version. A
+    /// cryptographic hash, since two scripts sharing a path would run each
+    /// other's code.
+    pub(crate) fn script_path(&self, code: &str, file: &str) -> PathBuf {
         let digest = Sha256::digest(code.as_bytes());
         let mut name = String::with_capacity(digest.len() * 2);
         for byte in digest {
             let _ = write!(name, "{byte:02x}");
         }
-        self.scripts().join(name).join("main.ts")
+        self.scripts().join(name).join(file)
     }
 
     /// Deno's configuration, whose import map resolves `orvanta-client`.
@@ -134,8 +153,11 @@ pub(crate) fn write_if_changed(path: &Path, content: &str) -> io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    // Unique per call: two job slots may write the same new script at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut temp = path.as_os_str().to_owned();
-    temp.push(format!(".{}.tmp", std::process::id()));
+    temp.push(format!(".{}-{n}.tmp", std::process::id()));
     std::fs::write(&temp, content)?;
     std::fs::rename(&temp, path)
 }
@@ -178,7 +200,7 @@ mod tests {
     fn scripts_are_named_by_their_sha256() {
         let dir = SupportDir { root: PathBuf::from("/s") };
         assert_eq!(
-            dir.script_path("abc"),
+            dir.script_path("abc", "main.ts"),
             Path::new("/s/cache/scripts/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad/main.ts")
         );
     }

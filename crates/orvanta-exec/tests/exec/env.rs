@@ -32,7 +32,7 @@ async fn the_environment_is_scrubbed() {
         "NO_COLOR",
         "PYTHONPATH",
         "PYTHONUNBUFFERED",
-        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPYCACHEPREFIX",
         "DENO_DIR",
         "DENO_NO_UPDATE_CHECK",
         "BUN_RUNTIME_TRANSPILER_CACHE_PATH",
