@@ -19,16 +19,7 @@ async fn tokens_from_header_cookie_and_query() {
 async fn scoped_and_workspace_tokens() {
     let app = spawn_app();
     app.create_script("u/admin/other", "bash", "echo other").await;
-    let r = app
-        .client
-        .post(app.url("/api/users/tokens/create"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"label": "hook", "scopes": ["jobs:run:scripts:u/admin/hello"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let hook = r.text().await.unwrap();
+    let hook = app.create_token(&json!({"label": "hook", "scopes": ["jobs:run:scripts:u/admin/hello"]})).await;
     assert!(hook.starts_with("orv_"));
     let run =
         |path: &str| app.client.post(app.ws(&format!("/jobs/run/p/{path}"))).bearer_auth(&hook).json(&json!({})).send();
@@ -45,15 +36,7 @@ async fn scoped_and_workspace_tokens() {
     // A missing script is 404 before any scope check.
     assert_error(run("u/admin/missing").await.unwrap(), 404, "not found").await;
 
-    let r = app
-        .client
-        .post(app.url("/api/users/tokens/create"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"label": "admins only", "workspace_id": "admins"}))
-        .send()
-        .await
-        .unwrap();
-    let admins_only = r.text().await.unwrap();
+    let admins_only = app.create_token(&json!({"label": "admins only", "workspace_id": "admins"})).await;
     let r = app.client.get(app.ws("/scripts/list")).bearer_auth(&admins_only).send().await.unwrap();
     assert_error(r, 403, "restricted to the workspace 'admins'").await;
     let r = app.client.get(app.url("/api/w/nope/scripts/list")).bearer_auth(TOKEN).send().await.unwrap();
@@ -108,16 +91,7 @@ async fn an_expired_token_is_refused_then_swept() {
     opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
     let app = start(opts);
     let expiration = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
-    let r = app
-        .client
-        .post(app.url("/api/users/tokens/create"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"label": "short", "expiration": expiration}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let short = r.text().await.unwrap();
+    let short = app.create_token(&json!({"label": "short", "expiration": expiration})).await;
     let url = app.ws("/scripts/list");
     assert_eq!(app.client.get(&url).bearer_auth(&short).send().await.unwrap().status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
@@ -141,29 +115,14 @@ async fn an_expired_token_is_refused_then_swept() {
         assert!(std::time::Instant::now() < until, "the expired token was never swept: {list}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let r = app
-        .client
-        .post(app.url("/api/users/tokens/create"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"label": "past", "expiration": "2001-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app.token_request(&json!({"label": "past", "expiration": "2001-01-01T00:00:00Z"})).await;
     assert_error(r, 400, "in the past").await;
 }
 
 #[tokio::test]
 async fn scoped_tokens_cannot_manage_tokens_and_scripts_answer_404_first() {
     let app = spawn_app();
-    let r = app
-        .client
-        .post(app.url("/api/users/tokens/create"))
-        .bearer_auth(TOKEN)
-        .json(&json!({"label": "hook", "scopes": ["jobs:run:scripts:u/admin/hello"], "expiration": "2099-01-01T00:00:00Z"}))
-        .send()
-        .await
-        .unwrap();
-    let hook = r.text().await.unwrap();
+    let hook = app.create_token(&json!({"label": "hook", "scopes": ["jobs:run:scripts:u/admin/hello"], "expiration": "2099-01-01T00:00:00Z"})).await;
     let r = app.client.get(app.url("/api/users/tokens/list")).bearer_auth(&hook).send().await.unwrap();
     assert_error(r, 403, "tokens:read").await;
     let r =

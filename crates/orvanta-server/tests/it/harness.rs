@@ -187,6 +187,24 @@ impl TestApp {
         text
     }
 
+    /// `POST /api/users/tokens/create` with the admin token.
+    pub async fn token_request(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/api/users/tokens/create"))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Creates a token with the admin token; answers its secret.
+    pub async fn create_token(&self, body: &Value) -> String {
+        let r = self.token_request(body).await;
+        assert_eq!(r.status(), 201, "create token {body}");
+        r.text().await.unwrap()
+    }
+
     /// Starts a job asynchronously; answers its id.
     pub async fn run_async(&self, path: &str, args: &Value) -> String {
         let r = self.post_json(&format!("/jobs/run/p/{path}"), args).await;
