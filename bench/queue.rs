@@ -113,6 +113,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> (f64, Du
             timeout_s: None,
             idempotency_key: None,
             created_at: now,
+            token_prefix: None,
         };
         store.enqueue(&[job]).await.unwrap();
     }

@@ -131,6 +131,9 @@ pub struct NewJob {
     /// `(key, expires_at)`: a repeat within the window returns the first job.
     pub idempotency_key: Option<String>,
     pub created_at: Millis,
+    /// The prefix of the token that started the job, so that a
+    /// webhook-specific token can read the jobs it started and no others.
+    pub token_prefix: Option<String>,
 }
 
 /// A stored job, queued, running or finished.
@@ -162,4 +165,6 @@ pub struct Job {
     pub cancel_requested: Option<String>,
     /// True once `delete_after_use` wiped args, logs and result.
     pub purged: bool,
+    /// The prefix of the token that started the job.
+    pub token_prefix: Option<String>,
 }

@@ -234,6 +234,7 @@ mod tests {
             retries: 0,
             cancel_requested: None,
             purged: false,
+            token_prefix: None,
         }
     }
 

@@ -94,6 +94,7 @@ pub async fn enqueue_script(
         timeout_s: script.settings.timeout_s,
         idempotency_key: run.idempotency_key,
         created_at: now,
+        token_prefix: principal.token_prefix.clone(),
     };
     Ok(state.enqueuer.enqueue(job).await?)
 }

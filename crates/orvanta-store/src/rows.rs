@@ -14,7 +14,7 @@ use orvanta_core::{
 /// The job columns, in the order every job query selects them.
 pub(crate) const JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
      permissioned_as, tag, trigger, status, created_at, scheduled_for, started_at, completed_at, result, \
-     parent_job, timeout_s, worker, retries, cancel_requested, purged";
+     parent_job, timeout_s, worker, retries, cancel_requested, purged, token_prefix";
 
 /// The script columns, in the order every script query selects them.
 pub(crate) const SCRIPT_COLUMNS: &str = "hash, workspace, path, parent_hash, language, content, summary, \
@@ -45,6 +45,7 @@ pub(crate) struct JobRow {
     retries: i32,
     cancel_requested: Option<String>,
     purged: bool,
+    token_prefix: Option<String>,
 }
 
 fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
@@ -78,6 +79,7 @@ impl TryFrom<JobRow> for Job {
             retries: r.retries,
             cancel_requested: r.cancel_requested,
             purged: r.purged,
+            token_prefix: r.token_prefix,
         })
     }
 }

@@ -33,10 +33,10 @@ pub(crate) fn script_race_message(s: &NewScript) -> String {
     )
 }
 
-/// Binds the 15 values of a new job, in the column order of
+/// Binds the 16 values of a new job, in the column order of
 /// `INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args,
 /// created_by, permissioned_as, tag, trigger, [status,] created_at,
-/// scheduled_for, parent_job, timeout_s)`, on a query of either backend.
+/// scheduled_for, parent_job, timeout_s, token_prefix)`, on a query of either backend.
 macro_rules! bind_new_job {
     ($q:expr, $job:expr) => {{
         let job: &orvanta_core::NewJob = $job;
@@ -55,6 +55,7 @@ macro_rules! bind_new_job {
             .bind(job.scheduled_for)
             .bind(job.parent_job.map(|p| p.to_string()))
             .bind(job.timeout_s.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+            .bind(job.token_prefix.clone())
     }};
 }
 pub(crate) use bind_new_job;

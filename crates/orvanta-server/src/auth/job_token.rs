@@ -85,6 +85,7 @@ impl JobTokenKey {
             workspace: Some(claims.w),
             job: Some(claims.j),
             expires_at: Some(claims.e),
+            token_prefix: None,
         })
     }
 }

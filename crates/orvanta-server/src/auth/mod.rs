@@ -37,6 +37,8 @@ pub struct Principal {
     pub job: Option<JobId>,
     /// When the token stops working (millis); tokens it creates cannot outlive it.
     pub expires_at: Option<i64>,
+    /// The prefix of the user token (none for job tokens): jobs record it.
+    pub token_prefix: Option<String>,
 }
 
 impl Principal {
@@ -208,6 +210,7 @@ impl FromRequestParts<AppState> for Principal {
             workspace: record.workspace,
             job: None,
             expires_at: record.expires_at,
+            token_prefix: Some(record.prefix),
         })
     }
 }

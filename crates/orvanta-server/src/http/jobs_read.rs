@@ -51,6 +51,8 @@ pub(crate) fn may_read(principal: &Principal, job: &Job) -> bool {
     let Some(path) = &job.path else { return false };
     principal.allows(&Scope::needed("jobs", "run", Some("scripts"), Some(path.as_str())))
         && job.created_by == principal.username
+        && principal.token_prefix.is_some()
+        && job.token_prefix == principal.token_prefix
 }
 
 async fn get_job(

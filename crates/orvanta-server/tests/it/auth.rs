@@ -29,6 +29,10 @@ async fn scoped_and_workspace_tokens() {
     // It may read the job it started...
     let r = app.client.get(app.ws(&format!("/jobs_u/get/{id}"))).bearer_auth(&hook).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    // Another token of the same scope cannot read it: it did not start it.
+    let other = app.create_token(&json!({"label": "hook2", "scopes": ["jobs:run:scripts:u/admin/hello"]})).await;
+    let r = app.client.get(app.ws(&format!("/jobs_u/get/{id}"))).bearer_auth(&other).send().await.unwrap();
+    assert_error(r, 403, "jobs:read").await;
     // ...but not run anything else, nor list scripts.
     assert_error(run("u/admin/other").await.unwrap(), 403, "jobs:run:scripts:u/admin/other").await;
     let r = app.client.get(app.ws("/scripts/list")).bearer_auth(&hook).send().await.unwrap();

@@ -71,8 +71,8 @@ async fn take_idempotency_key(conn: &mut PgConnection, job: &NewJob, key: &str) 
 async fn insert(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued> {
     let insert = sqlx::query(
         "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
-         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15) \
+         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s, token_prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15, $16) \
          ON CONFLICT (id) DO NOTHING",
     );
     let done = crate::shared::bind_new_job!(insert, job).execute(conn).await?;

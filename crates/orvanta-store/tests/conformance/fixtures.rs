@@ -46,6 +46,7 @@ pub fn new_user(name: &str) -> NewUser {
 /// A queued script job on `u/admin/hello` in workspace `demo`, tag `default`.
 pub fn new_job() -> NewJob {
     NewJob {
+        token_prefix: None,
         id: JobId::new(),
         workspace: ws("demo"),
         kind: JobKind::Script,

@@ -78,6 +78,7 @@ CREATE TABLE jobs (
     lease_until INTEGER,
     retries INTEGER NOT NULL DEFAULT 0,
     cancel_requested TEXT,
+    token_prefix TEXT,
     purged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX jobs_queue ON jobs(tag, scheduled_for, id) WHERE status = 'queued';
