@@ -17,8 +17,8 @@ TOKEN="orv_bench_token_0123456789abcdefghij"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
-start() { # $1: data dir, $2: worker tags, $3: workers
-  ORVANTA_ADMIN_TOKEN="$TOKEN" ORVANTA_WORKER_TAGS="$2" ORVANTA_WORKERS="$3" RUST_LOG=warn \
+start() { # $1: data dir, $2: worker tags, $3: workers, [$4: DATABASE_URL]
+  DATABASE_URL="${4:-}" ORVANTA_ADMIN_TOKEN="$TOKEN" ORVANTA_WORKER_TAGS="$2" ORVANTA_WORKERS="$3" RUST_LOG=warn \
     "$BIN" up --port 0 --data-dir "$1" > "$1.out" 2>&1 &
   for _ in $(seq 1 100); do
     URL=$(sed -n 's/^Orvanta is listening on \(http[^ ]*\).*/\1/p' "$1.out")
@@ -49,6 +49,20 @@ NON2XX=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk1.txt"); NON2XX=${NON2XX:-0}
 kill %1; wait %1 2>/dev/null || true
 ROWS=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from jobs").fetchone()[0])' "$WORK/a/orvanta.db")
 echo "accepted (2xx): $((ACCEPTED - NON2XX)), non-2xx: $NON2XX, job rows committed: $ROWS"
+
+PG="${ORVANTA_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+if psql "$PG/postgres" -qAtc "select 1" >/dev/null 2>&1; then
+  echo
+  echo "== 1b. the same on PostgreSQL"
+  DB="orvanta_bench_$$"
+  psql "$PG/postgres" -qAtc "CREATE DATABASE $DB"
+  start "$WORK/p" "bench-none" 1 "$PG/$DB"
+  create u/admin/noop bash ':'
+  wrk -t2 -c64 -d"${SECS}s" -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/noop" | tee "$WORK/wrk1b.txt" | grep -E "requests in|Requests/sec|Non-2xx"
+  kill %%; wait %% 2>/dev/null || true
+  echo "job rows committed: $(psql "$PG/$DB" -qAtc "select count(*) from jobs")"
+  psql "$PG/postgres" -qAtc "DROP DATABASE $DB"
+fi
 
 echo
 echo "== 2. sync latency, Python return x + 1 (SQLite)"
