@@ -1,6 +1,6 @@
 //! The records the store takes and gives, besides the core domain types.
 
-use orvanta_core::{Job, JobId, JobStatus, Millis, RunnablePath, Username, WorkspaceId};
+use orvanta_core::{JobId, JobStatus, Millis, RunnablePath, Username, WorkspaceId};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -198,7 +198,7 @@ pub struct JobFilter {
     pub offset: i64,
 }
 
-/// The job a lease sweep or cancel touched, for the error result it writes.
+/// The result of a job failed by the lease sweep (its worker vanished again).
 pub(crate) fn worker_lost_error(retries: i32) -> serde_json::Value {
     serde_json::json!({"error": {
         "name": "WorkerLost",
@@ -206,9 +206,7 @@ pub(crate) fn worker_lost_error(retries: i32) -> serde_json::Value {
     }})
 }
 
+/// The result of a canceled job.
 pub(crate) fn canceled_error(reason: &str) -> serde_json::Value {
     serde_json::json!({"error": {"name": "Canceled", "message": format!("the job was canceled: {reason}")}})
 }
-
-/// A job as lists show it: the stored job minus the bulky fields.
-pub type JobSummary = Job;
