@@ -94,11 +94,11 @@ async fn an_expired_token_is_refused_then_swept() {
     let mut opts = Opts::default();
     opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
     let app = start(opts);
-    let expiration = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    let expiration = (chrono::Utc::now() + chrono::Duration::milliseconds(3000)).to_rfc3339();
     let short = app.create_token(&json!({"label": "short", "expiration": expiration})).await;
     let url = app.ws("/scripts/list");
     assert_eq!(app.client.get(&url).bearer_auth(&short).send().await.unwrap().status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     let r = app.client.get(&url).bearer_auth(&short).send().await.unwrap();
     assert!(r.status() == 401, "an expired token is refused");
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
