@@ -43,6 +43,16 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         map.insert(key, (value, Instant::now()));
     }
 
+    /// The cached value of `key`, else the one `load` reads (then cached).
+    pub async fn get_or_load<E>(&self, key: K, load: impl std::future::Future<Output = Result<V, E>>) -> Result<V, E> {
+        if let Some(v) = self.get(&key) {
+            return Ok(v);
+        }
+        let v = load.await?;
+        self.put(key, v.clone());
+        Ok(v)
+    }
+
     pub fn forget(&self, key: &K) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }

@@ -27,29 +27,15 @@ pub async fn resolve_script(
     let caches = &state.caches;
     let script = match target {
         Target::Path(p) => {
-            let key = (ws.clone(), p.clone());
-            let found = match caches.latest_scripts.get(&key) {
-                Some(s) => s,
-                None => {
-                    let s = state.store.latest_script(ws, p).await?;
-                    caches.latest_scripts.put(key, s.clone());
-                    s
-                }
-            };
+            let found =
+                caches.latest_scripts.get_or_load((ws.clone(), p.clone()), state.store.latest_script(ws, p)).await?;
             found
                 .filter(|s| !s.archived)
                 .ok_or_else(|| ApiError::NotFound(format!("script not found at path '{p}' in workspace '{ws}'")))?
         }
         Target::Hash(h) => {
-            let key = (ws.clone(), *h);
-            let found = match caches.scripts_by_hash.get(&key) {
-                Some(s) => s,
-                None => {
-                    let s = state.store.script_by_hash(ws, *h).await?;
-                    caches.scripts_by_hash.put(key, s.clone());
-                    s
-                }
-            };
+            let found =
+                caches.scripts_by_hash.get_or_load((ws.clone(), *h), state.store.script_by_hash(ws, *h)).await?;
             found.ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{h}' in workspace '{ws}'")))?
         }
     };

@@ -12,6 +12,7 @@ mod scopes;
 pub use job_token::JobTokenKey;
 pub use scopes::Scope;
 
+use crate::cache::TtlCache;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -20,9 +21,7 @@ use orvanta_core::{JobId, Username, WorkspaceId};
 use orvanta_store::{Role, TokenRecord};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Who is calling, and with what limits.
 #[derive(Debug, Clone)]
@@ -47,14 +46,11 @@ impl Principal {
     /// restricted to another workspace.
     pub async fn role_in(&self, state: &AppState, ws: &WorkspaceId) -> ApiResult<Role> {
         let not_found = || ApiError::NotFound(format!("workspace '{ws}' not found, or you are not a member of it"));
-        let exists = match state.caches.workspaces.get(ws) {
-            Some(e) => e,
-            None => {
-                let e = state.store.get_workspace(ws).await?.is_some();
-                state.caches.workspaces.put(ws.clone(), e);
-                e
-            }
-        };
+        let exists = state
+            .caches
+            .workspaces
+            .get_or_load(ws.clone(), async { state.store.get_workspace(ws).await.map(|w| w.is_some()) })
+            .await?;
         if !exists {
             return Err(not_found());
         }
@@ -62,14 +58,7 @@ impl Principal {
             Role::Admin
         } else {
             let key = (ws.clone(), self.username.clone());
-            let role = match state.caches.roles.get(&key) {
-                Some(r) => r,
-                None => {
-                    let r = state.store.get_role(ws, &self.username).await?;
-                    state.caches.roles.put(key, r);
-                    r
-                }
-            };
+            let role = state.caches.roles.get_or_load(key, state.store.get_role(ws, &self.username)).await?;
             role.ok_or_else(not_found)?
         };
         if let Some(only) = &self.workspace {
@@ -192,14 +181,7 @@ impl FromRequestParts<AppState> for Principal {
         if record.expires_at.is_some_and(|e| e <= now) {
             return Err(ApiError::Unauthorized("the token has expired; create a new one".into()));
         }
-        let user = match state.caches.users.get(&record.owner) {
-            Some(u) => u,
-            None => {
-                let u = state.store.get_user(&record.owner).await?;
-                state.caches.users.put(record.owner.clone(), u.clone());
-                u
-            }
-        };
+        let user = state.caches.users.get_or_load(record.owner.clone(), state.store.get_user(&record.owner)).await?;
         let user = user.ok_or_else(|| ApiError::Unauthorized("the token's owner no longer exists".into()))?;
         // Scopes were checked when the token was made.
         let scopes = record.scopes.as_ref().map(|list| list.iter().filter_map(|s| Scope::parse(s).ok()).collect());
@@ -218,53 +200,33 @@ impl FromRequestParts<AppState> for Principal {
 /// A short-lived cache of token lookups, so a busy webhook does not cost a
 /// database read (and a `last_used_at` write) per request. A deleted token
 /// stays valid on other servers for at most [`TokenCache::TTL`].
-#[derive(Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, (Option<TokenRecord>, Instant)>>,
-    touched: Mutex<HashMap<String, Instant>>,
+    entries: TtlCache<String, Option<TokenRecord>>,
+    /// Tokens whose `last_used_at` was written within the last minute.
+    touched: TtlCache<String, ()>,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self { entries: TtlCache::new(Self::TTL), touched: TtlCache::new(Duration::from_secs(60)) }
+    }
 }
 
 impl TokenCache {
     pub const TTL: Duration = Duration::from_secs(5);
-    const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
     async fn lookup(&self, state: &AppState, hash: &str) -> ApiResult<Option<TokenRecord>> {
-        let cached = {
-            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            map.get(hash).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(r, _)| r.clone())
-        };
-        let record = match cached {
-            Some(r) => r,
-            None => {
-                let r = state.store.get_token(hash).await?;
-                let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-                if map.len() > 10_000 {
-                    map.clear();
-                }
-                map.insert(hash.to_owned(), (r.clone(), Instant::now()));
-                r
-            }
-        };
-        if record.is_some() && self.should_touch(hash) {
+        let record = self.entries.get_or_load(hash.to_owned(), state.store.get_token(hash)).await?;
+        if record.is_some() && self.touched.get(&hash.to_owned()).is_none() {
+            self.touched.put(hash.to_owned(), ());
             state.store.touch_token(hash, orvanta_core::now_millis()).await?;
         }
         Ok(record)
     }
 
-    fn should_touch(&self, hash: &str) -> bool {
-        let mut map = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(hash) {
-            Some(at) if at.elapsed() < Self::TOUCH_EVERY => false,
-            _ => {
-                map.insert(hash.to_owned(), Instant::now());
-                true
-            }
-        }
-    }
-
     /// Forgets a token at once (after its deletion).
     pub fn forget(&self, hash: &str) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(hash);
+        self.entries.forget(&hash.to_owned());
     }
 }
 
