@@ -7,6 +7,7 @@
 
 pub mod ids;
 pub mod job;
+pub mod json;
 pub mod language;
 pub mod path;
 pub mod script;

@@ -85,7 +85,11 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
     if embedded > 0 {
         let name = worker_name();
         let ctx = Arc::new(WorkerCtx::new(store.clone(), cfg.clone(), runtimes.clone(), job_key.clone()));
-        tasks.push(tokio::spawn(heartbeat(store.clone(), name.clone(), embedded as i64, shutdown.clone())));
+        // The first heartbeat is in before any request is served: a sync call
+        // asks the heartbeats whether a worker serves its tag.
+        let tags = cfg.worker_tags.clone();
+        ping(&*store, &name, embedded as i64, &tags).await;
+        tasks.push(tokio::spawn(heartbeat(store.clone(), name.clone(), embedded as i64, tags, shutdown.clone())));
         tasks.push(tokio::spawn(worker::run(ctx, name, shutdown.clone())));
     }
     if let Some(listener) = listener {
@@ -99,6 +103,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             objects: crate::objects::from_config(&cfg)?,
             caches: Default::default(),
             enqueuer: Arc::new(crate::enqueue::Enqueuer::start(store.clone())),
+            bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.body_budget_bytes)),
             embedded_workers: embedded,
         };
         print_facts(&cfg, &facts, store.backend(), role);
@@ -138,11 +143,16 @@ fn worker_name() -> String {
     format!("{}-{}", host.trim(), std::process::id())
 }
 
-async fn heartbeat(store: Arc<dyn Store>, name: String, slots: i64, shutdown: CancellationToken) {
+async fn ping(store: &dyn Store, name: &str, slots: i64, tags: &[String]) {
+    let ping = orvanta_store::WorkerPing { worker: name, slots, tags, now: orvanta_core::now_millis() };
+    if let Err(e) = store.worker_ping(&ping).await {
+        tracing::warn!(error = %e, "worker heartbeat failed");
+    }
+}
+
+async fn heartbeat(store: Arc<dyn Store>, name: String, slots: i64, tags: Vec<String>, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
-        if let Err(e) = store.worker_ping(&name, slots, orvanta_core::now_millis()).await {
-            tracing::warn!(error = %e, "worker heartbeat failed");
-        }
+        ping(&*store, &name, slots, &tags).await;
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = shutdown.cancelled() => {}

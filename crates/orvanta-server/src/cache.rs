@@ -66,6 +66,8 @@ pub struct Caches {
     pub roles: TtlCache<(WorkspaceId, Username), Option<Role>>,
     pub latest_scripts: TtlCache<(WorkspaceId, RunnablePath), Option<Script>>,
     pub scripts_by_hash: TtlCache<(WorkspaceId, ScriptHash), Option<Script>>,
+    /// Whether a live worker claims a tag.
+    pub served_tags: TtlCache<String, bool>,
 }
 
 impl Default for Caches {
@@ -77,6 +79,7 @@ impl Default for Caches {
             roles: TtlCache::new(short),
             latest_scripts: TtlCache::new(short),
             scripts_by_hash: TtlCache::new(short),
+            served_tags: TtlCache::new(short),
         }
     }
 }

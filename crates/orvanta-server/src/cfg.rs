@@ -75,6 +75,9 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Request body limit of multipart uploads, in bytes.
     pub multipart_limit_bytes: usize,
+    /// Body bytes all requests in flight may hold together (`ORVANTA_BODY_BUDGET_BYTES`);
+    /// at least the larger of the two limits above.
+    pub body_budget_bytes: usize,
     /// Headers added as arguments to every run request (`INCLUDE_HEADERS`, comma-separated).
     pub include_headers: Vec<String>,
     /// S3-compatible object storage: the bucket (`ORVANTA_S3_BUCKET`); unset means the local folder.
@@ -111,6 +114,7 @@ impl Default for Config {
             sse_timeout_s: 60,
             db_max_connections: 10,
             multipart_limit_bytes: 256 * 1024 * 1024,
+            body_budget_bytes: 256 * 1024 * 1024,
             include_headers: Vec::new(),
             s3_bucket: None,
             s3_endpoint: None,
@@ -248,6 +252,9 @@ impl Config {
         if let Some(v) = get("ORVANTA_MULTIPART_LIMIT_BYTES") {
             self.multipart_limit_bytes = num("ORVANTA_MULTIPART_LIMIT_BYTES", v)?;
         }
+        if let Some(v) = get("ORVANTA_BODY_BUDGET_BYTES") {
+            self.body_budget_bytes = num("ORVANTA_BODY_BUDGET_BYTES", v)?;
+        }
         // The seed page names this one without the ORVANTA_ prefix.
         if let Some(v) = get("INCLUDE_HEADERS").or_else(|| get("ORVANTA_INCLUDE_HEADERS")) {
             self.include_headers = v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect();
@@ -289,6 +296,13 @@ impl Config {
         }
         if self.lease_s < 2 {
             return Err(ConfigError("ORVANTA_LEASE_S must be at least 2 seconds".into()));
+        }
+        let largest = self.body_limit_bytes.max(self.multipart_limit_bytes);
+        if self.body_budget_bytes < largest {
+            return Err(ConfigError(format!(
+                "ORVANTA_BODY_BUDGET_BYTES ({}) must be at least the largest body limit ({largest}), or no such body could ever be read",
+                self.body_budget_bytes
+            )));
         }
         if self.worker_tags.is_empty() {
             return Err(ConfigError("ORVANTA_WORKER_TAGS must name at least one tag".into()));

@@ -65,9 +65,10 @@ async fn batch_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
                     let _ = p.reply.send(r);
                 }
             }
+            // A lone job's error is its own.
             Err(e) => {
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Err(StoreError::Unavailable(e.to_string())));
+                if let Some(p) = batch.pop() {
+                    let _ = p.reply.send(Err(e));
                 }
             }
         }

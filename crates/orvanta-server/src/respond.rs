@@ -103,6 +103,8 @@ fn custom(obj: &Map<String, Value>) -> Result<Response, BadControl> {
     if let Some(ct) = content_type {
         h.insert(header::CONTENT_TYPE, ct);
     }
+    // The runnable chose this answer: the API's error shaping leaves it alone.
+    resp.extensions_mut().insert(crate::http::guard::RunnableAnswer);
     Ok(resp)
 }
 

@@ -55,6 +55,11 @@ pub struct RunRequest {
     pub parent_job: Option<JobId>,
 }
 
+/// The tag a job of `script` gets: the one asked for, else the script's, else `default`.
+pub fn job_tag(script: &Script, asked: Option<String>) -> String {
+    asked.or_else(|| script.settings.tag.clone()).unwrap_or_else(|| "default".into())
+}
+
 /// Enqueues one job of `script`; answers the job id and whether it is new.
 pub async fn enqueue_script(
     state: &AppState,
@@ -73,7 +78,7 @@ pub async fn enqueue_script(
         args: Value::Object(run.args),
         created_by: principal.username.clone(),
         permissioned_as: principal.username.clone(),
-        tag: run.tag.or_else(|| script.settings.tag.clone()).unwrap_or_else(|| "default".into()),
+        tag: job_tag(script, run.tag),
         trigger: run.trigger,
         scheduled_for: run.scheduled_for.unwrap_or(now).max(now),
         parent_job: run.parent_job,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub enqueuer: Arc<crate::enqueue::Enqueuer>,
     /// The workspace object storage (uploads, non-UTF-8 bodies).
     pub objects: Arc<dyn crate::objects::ObjectStore>,
+    /// The body bytes all requests in flight may hold together.
+    pub bodies: Arc<crate::http::body::BodyBudget>,
     /// Job slots of the workers embedded in this process.
     pub embedded_workers: usize,
 }

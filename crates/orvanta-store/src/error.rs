@@ -12,6 +12,10 @@ pub enum StoreError {
     /// The store was configured wrong (bad URL, unreadable file).
     #[error("{0}")]
     Config(String),
+    /// A value the database cannot hold (text with a NUL character in
+    /// PostgreSQL); the caller sent it, so it is the caller's to fix.
+    #[error("{0}")]
+    Invalid(String),
     /// Stored data that does not parse: a bug or a hand-edited database.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -36,6 +40,10 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            // 22021: invalid byte sequence (a NUL in text); 22P05: untranslatable character.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::Invalid(format!("a text value cannot be stored: {}; remove NUL characters", db.message()))
+            }
             sqlx::Error::Database(db) if is_connection_class(db.code().as_deref()) => {
                 StoreError::Unavailable(e.to_string())
             }

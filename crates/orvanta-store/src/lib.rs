@@ -53,10 +53,12 @@ pub trait Store: Send + Sync + 'static {
     /// The instance setting `key`; when unset, stores `init` first. Every
     /// process on the database gets the same value (first writer wins).
     async fn instance_setting(&self, key: &str, init: &str) -> Result<String>;
-    /// Records that a worker process is alive, with its job slots.
-    async fn worker_ping(&self, worker: &str, slots: i64, now: Millis) -> Result<()>;
+    /// Records that a worker process is alive, with its job slots and tags.
+    async fn worker_ping(&self, ping: &WorkerPing<'_>) -> Result<()>;
     /// Job slots of the workers that pinged at or after `since`.
     async fn count_workers(&self, since: Millis) -> Result<i64>;
+    /// Whether a worker that pinged at or after `since` claims `tag`.
+    async fn tag_served(&self, tag: &str, since: Millis) -> Result<bool>;
 
     // --- workspaces and users ---
 

@@ -10,11 +10,15 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("sqlite/migrations/0001_init.sql") }];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("sqlite/migrations/0001_init.sql") },
+    Migration { version: 2, name: "worker_tags", sql: include_str!("sqlite/migrations/0002_worker_tags.sql") },
+];
 
-pub(crate) const POSTGRES: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("postgres/migrations/0001_init.sql") }];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("postgres/migrations/0001_init.sql") },
+    Migration { version: 2, name: "worker_tags", sql: include_str!("postgres/migrations/0002_worker_tags.sql") },
+];
 
 /// Creates the bookkeeping table if absent.
 pub(crate) const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS orvanta_migrations (

@@ -49,7 +49,18 @@ pub(crate) struct JobRow {
 }
 
 fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
-    s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))).transpose()
+    s.map(|s| orvanta_core::json::parse_stored(&s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}"))))
+        .transpose()
+}
+
+/// A job's stored JSON (args, result). What cannot be read must not take a
+/// listing or a worker down with it: the value becomes a string that says
+/// so, and the log has the job.
+fn job_json(id: &str, field: &str, s: Option<String>) -> Option<serde_json::Value> {
+    json(s).unwrap_or_else(|e| {
+        tracing::error!(job = id, field, error = %e, "a stored value of this job cannot be read");
+        Some(serde_json::Value::String(format!("[orvanta: the stored {field} of this job cannot be read: {e}]")))
+    })
 }
 
 impl TryFrom<JobRow> for Job {
@@ -62,7 +73,7 @@ impl TryFrom<JobRow> for Job {
             path: r.path.as_deref().map(RunnablePath::parse).transpose()?,
             script_hash: r.script_hash.as_deref().map(ScriptHash::parse).transpose()?,
             language: r.language.as_deref().map(Language::parse).transpose()?,
-            args: json(r.args)?,
+            args: job_json(&r.id, "args", r.args),
             created_by: Username::parse(&r.created_by)?,
             permissioned_as: Username::parse(&r.permissioned_as)?,
             tag: r.tag,
@@ -72,7 +83,7 @@ impl TryFrom<JobRow> for Job {
             scheduled_for: r.scheduled_for,
             started_at: r.started_at,
             completed_at: r.completed_at,
-            result: json(r.result)?,
+            result: job_json(&r.id, "result", r.result),
             parent_job: r.parent_job.as_deref().map(JobId::parse).transpose()?,
             timeout_s: r.timeout_s.map(|t| t.max(0) as u64),
             worker: r.worker,
@@ -104,8 +115,8 @@ pub(crate) struct ScriptRow {
 impl TryFrom<ScriptRow> for Script {
     type Error = StoreError;
     fn try_from(r: ScriptRow) -> Result<Self, StoreError> {
-        let settings: ScriptSettings =
-            serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("script settings: {e}")))?;
+        let settings: ScriptSettings = orvanta_core::json::parse_stored(&r.settings)
+            .map_err(|e| StoreError::Corrupt(format!("script settings: {e}")))?;
         Ok(Script {
             workspace: WorkspaceId::parse(&r.workspace)?,
             path: RunnablePath::parse(&r.path)?,
@@ -225,3 +236,20 @@ pub(crate) fn runnable_key(job: &orvanta_core::NewJob) -> String {
 
 /// How long an idempotency key holds: 24 hours.
 pub(crate) const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_stored_value_becomes_a_note_not_an_error() {
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        let v = job_json("j1", "args", Some(deep)).unwrap();
+        assert!(v.as_str().is_some_and(|s| s.contains("cannot be read")), "{v}");
+        assert_eq!(job_json("j1", "args", Some("{\"a\": 1}".into())), Some(serde_json::json!({"a": 1})));
+        assert_eq!(job_json("j1", "result", None), None);
+        // What the API accepts (128 levels and a wrapper) reads back whole.
+        let wrapped = format!("{{\"body\": {}{}}}", "[".repeat(127), "]".repeat(127));
+        assert!(job_json("j1", "args", Some(wrapped)).unwrap().is_object());
+    }
+}

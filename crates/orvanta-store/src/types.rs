@@ -210,3 +210,20 @@ pub(crate) fn worker_lost_error(retries: i32) -> serde_json::Value {
 pub(crate) fn canceled_error(reason: &str) -> serde_json::Value {
     serde_json::json!({"error": {"name": "Canceled", "message": format!("the job was canceled: {reason}")}})
 }
+
+/// A worker's heartbeat.
+#[derive(Debug, Clone)]
+pub struct WorkerPing<'a> {
+    pub worker: &'a str,
+    pub slots: i64,
+    /// The tags it claims; none may contain a comma.
+    pub tags: &'a [String],
+    pub now: Millis,
+}
+
+impl WorkerPing<'_> {
+    /// The tags as stored: `,a,b,`, so that `,tag,` finds one exactly.
+    pub(crate) fn tags_text(&self) -> String {
+        format!(",{},", self.tags.join(","))
+    }
+}

@@ -145,8 +145,21 @@ enum Message {
 }
 
 fn parse(line: &[u8]) -> Option<Message> {
-    let Value::Object(mut message) = serde_json::from_slice(line).ok()? else {
-        return None;
+    use orvanta_core::json::{self, JsonError, MAX_DEPTH};
+    // The message adds one level around the result; a result deeper than
+    // Orvanta stores fails the job with a clear error instead of vanishing.
+    let mut message = match json::parse_limited::<Value>(line, MAX_DEPTH + 1) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) | Err(JsonError::Syntax(_)) => return None,
+        Err(JsonError::TooDeep { depth, .. }) => {
+            return Some(Message::Final(Final::Error(serde_json::json!({
+                "name": "ResultTooDeep",
+                "message": format!(
+                    "the job's result nests {} levels deep; Orvanta keeps values of at most {MAX_DEPTH} levels: flatten it",
+                    depth - 1
+                ),
+            }))))
+        }
     };
     if let Some(chunk) = message.remove("stream") {
         return Some(Message::Stream(match chunk {
@@ -172,5 +185,11 @@ mod tests {
         assert!(matches!(parse(br#"{"error": {"name": "E"}}"#), Some(Message::Final(Final::Error(_)))));
         assert!(parse(b"not json").is_none());
         assert!(parse(b"[1]").is_none());
+        let deep = format!("{{\"result\": {}{}}}", "[".repeat(300), "]".repeat(300));
+        assert!(
+            matches!(parse(deep.as_bytes()), Some(Message::Final(Final::Error(e))) if e["name"] == "ResultTooDeep")
+        );
+        let ok = format!("{{\"result\": {}{}}}", "[".repeat(128), "]".repeat(128));
+        assert!(matches!(parse(ok.as_bytes()), Some(Message::Final(Final::Result(_)))));
     }
 }

@@ -1,14 +1,14 @@
 //! `GET /api/version` and `GET /api/health`: no token needed.
 
+use super::routes::Routes;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/version", get(version)).route("/api/health", get(health))
+pub fn router() -> Routes {
+    Routes::new().get("/api/version", version).get("/api/health", health)
 }
 
 async fn version() -> &'static str {

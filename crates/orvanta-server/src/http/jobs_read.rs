@@ -1,27 +1,27 @@
 //! `/api/w/{ws}/jobs_u/...` and `/jobs/list`: read jobs, their results and
 //! logs, and cancel them.
 
-use super::extract::QueryParams;
+use super::extract::{PathParams, QueryParams};
+use super::routes::Routes;
 use super::views;
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{Path, Request, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::{Request, State};
+use axum::Json;
 use orvanta_core::{Job, JobId, JobStatus, RunnablePath, Username, WorkspaceId};
 use orvanta_store::{CancelOutcome, JobFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs_u/get/{id}", get(get_job))
-        .route("/jobs_u/completed/get_result/{id}", get(get_result))
-        .route("/jobs_u/completed/get_result_maybe/{id}", get(get_result_maybe))
-        .route("/jobs_u/get_logs/{id}", get(get_logs))
-        .route("/jobs_u/queue/cancel/{id}", post(cancel))
-        .route("/jobs/list", get(list))
+pub fn router() -> Routes {
+    Routes::new()
+        .get("/jobs_u/get/{id}", get_job)
+        .get("/jobs_u/completed/get_result/{id}", get_result)
+        .get("/jobs_u/completed/get_result_maybe/{id}", get_result_maybe)
+        .get("/jobs_u/get_logs/{id}", get_logs)
+        .post("/jobs_u/queue/cancel/{id}", cancel)
+        .get("/jobs/list", list)
 }
 
 /// Loads a job the principal may read: 404 when absent or not readable.
@@ -57,7 +57,7 @@ pub(crate) fn may_read(principal: &Principal, job: &Job) -> bool {
 
 async fn get_job(
     State(state): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
@@ -66,7 +66,7 @@ async fn get_job(
 
 async fn get_result(
     State(state): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
@@ -81,7 +81,7 @@ async fn get_result(
 
 async fn get_result_maybe(
     State(state): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
@@ -96,7 +96,7 @@ async fn get_result_maybe(
 
 async fn get_logs(
     State(state): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<String> {
     let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
@@ -110,13 +110,13 @@ struct CancelBody {
 
 async fn cancel(
     State(state): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let (ws, job) = readable_job(&state, &principal, &ws, &id).await?;
     principal.require(&Scope::needed("jobs", "cancel", None, job.path.as_ref().map(|p| p.as_str())))?;
-    let body = super::extract::read_body(req, &state).await?;
+    let (body, _held) = super::extract::read_body(req, &state).await?;
     let body: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
         CancelBody::default()
     } else {
@@ -124,6 +124,7 @@ async fn cancel(
             .map_err(|e| ApiError::BadRequest(format!("the body must be {{\"reason\"?: string}}: {e}")))?
     };
     let reason = body.reason.unwrap_or_else(|| format!("canceled by {}", principal.username));
+    super::extract::plain_text("reason", &reason)?;
     match state.store.cancel(&ws, job.id, &reason, orvanta_core::now_millis()).await? {
         CancelOutcome::Canceled => Ok(Json(json!({"id": job.id, "status": "canceled"}))),
         CancelOutcome::Requested => Ok(Json(json!({"id": job.id, "status": "cancel_requested"}))),
@@ -133,6 +134,12 @@ async fn cancel(
         CancelOutcome::NotFound => Err(ApiError::NotFound(format!("job {} not found", job.id))),
     }
 }
+
+/// Jobs per page of `jobs/list` when the caller does not say.
+const DEFAULT_PER_PAGE: i64 = 100;
+/// The most jobs one page holds, whatever the caller asks: each carries its
+/// arguments and result, so a page must stay small enough to read at once.
+const MAX_PER_PAGE: i64 = 100;
 
 #[derive(Deserialize)]
 struct ListQuery {
@@ -161,14 +168,14 @@ fn parse_time(name: &str, s: &str) -> ApiResult<i64> {
 
 async fn list(
     State(state): State<AppState>,
-    Path(ws): Path<String>,
+    PathParams(ws): PathParams<String>,
     principal: Principal,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
     let ws = WorkspaceId::parse(&ws)?;
     principal.role_in(&state, &ws).await?;
     principal.require(&Scope::needed("jobs", "read", None, None))?;
-    let per_page = q.per_page.unwrap_or(100).clamp(1, 1000);
+    let per_page = q.per_page.filter(|&n| n > 0).unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE);
     let page = q.page.unwrap_or(1).max(1);
     let filter = JobFilter {
         path: q.path.or(q.script_path_exact).as_deref().map(RunnablePath::parse).transpose()?,
@@ -179,7 +186,8 @@ async fn list(
         before: q.before.as_deref().map(|s| parse_time("before", s)).transpose()?,
         parent_job: None,
         limit: per_page,
-        offset: (page - 1) * per_page,
+        // A page past any possible end is simply empty, never a wrapped-around first page.
+        offset: (page - 1).saturating_mul(per_page),
     };
     let jobs = state.store.list_jobs(&ws, &filter).await?;
     Ok(Json(jobs.iter().map(views::job).collect()))

@@ -5,16 +5,17 @@
 //! and the CORS headers; `HEAD` answers 200 and `OPTIONS` the CORS preflight
 //! and the CloudEvents abuse-protection handshake.
 
+use super::extract::PathParams;
+use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::request_args::{self, ArgsSettings, RequestInput, RunArgs};
 use crate::runs::{self, RunRequest, Target};
 use crate::state::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{on, MethodFilter};
-use axum::{Json, Router};
+use axum::Json;
 use orvanta_core::{JobId, RunnablePath, Script, ScriptHash, Trigger, WorkspaceId};
 use orvanta_store::Enqueued;
 use std::time::Duration;
@@ -40,25 +41,26 @@ impl Mode {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    // HEAD and OPTIONS are routed too, so that the CORS layer answers them.
-    let extra = MethodFilter::HEAD.or(MethodFilter::OPTIONS);
-    let post = MethodFilter::POST.or(extra);
-    let both = MethodFilter::GET.or(MethodFilter::POST).or(extra);
-    Router::new()
-        .route("/jobs/run/p/{*path}", on(post, async_by_path))
-        .route("/jobs/run/h/{hash}", on(post, async_by_hash))
-        .route("/jobs/run/f/{*path}", on(post, flow_not_found))
-        .route("/jobs/run/fv/{version}", on(post, flow_not_found))
-        .route("/jobs/run_wait_result/p/{*path}", on(both, sync_by_path))
-        .route("/jobs/run_wait_result/h/{hash}", on(both, sync_by_hash))
-        .route("/jobs/run_wait_result/f/{*path}", on(both, flow_not_found))
-        .route("/jobs/run_wait_result/fv/{version}", on(both, flow_not_found))
+/// The methods of the async run routes (HEAD and OPTIONS are answered by the CORS layer).
+pub const POST_RUN: &[Method] = &[Method::POST, Method::HEAD, Method::OPTIONS];
+/// The methods of the sync and stream run routes.
+pub const GET_POST_RUN: &[Method] = &[Method::GET, Method::POST, Method::HEAD, Method::OPTIONS];
+
+pub fn router() -> Routes {
+    Routes::new()
+        .add("/jobs/run/p/{*path}", POST_RUN, async_by_path)
+        .add("/jobs/run/h/{hash}", POST_RUN, async_by_hash)
+        .add("/jobs/run/f/{*path}", POST_RUN, flow_not_found)
+        .add("/jobs/run/fv/{version}", POST_RUN, flow_not_found)
+        .add("/jobs/run_wait_result/p/{*path}", GET_POST_RUN, sync_by_path)
+        .add("/jobs/run_wait_result/h/{hash}", GET_POST_RUN, sync_by_hash)
+        .add("/jobs/run_wait_result/f/{*path}", GET_POST_RUN, flow_not_found)
+        .add("/jobs/run_wait_result/fv/{version}", GET_POST_RUN, flow_not_found)
 }
 
 async fn async_by_path(
     s: State<AppState>,
-    p: Path<(String, String)>,
+    p: PathParams<(String, String)>,
     pr: Principal,
     r: Request,
 ) -> ApiResult<Response> {
@@ -67,24 +69,34 @@ async fn async_by_path(
 
 async fn async_by_hash(
     s: State<AppState>,
-    p: Path<(String, String)>,
+    p: PathParams<(String, String)>,
     pr: Principal,
     r: Request,
 ) -> ApiResult<Response> {
     by_hash(s, p, pr, r, Mode::Async).await
 }
 
-async fn sync_by_path(s: State<AppState>, p: Path<(String, String)>, pr: Principal, r: Request) -> ApiResult<Response> {
+async fn sync_by_path(
+    s: State<AppState>,
+    p: PathParams<(String, String)>,
+    pr: Principal,
+    r: Request,
+) -> ApiResult<Response> {
     by_path(s, p, pr, r, Mode::Sync).await
 }
 
-async fn sync_by_hash(s: State<AppState>, p: Path<(String, String)>, pr: Principal, r: Request) -> ApiResult<Response> {
+async fn sync_by_hash(
+    s: State<AppState>,
+    p: PathParams<(String, String)>,
+    pr: Principal,
+    r: Request,
+) -> ApiResult<Response> {
     by_hash(s, p, pr, r, Mode::Sync).await
 }
 
 /// `HEAD` and `OPTIONS` of every run route, and CORS headers on their answers.
-pub fn with_cors(router: Router<AppState>) -> Router<AppState> {
-    router.layer(axum::middleware::from_fn(cors))
+pub fn with_cors(routes: Routes) -> Routes {
+    routes.map_router(|r| r.layer(axum::middleware::from_fn(cors)))
 }
 
 async fn cors(req: Request, next: axum::middleware::Next) -> Response {
@@ -129,7 +141,7 @@ async fn flow_not_found() -> ApiError {
 /// Parses a `p/{path}` target and answers.
 async fn by_path(
     State(s): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
     req: Request,
     mode: Mode,
@@ -141,7 +153,7 @@ async fn by_path(
 /// Parses an `h/{hash}` target and answers.
 async fn by_hash(
     State(s): State<AppState>,
-    Path((ws, hash)): Path<(String, String)>,
+    PathParams((ws, hash)): PathParams<(String, String)>,
     principal: Principal,
     req: Request,
     mode: Mode,
@@ -161,7 +173,10 @@ async fn answer(
     let started = start(&s, &ws, &principal, target, req, mode).await?;
     match mode {
         Mode::Async => Ok(async_answer(&started)),
-        Mode::Sync => sync_answer(&s, &started).await,
+        Mode::Sync => match require_worker(&s, &started).await {
+            Ok(()) => sync_answer(&s, &started).await,
+            Err(refused) => Ok(refused),
+        },
         Mode::Stream => Err(ApiError::Internal("the stream mode is answered by jobs_stream".into())),
     }
 }
@@ -172,6 +187,8 @@ pub struct Started {
     pub script: Script,
     pub ids: Vec<JobId>,
     pub batch: bool,
+    /// The jobs' worker tag.
+    pub tag: String,
 }
 
 /// The run parameters of the query string (contract §3).
@@ -192,7 +209,7 @@ fn run_query(query: &[(String, String)], mode: Mode) -> ApiResult<RunQuery> {
         match k.as_str() {
             "job_id" => q.job_id = Some(JobId::parse(v)?),
             "parent_job" => q.parent_job = Some(JobId::parse(v)?),
-            "tag" if !v.is_empty() => q.tag = Some(v.clone()),
+            "tag" if !v.is_empty() => q.tag = Some(check_tag(v)?),
             "scheduled_for" | "scheduled_in_secs" if mode != Mode::Async => {
                 return Err(ApiError::BadRequest(format!(
                     "{k} works on the async route /jobs/run/... only: a sync or stream caller would wait for the schedule"
@@ -224,6 +241,45 @@ fn run_query(query: &[(String, String)], mode: Mode) -> ApiResult<RunQuery> {
     Ok(q)
 }
 
+/// A worker tag: 1 to 100 characters, none of them a comma, a space or a control.
+fn check_tag(tag: &str) -> ApiResult<String> {
+    let bad = tag.chars().find(|c| *c == ',' || c.is_whitespace() || c.is_control());
+    if tag.chars().count() > 100 || bad.is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "tag='{tag}' is not a worker tag: use 1 to 100 characters without commas or spaces, e.g. tag=gpu"
+        )));
+    }
+    Ok(tag.to_owned())
+}
+
+/// A worker counts as alive for this long after its last heartbeat (every 5 s).
+const WORKER_ALIVE_MS: i64 = 15_000;
+
+/// For a caller who waits (sync, stream): unless a live worker claims the
+/// job's tag, a 503 at once that names the tag and the job, instead of a wait
+/// for the whole sync timeout. The job stays queued for a worker that may come.
+pub async fn require_worker(state: &AppState, started: &Started) -> Result<(), Response> {
+    let tag = started.tag.clone();
+    let since = orvanta_core::now_millis() - WORKER_ALIVE_MS;
+    let served = state.caches.served_tags.get_or_load(tag.clone(), state.store.tag_served(&tag, since)).await;
+    match served {
+        Ok(true) => Ok(()),
+        // The wait itself will report a database that is down.
+        Err(_) => Ok(()),
+        Ok(false) => {
+            let id = started.ids[0];
+            let body = serde_json::json!({"error": {
+                "code": "no-worker-for-tag",
+                "message": format!(
+                    "no running worker serves the tag '{tag}', so nothing would run this job now; it stays queued (read it with /jobs_u/get/{id}): start a worker with ORVANTA_WORKER_TAGS={tag}, or call without ?tag="
+                ),
+                "job_id": id,
+            }});
+            Err(with_job_id((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response(), id))
+        }
+    }
+}
+
 /// Resolves the target, turns the request into arguments, and enqueues the
 /// job(s). From the return on, the jobs are committed.
 pub async fn start(
@@ -240,7 +296,7 @@ pub async fn start(
     let (parts, body) = req.into_parts();
     let query = request_args::parse_query(parts.uri.query());
     let rq = run_query(&query, mode)?;
-    let body = read_limited(state, &parts.headers, body).await?;
+    let (body, _held) = read_limited(state, &parts.headers, body).await?;
     let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };
     let settings = ArgsSettings { include_headers: state.cfg.include_headers.clone() };
@@ -285,22 +341,29 @@ pub async fn start(
         }
         ids.push(enqueued.id());
     }
-    Ok(Started { script, ids, batch })
+    let tag = runs::job_tag(&script, rq.tag);
+    Ok(Started { script, ids, batch, tag })
 }
 
 /// Reads the body under its limit: the multipart limit for uploads, the
 /// general one otherwise. Over it: 413, and nothing was stored.
-async fn read_limited(state: &AppState, headers: &HeaderMap, body: axum::body::Body) -> ApiResult<axum::body::Bytes> {
+/// The body's share of the budget is held until the jobs are stored.
+async fn read_limited(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<(axum::body::Bytes, super::body::Held)> {
+    use super::body::Limit;
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
-    let limit = if multipart { state.cfg.multipart_limit_bytes } else { state.cfg.body_limit_bytes };
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!(
-            "the request body is over the limit of {limit} bytes (ORVANTA_BODY_LIMIT_BYTES, or ORVANTA_MULTIPART_LIMIT_BYTES for uploads); nothing was stored"
-        ))
-    })
+    let limit = if multipart {
+        Limit { bytes: state.cfg.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" }
+    } else {
+        Limit { bytes: state.cfg.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" }
+    };
+    super::body::read(&state.bodies, headers, body, limit).await
 }
 
 /// Adds `x-orvanta-job-id` to an answer.

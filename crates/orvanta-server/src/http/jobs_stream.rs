@@ -8,19 +8,18 @@
 //! The SSE body is a `futures::stream::unfold` over the watch, so a client that
 //! hangs up drops the watch with it: no task outlives its connection.
 
-use super::extract::QueryParams;
+use super::extract::{PathParams, QueryParams};
 use super::jobs_read::readable_job;
 use super::jobs_run::{self, Mode};
+use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::respond::only_result;
 use crate::runs::Target;
 use crate::state::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, on, MethodFilter};
-use axum::Router;
 use orvanta_core::{JobId, JobStatus, RunnablePath, ScriptHash, WorkspaceId};
 use orvanta_store::{JobEvent, Store, StoreError};
 use serde::Deserialize;
@@ -41,17 +40,16 @@ const FAST_EVERY: Duration = Duration::from_millis(50);
 /// ... for this long after the stream opened.
 const FAST_FOR: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    // HEAD and OPTIONS are routed too, so that the CORS layer answers them.
-    let both = MethodFilter::GET.or(MethodFilter::POST).or(MethodFilter::HEAD).or(MethodFilter::OPTIONS);
-    let run = Router::new()
-        .route("/jobs/run_and_stream/p/{*path}", on(both, stream_by_path))
-        .route("/jobs/run_and_stream/h/{hash}", on(both, stream_by_hash))
-        .route("/jobs/run_and_stream/f/{*path}", on(both, flow_not_found))
-        .route("/jobs/run_and_stream/fv/{version}", on(both, flow_not_found));
+pub fn router() -> Routes {
+    let both = jobs_run::GET_POST_RUN;
+    let run = Routes::new()
+        .add("/jobs/run_and_stream/p/{*path}", both, stream_by_path)
+        .add("/jobs/run_and_stream/h/{hash}", both, stream_by_hash)
+        .add("/jobs/run_and_stream/f/{*path}", both, flow_not_found)
+        .add("/jobs/run_and_stream/fv/{version}", both, flow_not_found);
     jobs_run::with_cors(run)
-        .route("/jobs_u/getupdate_sse/{id}", get(getupdate_sse))
-        .route("/job_u/getupdate_sse/{id}", get(getupdate_sse))
+        .get("/jobs_u/getupdate_sse/{id}", getupdate_sse)
+        .get("/job_u/getupdate_sse/{id}", getupdate_sse)
 }
 
 async fn flow_not_found() -> ApiError {
@@ -60,7 +58,7 @@ async fn flow_not_found() -> ApiError {
 
 async fn stream_by_path(
     State(s): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
     req: Request,
 ) -> ApiResult<Response> {
@@ -69,7 +67,7 @@ async fn stream_by_path(
 
 async fn stream_by_hash(
     State(s): State<AppState>,
-    Path((ws, hash)): Path<(String, String)>,
+    PathParams((ws, hash)): PathParams<(String, String)>,
     principal: Principal,
     req: Request,
 ) -> ApiResult<Response> {
@@ -85,6 +83,9 @@ async fn run_and_stream(
     req: Request,
 ) -> ApiResult<Response> {
     let started = jobs_run::start(&s, &ws, &principal, target, req, Mode::Stream).await?;
+    if let Err(refused) = jobs_run::require_worker(&s, &started).await {
+        return Ok(refused);
+    }
     let id = started.ids[0];
     let opts = WatchOpts { only_result: true, ..WatchOpts::default() };
     let watch = Watch::new(&s, started.script.workspace, id, opts);
@@ -105,7 +106,7 @@ struct SseQuery {
 /// read, which is not revealed) is a stream of one `notfound` event.
 async fn getupdate_sse(
     State(s): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
+    PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
     QueryParams(q): QueryParams<SseQuery>,
 ) -> ApiResult<Response> {

@@ -2,41 +2,73 @@
 //! `router()`. Handlers stay thin: they parse, authorize, call a plain
 //! function, and shape the answer.
 
+pub mod body;
 mod extract;
+pub mod guard;
 mod health;
 mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
 mod objects;
+pub mod routes;
 mod scripts;
 mod tokens;
 mod views;
 
 pub use extract::JsonBody;
+pub use routes::{RouteSpec, Routes};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 
-/// The whole API.
-pub fn router(state: AppState) -> Router {
-    let limit = state.cfg.body_limit_bytes;
-    let workspace = Router::new()
+/// Every route of the API, with its methods.
+pub fn routes() -> Routes {
+    let workspace = Routes::new()
         .merge(scripts::router())
         .merge(jobs_run::with_cors(jobs_run::router()))
         .merge(jobs_read::router())
         .merge(objects::router())
         .merge(jobs_stream::router());
-    Router::new()
-        .merge(health::router())
-        .merge(tokens::router())
-        .nest("/api/w/{ws}", workspace)
+    Routes::new().merge(health::router()).merge(tokens::router()).nest("/api/w/{ws}", workspace)
+}
+
+/// The route table, as `orvanta routes` prints it.
+pub fn route_table() -> Vec<RouteSpec> {
+    routes().into_parts().1
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.cfg.body_limit_bytes;
+    let (router, _) = routes().into_parts();
+    router
         .fallback(|| async {
             ApiError::NotFound(
                 "no such route; the routes Orvanta serves are listed in docs/API.md of its repository".into(),
             )
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(guard::guard))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is listed in `docs/API.md`, with its methods.
+    #[test]
+    fn docs_list_every_route() {
+        let docs = include_str!("../../../../docs/API.md");
+        let missing: Vec<String> = super::route_table()
+            .into_iter()
+            .map(|r| format!("{} {}", r.methods.join(", "), r.path))
+            .filter(|line| !docs.lines().any(|l| l.trim() == line))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/API.md does not list these routes (see `orvanta routes`):\n{}",
+            missing.join("\n")
+        );
+    }
 }

@@ -4,24 +4,23 @@
 //! Reads need membership of the workspace; writes need the developer or
 //! admin role, or the token of a running job.
 
-use super::extract::QueryParams;
+use super::body::Limit;
+use super::extract::{PathParams, QueryParams};
+use super::routes::Routes;
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::objects::{self, Object};
 use crate::state::AppState;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use orvanta_core::WorkspaceId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/job_helpers/download_s3_file", get(download))
-        .route("/job_helpers/upload_s3_file", post(upload))
+pub fn router() -> Routes {
+    Routes::new().get("/job_helpers/download_s3_file", download).post("/job_helpers/upload_s3_file", upload)
 }
 
 #[derive(Deserialize)]
@@ -31,7 +30,7 @@ struct FileQuery {
 
 async fn download(
     State(state): State<AppState>,
-    Path(ws): Path<String>,
+    PathParams(ws): PathParams<String>,
     principal: Principal,
     QueryParams(q): QueryParams<FileQuery>,
 ) -> ApiResult<Response> {
@@ -64,7 +63,7 @@ async fn download(
 
 async fn upload(
     State(state): State<AppState>,
-    Path(ws): Path<String>,
+    PathParams(ws): PathParams<String>,
     principal: Principal,
     QueryParams(q): QueryParams<FileQuery>,
     req: Request,
@@ -80,12 +79,9 @@ async fn upload(
     objects::check_key(&key)?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Files take the upload limit, like multipart run requests.
-    let limit = state.cfg.multipart_limit_bytes;
-    let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!(
-            "the file is over the limit of {limit} bytes (ORVANTA_MULTIPART_LIMIT_BYTES); nothing was stored"
-        ))
-    })?;
+    let limit = Limit { bytes: state.cfg.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" };
+    let (parts, body) = req.into_parts();
+    let (bytes, _held) = super::body::read(&state.bodies, &parts.headers, body, limit).await?;
     state.objects.put(&ws, &key, Object { bytes, content_type }).await?;
     Ok(Json(json!({ "file_key": key })))
 }

@@ -1,28 +1,29 @@
 //! `/api/w/{ws}/scripts/...`: create versions, read, list, archive, delete.
 
+use super::extract::PathParams;
+use super::routes::Routes;
 use super::{views, JsonBody};
 use crate::auth::{require_writer, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use orvanta_core::{Language, NewScript, RunnablePath, ScriptHash, ScriptSettings, WorkspaceId};
 use orvanta_store::Role;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/scripts/create", post(create))
-        .route("/scripts/get/p/{*path}", get(get_by_path))
-        .route("/scripts/get/h/{hash}", get(get_by_hash))
-        .route("/scripts/list", get(list))
-        .route("/scripts/history/p/{*path}", get(history))
-        .route("/scripts/archive/p/{*path}", post(archive))
-        .route("/scripts/delete/p/{*path}", delete(remove))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/scripts/create", create)
+        .get("/scripts/get/p/{*path}", get_by_path)
+        .get("/scripts/get/h/{hash}", get_by_hash)
+        .get("/scripts/list", list)
+        .get("/scripts/history/p/{*path}", history)
+        .post("/scripts/archive/p/{*path}", archive)
+        .delete("/scripts/delete/p/{*path}", remove)
 }
 
 /// The body of `scripts/create`.
@@ -55,7 +56,7 @@ pub struct CreateScript {
 
 async fn create(
     State(state): State<AppState>,
-    Path(ws): Path<String>,
+    PathParams(ws): PathParams<String>,
     principal: Principal,
     JsonBody(body): JsonBody<CreateScript>,
 ) -> ApiResult<(StatusCode, String)> {
@@ -81,6 +82,9 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
         }
     }
     let language = Language::parse(&body.language)?;
+    for (field, text) in [("content", &body.content), ("summary", &body.summary), ("description", &body.description)] {
+        super::extract::plain_text(field, text)?;
+    }
     let signature =
         orvanta_exec::parse_main(language, &body.content).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let schema = match body.schema {
@@ -162,7 +166,7 @@ fn not_found(path: &str) -> ApiError {
 
 async fn get_by_path(
     State(state): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let ws = member(&state, &principal, &ws).await?;
@@ -174,7 +178,7 @@ async fn get_by_path(
 
 async fn get_by_hash(
     State(state): State<AppState>,
-    Path((ws, hash)): Path<(String, String)>,
+    PathParams((ws, hash)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let ws = member(&state, &principal, &ws).await?;
@@ -196,7 +200,7 @@ struct ListQuery {
 
 async fn list(
     State(state): State<AppState>,
-    Path(ws): Path<String>,
+    PathParams(ws): PathParams<String>,
     principal: Principal,
     super::extract::QueryParams(q): super::extract::QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
@@ -208,7 +212,7 @@ async fn list(
 
 async fn history(
     State(state): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Value>>> {
     let ws = member(&state, &principal, &ws).await?;
@@ -249,7 +253,7 @@ async fn writable(
 
 async fn archive(
     State(state): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;
@@ -262,7 +266,7 @@ async fn archive(
 
 async fn remove(
     State(state): State<AppState>,
-    Path((ws, path)): Path<(String, String)>,
+    PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;

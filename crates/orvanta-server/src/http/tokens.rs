@@ -1,23 +1,24 @@
 //! `/api/users/tokens/...`: create, list and delete the caller's tokens.
 
+use super::extract::PathParams;
+use super::routes::Routes;
 use super::JsonBody;
 use crate::auth::{generate_token, hash_token, token_prefix, Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use orvanta_core::{millis_to_rfc3339, WorkspaceId};
 use orvanta_store::NewToken;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/users/tokens/create", post(create))
-        .route("/api/users/tokens/list", get(list))
-        .route("/api/users/tokens/delete/{prefix}", delete(remove))
+pub fn router() -> Routes {
+    Routes::new()
+        .post("/api/users/tokens/create", create)
+        .get("/api/users/tokens/list", list)
+        .delete("/api/users/tokens/delete/{prefix}", remove)
 }
 
 #[derive(Deserialize)]
@@ -37,6 +38,7 @@ async fn create(
     JsonBody(body): JsonBody<CreateToken>,
 ) -> ApiResult<(StatusCode, String)> {
     may_manage_tokens(&principal, "write")?;
+    super::extract::plain_text("label", &body.label)?;
     let now = orvanta_core::now_millis();
     let expires_at = match &body.expiration {
         Some(e) => {
@@ -131,7 +133,7 @@ async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<
 
 async fn remove(
     State(state): State<AppState>,
-    Path(prefix): Path<String>,
+    PathParams(prefix): PathParams<String>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     may_manage_tokens(&principal, "write")?;

@@ -20,9 +20,13 @@ pub enum ObjectError {
     /// The store cannot be reached or refused the operation; `store` names it.
     #[error("the object store {store} is unavailable: {cause}")]
     Unavailable { store: String, cause: String },
-    /// The key is not acceptable (empty, `..`, absolute).
+    /// The key is not acceptable (empty, `..`, absolute, a segment too long).
     #[error("{0}")]
     InvalidKey(String),
+    /// The key clashes with what the store holds (a file where a folder is
+    /// needed, or the reverse); the message names the key, never a server path.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// An object: its bytes and content type, if one was recorded.
@@ -62,12 +66,25 @@ impl From<ObjectError> for crate::error::ApiError {
                 ))
             }
             ObjectError::InvalidKey(m) => Self::BadRequest(m),
+            ObjectError::Conflict(m) => Self::Conflict(m),
         }
     }
 }
 
-/// Checks a key: relative, `/`-separated, no empty, `.` or `..` segment.
+/// The longest segment of a key: a Linux file name (255 bytes) less room for
+/// the local store's `.orvanta-meta` companion file.
+pub const MAX_SEGMENT_BYTES: usize = 240;
+
+/// Checks a key: relative, `/`-separated, no empty, `.` or `..` segment,
+/// no segment over [`MAX_SEGMENT_BYTES`].
 pub fn check_key(key: &str) -> Result<(), ObjectError> {
+    if let Some(long) = key.split('/').find(|s| s.len() > MAX_SEGMENT_BYTES) {
+        return Err(ObjectError::InvalidKey(format!(
+            "the object key has a segment of {} bytes ('{}...'); each '/'-separated segment may have at most {MAX_SEGMENT_BYTES}",
+            long.len(),
+            long.chars().take(20).collect::<String>()
+        )));
+    }
     let bad = key.is_empty()
         || key.len() > 1024
         || key.starts_with('/')
@@ -93,6 +110,8 @@ pub fn upload_key(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
         .collect();
     let clean = clean.trim_matches('.');
+    // Sanitized to ASCII, so any byte is a character boundary.
+    let clean = &clean[..clean.len().min(MAX_SEGMENT_BYTES - 1)];
     let clean = if clean.is_empty() { "file" } else { clean };
     let tail = if clean.ends_with(local::META_SUFFIX) { "_" } else { "" };
     format!("uploads/{}/{clean}{tail}", uuid::Uuid::now_v7())
@@ -105,12 +124,14 @@ mod tests {
     #[test]
     fn keys() {
         assert!(check_key("uploads/a/b.txt").is_ok());
-        for bad in ["", "/abs", "a/../b", "a//b", "./a", "a/b.txt.orvanta-meta"] {
+        let long = format!("a/{}", "x".repeat(256));
+        for bad in ["", "/abs", "a/../b", "a//b", "./a", "a/b.txt.orvanta-meta", &long] {
             assert!(check_key(bad).is_err(), "{bad}");
         }
         let k = upload_key("../../etc/pass wd");
         assert!(k.starts_with("uploads/") && k.ends_with("/pass_wd"), "{k}");
         assert!(check_key(&k).is_ok());
         assert!(check_key(&upload_key("x.orvanta-meta")).is_ok());
+        assert!(check_key(&upload_key(&"n".repeat(1000))).is_ok());
     }
 }

@@ -16,7 +16,7 @@ pub const METADATA: &str = "WEBHOOK__METADATA__";
 
 /// A structured-mode event: the body is the event.
 pub(super) fn structured(body: &[u8], wrap: bool, uploads: &mut Uploads) -> ApiResult<Map<String, Value>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| invalid_json("the CloudEvent", &e))?;
+    let value = content::parse(body).map_err(|e| invalid_json("the CloudEvent", &e))?;
     let Value::Object(event) = value else {
         return Err(ApiError::BadRequest(
             "a structured CloudEvent (application/cloudevents+json) must be a JSON object with specversion, id, source, type and data".into(),
@@ -27,7 +27,7 @@ pub(super) fn structured(body: &[u8], wrap: bool, uploads: &mut Uploads) -> ApiR
 
 /// A batch: a JSON array of structured events, one arguments map per event.
 pub(super) fn batch(body: &[u8], wrap: bool, uploads: &mut Uploads) -> ApiResult<Vec<Map<String, Value>>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| invalid_json("the CloudEvents batch", &e))?;
+    let value = content::parse(body).map_err(|e| invalid_json("the CloudEvents batch", &e))?;
     let Value::Array(events) = value else {
         return Err(ApiError::BadRequest(
             "a CloudEvents batch (application/cloudevents-batch+json) must be a JSON array of events".into(),

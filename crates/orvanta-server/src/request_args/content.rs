@@ -5,6 +5,7 @@ use super::{form, into_args, multipart, Uploads};
 use crate::error::{ApiError, ApiResult};
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
+use orvanta_core::json::JsonError;
 use serde_json::{Map, Value};
 
 /// What the `Content-Type` says the body is.
@@ -75,7 +76,7 @@ pub(super) async fn args(body: &Body<'_>, uploads: &mut Uploads) -> ApiResult<Ma
 /// a body that is not UTF-8 goes to object storage as `{"body": {"s3": key}}`.
 fn other(body: &Body<'_>, uploads: &mut Uploads) -> Map<String, Value> {
     match std::str::from_utf8(body.bytes) {
-        Ok(text) => match serde_json::from_str::<Value>(text) {
+        Ok(text) => match parse(text.as_bytes()) {
             Ok(value) => into_args(value, body.wrap_body),
             Err(_) => Map::from_iter([("raw_string".to_owned(), Value::String(text.to_owned()))]),
         },
@@ -87,16 +88,24 @@ fn other(body: &Body<'_>, uploads: &mut Uploads) -> Map<String, Value> {
 }
 
 /// Parses JSON; `None` for an empty (or all-whitespace) body.
-pub(super) fn json_value(bytes: &[u8]) -> Result<Option<Value>, serde_json::Error> {
+pub(super) fn json_value(bytes: &[u8]) -> Result<Option<Value>, JsonError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some)
+    parse(bytes).map(Some)
+}
+
+/// Parses JSON that nests at most [`orvanta_core::json::MAX_DEPTH`] levels.
+pub(super) fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    orvanta_core::json::parse_limited(bytes, orvanta_core::json::MAX_DEPTH)
 }
 
 /// The 400 for invalid JSON: serde's message says where (line and column).
-pub(super) fn invalid_json(what: &str, e: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest(format!(
-        "{what} is not valid JSON: {e}; fix the JSON, or send the body with another Content-Type (e.g. text/plain, which passes it as raw_string)"
-    ))
+pub(super) fn invalid_json(what: &str, e: &JsonError) -> ApiError {
+    match e {
+        JsonError::TooDeep { .. } => ApiError::BadRequest(format!("{what} is refused: {e}; flatten the data")),
+        JsonError::Syntax(_) => ApiError::BadRequest(format!(
+            "{what} is not valid JSON: {e}; fix the JSON, or send the body with another Content-Type (e.g. text/plain, which passes it as raw_string)"
+        )),
+    }
 }

@@ -138,10 +138,24 @@ pub async fn build(input: RequestInput<'_>, objects: &dyn ObjectStore, settings:
     let extras = extras(&input, &opts, settings, raw_text);
     for args in &mut list {
         args.extend(extras.clone());
+        check_depth(args)?;
     }
     // Every check has passed: from here on only the store can fail (503).
     uploads.write(objects, input.ws).await?;
     Ok(if batch { RunArgs::Batch(list) } else { RunArgs::One(list.pop().unwrap_or_default()) })
+}
+
+/// 400 unless the arguments nest at most [`orvanta_core::json::MAX_DEPTH`]
+/// levels, the `{"body": ...}` wrapper included: what is stored must read back.
+fn check_depth(args: &Map<String, Value>) -> ApiResult<()> {
+    let limit = orvanta_core::json::MAX_DEPTH;
+    let depth = 1 + args.values().map(orvanta_core::json::depth).max().unwrap_or(0);
+    if depth > limit {
+        return Err(ApiError::BadRequest(format!(
+            "the arguments would nest {depth} levels deep (a body that is not an object is wrapped as {{\"body\": ...}}, one more level); at most {limit} are accepted: flatten the data"
+        )));
+    }
+    Ok(())
 }
 
 /// The body as text, when it is UTF-8 (for `raw_string`).

@@ -16,7 +16,7 @@ def main(marker: str):
 
 fn up_on(dir: &Path) -> TestApp {
     let mut opts = Opts { data_dir: Some(dir.to_path_buf()), ..Default::default() };
-    opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
+    opts.env.push(("ORVANTA_LEASE_S".into(), "6".into()));
     start(opts)
 }
 
@@ -44,13 +44,11 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     app.create_script("u/admin/once", "python3", ONCE).await;
     let id = app.run_async("u/admin/once", &json!({"marker": marker})).await;
     wait_running(&app, &id, 0).await;
-    while !marker.exists() {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_file(&marker, 60).await;
     kill9(&mut app);
     kill_orphan(&marker);
     let app = up_on(dir.path());
-    let job = app.wait_done(&id, 30).await;
+    let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "success", "{job}");
     assert_eq!(job["result"], "ran again");
     assert_eq!(job["retries"], 1);
@@ -69,7 +67,7 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     wait_running(&app, &id, 1).await;
     kill9(&mut app);
     let app = up_on(dir.path());
-    let job = app.wait_done(&id, 30).await;
+    let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "failure", "{job}");
     assert_eq!(job["result"]["error"]["name"], "WorkerLost", "{job}");
     for pid in std::fs::read_to_string(&marker).unwrap_or_default().split_whitespace() {
@@ -93,4 +91,61 @@ async fn an_acknowledged_job_survives_an_immediate_kill() {
         assert_eq!(job["status"], "success", "{job}");
         assert_eq!(job["result"], "done");
     }
+}
+
+/// Group commit under fire: 16 connections send async runs at once, the
+/// process is killed (SIGKILL) in the middle of the burst, and after a
+/// restart every id that was acknowledged has its row and runs.
+async fn acknowledged_burst_survives_a_kill(db: Db) {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Opts { data_dir: Some(dir.path().to_path_buf()), db, ..Default::default() };
+    let mut app = start(opts.clone());
+    app.create_script("u/admin/fast", "bash", "echo ok").await;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for _ in 0..16 {
+        let (acked, stop, url) = (acked.clone(), stop.clone(), app.ws("/jobs/run/p/u/admin/fast"));
+        senders.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(r) = client.post(&url).bearer_auth(TOKEN).json(&json!({})).send().await else { return };
+                if r.status() != 201 {
+                    return;
+                }
+                let Ok(id) = r.text().await else { return };
+                acked.lock().unwrap().push(id);
+            }
+        }));
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 300 {
+        assert!(std::time::Instant::now() < until, "the burst did not get 300 acknowledgements within 60 s");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    kill9(&mut app);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in senders {
+        let _ = s.await;
+    }
+    let ids = acked.lock().unwrap().clone();
+    let app = start(opts);
+    for id in &ids {
+        let job = app.wait_done(id, 120).await;
+        assert_eq!(job["status"], "success", "{job}");
+    }
+    let all: Vec<Value> = app.get("/jobs/list?per_page=100").await.json().await.unwrap();
+    assert!(!all.is_empty());
+    println!("{} acknowledged jobs survived the kill and ran", ids.len());
+}
+
+#[tokio::test]
+async fn an_acknowledged_burst_survives_a_kill_on_sqlite() {
+    acknowledged_burst_survives_a_kill(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_acknowledged_burst_survives_a_kill_on_postgres() {
+    acknowledged_burst_survives_a_kill(Db::Postgres(fresh_pg_database().await)).await;
 }

@@ -46,11 +46,13 @@ pub struct Opts {
     pub db: Db,
     pub env: Vec<(String, String)>,
     pub data_dir: Option<PathBuf>,
+    /// Where the process's stderr goes (its log); `None`: the test's stderr.
+    pub stderr_to: Option<PathBuf>,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Self { role: "up", db: Db::Sqlite, env: Vec::new(), data_dir: None }
+        Self { role: "up", db: Db::Sqlite, env: Vec::new(), data_dir: None, stderr_to: None }
     }
 }
 
@@ -88,8 +90,11 @@ pub fn start(opts: Opts) -> TestApp {
         .env("ORVANTA_ADMIN_TOKEN", TOKEN)
         .env("ORVANTA_KILL_GRACE_MS", "1000")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stdout(Stdio::piped());
+    match &opts.stderr_to {
+        Some(path) => cmd.stderr(std::fs::File::create(path).expect("the stderr file")),
+        None => cmd.stderr(Stdio::inherit()),
+    };
     if opts.role != "worker" {
         cmd.args(["--port", "0"]);
     }
@@ -393,5 +398,14 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until `path` exists, at most `secs`: a test that waits must fail, not hang.
+pub async fn wait_for_file(path: &Path, secs: u64) {
+    let until = std::time::Instant::now() + Duration::from_secs(secs);
+    while !path.exists() {
+        assert!(std::time::Instant::now() < until, "{} did not appear within {secs} s", path.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

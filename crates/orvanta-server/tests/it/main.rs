@@ -3,8 +3,10 @@
 mod auth;
 mod bootstrap;
 mod clients;
+mod enqueue;
 mod faults;
 mod harness;
+mod hostile;
 mod jobs;
 mod languages;
 mod objects;

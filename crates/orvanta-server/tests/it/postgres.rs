@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 fn pg_opts(role: &'static str, url: &str) -> Opts {
     let mut o = Opts { role, db: Db::Postgres(url.to_owned()), ..Default::default() };
-    o.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
+    o.env.push(("ORVANTA_LEASE_S".into(), "6".into()));
     o
 }
 
@@ -56,16 +56,14 @@ async fn a_killed_worker_process_job_is_requeued_on_postgres() {
     server.create_script("u/admin/once", "python3", code).await;
     let id = server.run_async("u/admin/once", &json!({"marker": marker})).await;
     server.wait_for(&id, 30, "running", |j| j["status"] == "running").await;
-    while !marker.exists() {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    wait_for_file(&marker, 60).await;
     let _ = w1.child.kill();
     let _ = w1.child.wait();
     if let Ok(pid) = std::fs::read_to_string(&marker) {
         let _ = std::process::Command::new("kill").args(["-9", pid.trim()]).status();
     }
     let _w2 = start(wopts);
-    let job = server.wait_done(&id, 30).await;
+    let job = server.wait_done(&id, 60).await;
     assert_eq!(job["status"], "success", "{job}");
     assert_eq!(job["result"], "second");
     assert_eq!(job["retries"], 1);

@@ -109,14 +109,12 @@ async fn a_failure_answers_200_by_default_and_the_error_status_code_when_set() {
     }
 }
 
-/// One row of the SQLite file, read with the `sqlite3` command-line tool.
+/// One row of the SQLite file, read apart from the server with python3's
+/// own `sqlite3` module (python3 is a runtime the tests need anyway).
 fn sqlite(app: &TestApp, sql: &str) -> String {
     let db = app.data_dir().join("orvanta.db");
-    let out = Command::new("sqlite3")
-        .arg(&db)
-        .arg(sql)
-        .output()
-        .expect("the sqlite3 command-line tool must be installed for this test");
+    let read = "import sqlite3, sys\nfor row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n    print('|'.join('' if v is None else str(v) for v in row))";
+    let out = Command::new("python3").args(["-c", read]).arg(&db).arg(sql).output().expect("python3");
     assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }

@@ -1,6 +1,7 @@
 //! Instance-wide state on PostgreSQL: settings every process must agree on,
 //! and the worker heartbeats that tell how many job slots are alive.
 
+use crate::types::WorkerPing;
 use crate::Result;
 use orvanta_core::Millis;
 use sqlx::PgPool;
@@ -20,17 +21,29 @@ pub(super) async fn setting(pool: &PgPool, key: &str, init: &str) -> Result<Stri
     Ok(value)
 }
 
-pub(super) async fn worker_ping(pool: &PgPool, worker: &str, slots: i64, now: Millis) -> Result<()> {
+pub(super) async fn worker_ping(pool: &PgPool, ping: &WorkerPing<'_>) -> Result<()> {
     sqlx::query(
-        "INSERT INTO workers (id, slots, last_ping) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET slots = EXCLUDED.slots, last_ping = EXCLUDED.last_ping",
+        "INSERT INTO workers (id, slots, last_ping, tags) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET slots = EXCLUDED.slots, last_ping = EXCLUDED.last_ping, tags = EXCLUDED.tags",
     )
-    .bind(worker)
-    .bind(slots)
-    .bind(now)
+    .bind(ping.worker)
+    .bind(ping.slots)
+    .bind(ping.now)
+    .bind(ping.tags_text())
     .execute(pool)
     .await?;
     Ok(())
+}
+
+pub(super) async fn tag_served(pool: &PgPool, tag: &str, since: Millis) -> Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM workers WHERE last_ping >= $1 AND position(',' || $2 || ',' in tags) > 0 LIMIT 1",
+    )
+    .bind(since)
+    .bind(tag)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
 }
 
 pub(super) async fn count_workers(pool: &PgPool, since: Millis) -> Result<i64> {

@@ -22,7 +22,7 @@ mod scripts;
 
 use crate::{
     CancelOutcome, Claim, Completion, ConnectOptions, Enqueued, JobEvent, JobFilter, LeaseState, NewToken, NewUser,
-    NewWorkspace, Result, Role, Store, StoreError, Swept, TokenRecord, User, Workspace,
+    NewWorkspace, Result, Role, Store, StoreError, Swept, TokenRecord, User, WorkerPing, Workspace,
 };
 use async_trait::async_trait;
 use orvanta_core::{Job, JobId, Millis, NewJob, NewScript, RunnablePath, Script, ScriptHash, Username, WorkspaceId};
@@ -151,11 +151,15 @@ impl Store for PgStore {
     async fn instance_setting(&self, key: &str, init: &str) -> Result<String> {
         instance::setting(&self.pool, key, init).await
     }
-    async fn worker_ping(&self, worker: &str, slots: i64, now: Millis) -> Result<()> {
-        instance::worker_ping(&self.pool, worker, slots, now).await
+    async fn worker_ping(&self, ping: &WorkerPing<'_>) -> Result<()> {
+        instance::worker_ping(&self.pool, ping).await
     }
     async fn count_workers(&self, since: Millis) -> Result<i64> {
         instance::count_workers(&self.pool, since).await
+    }
+
+    async fn tag_served(&self, tag: &str, since: Millis) -> Result<bool> {
+        instance::tag_served(&self.pool, tag, since).await
     }
 
     async fn create_workspace(&self, ws: &NewWorkspace) -> Result<()> {

@@ -117,17 +117,29 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn worker_ping(&self, worker: &str, slots: i64, now: Millis) -> Result<()> {
+    async fn worker_ping(&self, ping: &WorkerPing<'_>) -> Result<()> {
         sqlx::query(
-            "INSERT INTO workers (id, slots, last_ping) VALUES (?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET slots = excluded.slots, last_ping = excluded.last_ping",
+            "INSERT INTO workers (id, slots, last_ping, tags) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET slots = excluded.slots, last_ping = excluded.last_ping, tags = excluded.tags",
         )
-        .bind(worker)
-        .bind(slots)
-        .bind(now)
+        .bind(ping.worker)
+        .bind(ping.slots)
+        .bind(ping.now)
+        .bind(ping.tags_text())
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    async fn tag_served(&self, tag: &str, since: Millis) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM workers WHERE last_ping >= ? AND instr(tags, ',' || ? || ',') > 0 LIMIT 1",
+        )
+        .bind(since)
+        .bind(tag)
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(found.is_some())
     }
 
     async fn count_workers(&self, since: Millis) -> Result<i64> {

@@ -41,8 +41,12 @@ pub async fn claim_cancel_progress(s: Arc<dyn Store>) {
     expect_event(&mut rx, "a sweep that ends a canceled job", |e| *e == JobEvent::Completed(running)).await;
 
     let other = enqueue_one(&*s, new_job()).await;
+    // Every event up to the claim is consumed first, so that the `Enqueued`
+    // awaited below can only be the sweep's own.
+    expect_event(&mut rx, "the enqueue of another job", |e| *e == JobEvent::Enqueued).await;
     let claim = Claim { worker: "w1", tags: &tags, now: T0 + 20, lease_until: T0 + 30 };
     assert_eq!(s.claim(&claim).await.unwrap().map(|j| j.id), Some(other));
+    expect_event(&mut rx, "its claim", |e| *e == JobEvent::Started(other)).await;
     assert_eq!(s.sweep_expired_leases(T0 + 31, 1).await.unwrap(), [Swept::Requeued(other)]);
     expect_event(&mut rx, "a sweep that re-queues", |e| *e == JobEvent::Enqueued).await;
     let claim = Claim { worker: "w1", tags: &tags, now: T0 + 40, lease_until: T0 + 50 };

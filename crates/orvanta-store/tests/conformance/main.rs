@@ -51,6 +51,7 @@ conformance! {
     accounts::expired_tokens,
     instance::settings_first_writer_wins,
     instance::worker_slots,
+    instance::worker_tags,
     scripts::versions_chain,
     scripts::stale_parent_conflicts,
     scripts::hash_clash_conflicts,

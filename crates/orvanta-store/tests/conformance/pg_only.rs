@@ -73,7 +73,7 @@ async fn processes_share_migrations_and_events() {
 /// Restarts the PostgreSQL server, so it runs only when asked, alone:
 /// `cargo test -p orvanta-store --test conformance -- --ignored --exact pg_only::listener_survives_restart`.
 /// Set `ORVANTA_TEST_PG_RESTART` to the command that restarts the server
-/// (default: `pg_ctlcluster --skip-systemctl-redirect 15 main restart`).
+/// (default: `pg_ctlcluster --skip-systemctl-redirect <the installed version> main restart`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the PostgreSQL server"]
 async fn listener_survives_restart() {
@@ -81,8 +81,9 @@ async fn listener_survives_restart() {
     let store = orvanta_store::connect(&db.url(), &options()).await.unwrap();
     let mut rx = store.subscribe();
 
-    let restart = std::env::var("ORVANTA_TEST_PG_RESTART")
-        .unwrap_or_else(|_| "pg_ctlcluster --skip-systemctl-redirect 15 main restart".to_owned());
+    let restart = std::env::var("ORVANTA_TEST_PG_RESTART").unwrap_or_else(|_| {
+        "pg_ctlcluster --skip-systemctl-redirect \"$(ls /etc/postgresql)\" main restart".to_owned()
+    });
     let status = tokio::process::Command::new("sh").arg("-c").arg(&restart).status().await.unwrap();
     assert!(status.success(), "`{restart}` failed");
 
