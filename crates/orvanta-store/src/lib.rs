@@ -30,12 +30,20 @@ pub use types::*;
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything Orvanta keeps, behind one interface.
+/// Everything Orvanta keeps, behind one interface made of one trait per
+/// area. Each backend implements each area in a file of its own
+/// (`sqlite/<area>.rs`, `postgres/<area>.rs`), and the conformance suite runs
+/// the same tests on both.
 ///
-/// Methods are grouped by the object they touch. A method that changes a job
-/// publishes the matching [`JobEvent`] once its transaction has committed.
+/// A method that changes a job publishes the matching [`JobEvent`] once its
+/// transaction has committed.
+pub trait Store: InstanceStore + AccountStore + ScriptStore + QueueStore + OutputStore {}
+
+impl<T: InstanceStore + AccountStore + ScriptStore + QueueStore + OutputStore> Store for T {}
+
+/// The instance: the backend itself, settings every process shares, worker heartbeats.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait InstanceStore: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -48,8 +56,6 @@ pub trait Store: Send + Sync + 'static {
     /// Job events from every process using this store.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JobEvent>;
 
-    // --- instance ---
-
     /// The instance setting `key`; when unset, stores `init` first. Every
     /// process on the database gets the same value (first writer wins).
     async fn instance_setting(&self, key: &str, init: &str) -> Result<String>;
@@ -59,9 +65,11 @@ pub trait Store: Send + Sync + 'static {
     async fn count_workers(&self, since: Millis) -> Result<i64>;
     /// Whether a worker that pinged at or after `since` claims `tag`.
     async fn tag_served(&self, tag: &str, since: Millis) -> Result<bool>;
+}
 
-    // --- workspaces and users ---
-
+/// Workspaces, users, memberships and tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Creates a workspace; `Conflict` when the id is taken.
     async fn create_workspace(&self, ws: &NewWorkspace) -> Result<()>;
     async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>>;
@@ -74,8 +82,6 @@ pub trait Store: Send + Sync + 'static {
     async fn set_member(&self, ws: &WorkspaceId, username: &Username, role: Role) -> Result<()>;
     async fn get_role(&self, ws: &WorkspaceId, username: &Username) -> Result<Option<Role>>;
 
-    // --- tokens ---
-
     async fn create_token(&self, token: &NewToken) -> Result<()>;
     /// The token with this SHA-256 hash (hex), whether or not it has expired.
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
@@ -85,9 +91,11 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool>;
     /// Deletes tokens expired before `now` and returns them.
     async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>>;
+}
 
-    // --- scripts ---
-
+/// Script versions.
+#[async_trait]
+pub trait ScriptStore: Send + Sync + 'static {
     /// Stores a new version. `Conflict` when its hash is taken or when
     /// `parent_hash` is not the newest version of the path. Answers the
     /// parent actually stored: the given one, or the newest version's hash.
@@ -103,9 +111,11 @@ pub trait Store: Send + Sync + 'static {
     async fn archive_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
     /// Deletes every version at `path`; false when the path has none.
     async fn delete_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+}
 
-    // --- the queue ---
-
+/// The queue: jobs from enqueue to their end.
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
     /// Commits new jobs in one transaction. Each answer says whether the job
     /// was created or an earlier one (same id or idempotency key) stands.
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>>;
@@ -119,9 +129,11 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>>;
     /// Cancels a queued job at once, or asks the worker of a running one.
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome>;
+}
 
-    // --- job reads and outputs ---
-
+/// Job reads and what jobs produce: logs and result streams.
+#[async_trait]
+pub trait OutputStore: Send + Sync + 'static {
     async fn get_job(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>>;
     async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Appends a chunk of logs written at byte `offset`.

@@ -2,9 +2,10 @@
 //! and the worker heartbeats that tell how many job slots are alive.
 
 use crate::types::WorkerPing;
-use crate::Result;
+use crate::{JobEvent, Result};
 use orvanta_core::Millis;
 use sqlx::PgPool;
+use tokio::sync::broadcast;
 
 /// The setting `key`, stored as `init` first when unset; the first writer wins.
 pub(super) async fn setting(pool: &PgPool, key: &str, init: &str) -> Result<String> {
@@ -53,4 +54,40 @@ pub(super) async fn count_workers(pool: &PgPool, since: Millis) -> Result<i64> {
         .fetch_one(pool)
         .await?;
     Ok(slots)
+}
+
+#[async_trait::async_trait]
+impl crate::InstanceStore for super::PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.events.subscribe()
+    }
+
+    async fn instance_setting(&self, key: &str, init: &str) -> Result<String> {
+        setting(&self.pool, key, init).await
+    }
+
+    async fn worker_ping(&self, ping: &WorkerPing<'_>) -> Result<()> {
+        worker_ping(&self.pool, ping).await
+    }
+
+    async fn count_workers(&self, since: Millis) -> Result<i64> {
+        count_workers(&self.pool, since).await
+    }
+
+    async fn tag_served(&self, tag: &str, since: Millis) -> Result<bool> {
+        tag_served(&self.pool, tag, since).await
+    }
 }

@@ -115,3 +115,34 @@ pub(super) async fn purge(pool: &PgPool, id: JobId) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+#[async_trait::async_trait]
+impl crate::OutputStore for super::PgStore {
+    async fn get_job(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>> {
+        get_job(&self.pool, ws, id).await
+    }
+
+    async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>> {
+        list_jobs(&self.pool, ws, filter).await
+    }
+
+    async fn append_logs(&self, id: JobId, offset: i64, chunk: &str) -> Result<()> {
+        append(&self.pool, Output::Logs, id, offset, chunk).await
+    }
+
+    async fn read_logs(&self, id: JobId, from: i64) -> Result<String> {
+        read(&self.pool, Output::Logs, id, from).await
+    }
+
+    async fn append_stream(&self, id: JobId, offset: i64, chunk: &str) -> Result<()> {
+        append(&self.pool, Output::Stream, id, offset, chunk).await
+    }
+
+    async fn read_stream(&self, id: JobId, from: i64) -> Result<String> {
+        read(&self.pool, Output::Stream, id, from).await
+    }
+
+    async fn purge_job(&self, id: JobId) -> Result<()> {
+        purge(&self.pool, id).await
+    }
+}

@@ -119,3 +119,34 @@ pub(super) async fn delete(pool: &PgPool, ws: &WorkspaceId, path: &RunnablePath)
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+#[async_trait::async_trait]
+impl crate::ScriptStore for super::PgStore {
+    async fn insert_script(&self, script: &NewScript) -> Result<Option<ScriptHash>> {
+        insert(&self.pool, script).await
+    }
+
+    async fn latest_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<Script>> {
+        latest(&self.pool, ws, path).await
+    }
+
+    async fn script_by_hash(&self, ws: &WorkspaceId, hash: ScriptHash) -> Result<Option<Script>> {
+        by_hash(&self.pool, ws, hash).await
+    }
+
+    async fn list_scripts(&self, ws: &WorkspaceId, include_archived: bool) -> Result<Vec<Script>> {
+        list(&self.pool, ws, include_archived).await
+    }
+
+    async fn script_history(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Vec<Script>> {
+        history(&self.pool, ws, path).await
+    }
+
+    async fn archive_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        archive(&self.pool, ws, path).await
+    }
+
+    async fn delete_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        delete(&self.pool, ws, path).await
+    }
+}

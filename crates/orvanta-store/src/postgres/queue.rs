@@ -300,3 +300,30 @@ pub(super) async fn cancel(
     }
     Err(StoreError::Conflict(format!("job {id} kept changing state while it was being canceled; try again")))
 }
+
+#[async_trait::async_trait]
+impl crate::QueueStore for super::PgStore {
+    async fn enqueue(&self, new: &[NewJob]) -> Result<Vec<Enqueued>> {
+        enqueue(&self.pool, new).await
+    }
+
+    async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>> {
+        self::claim(&self.pool, claim).await
+    }
+
+    async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
+        renew_lease(&self.pool, id, worker, lease_until).await
+    }
+
+    async fn complete(&self, done: &Completion<'_>) -> Result<bool> {
+        complete(&self.pool, done).await
+    }
+
+    async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
+        sweep_expired_leases(&self.pool, now, max_retries).await
+    }
+
+    async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
+        cancel(&self.pool, ws, id, reason, now).await
+    }
+}

@@ -1,12 +1,68 @@
-//! The queue on SQLite: enqueue, claim, lease, complete, sweep, cancel, and
-//! the job outputs (logs and result stream as appended chunks).
+//! The queue on SQLite: enqueue, claim, lease, complete, sweep, cancel.
+//! Every change goes through the single write connection, so each is one
+//! transaction that no other writer interleaves with.
 
-use crate::rows::{self, JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
-use crate::shared::slice_from;
+use super::SqliteStore;
+use crate::rows;
+use crate::rows::{JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
 use crate::types::*;
-use crate::Result;
-use orvanta_core::{Job, JobId, JobStatus, Millis, NewJob, WorkspaceId};
+use crate::{JobEvent, Result};
+use async_trait::async_trait;
+use orvanta_core::JobStatus;
+use orvanta_core::{Job, JobId, Millis, NewJob, WorkspaceId};
 use sqlx::SqlitePool;
+
+#[async_trait]
+impl crate::QueueStore for SqliteStore {
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+        let out = enqueue(&self.write, jobs).await?;
+        if out.iter().any(|e| matches!(e, Enqueued::Created(_))) {
+            self.publish(JobEvent::Enqueued);
+        }
+        Ok(out)
+    }
+
+    async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>> {
+        let job = self::claim(&self.write, claim).await?;
+        if let Some(j) = &job {
+            self.publish(JobEvent::Started(j.id));
+        }
+        Ok(job)
+    }
+
+    async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
+        renew_lease(&self.write, id, worker, lease_until).await
+    }
+
+    async fn complete(&self, done: &Completion<'_>) -> Result<bool> {
+        let ok = complete(&self.write, done).await?;
+        if ok {
+            self.publish(JobEvent::Completed(done.id));
+        }
+        Ok(ok)
+    }
+
+    async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
+        let swept = sweep(&self.write, now, max_retries).await?;
+        for s in &swept {
+            match s {
+                Swept::Requeued(_) => self.publish(JobEvent::Enqueued),
+                Swept::Failed(id) | Swept::Canceled(id) => self.publish(JobEvent::Completed(*id)),
+            }
+        }
+        Ok(swept)
+    }
+
+    async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
+        let out = cancel(&self.write, ws, id, reason, now).await?;
+        match out {
+            CancelOutcome::Canceled => self.publish(JobEvent::Completed(id)),
+            CancelOutcome::Requested => self.publish(JobEvent::CancelRequested(id)),
+            _ => {}
+        }
+        Ok(out)
+    }
+}
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut tx = pool.begin().await?;
@@ -225,74 +281,4 @@ pub(super) async fn cancel(
     };
     tx.commit().await?;
     Ok(out)
-}
-
-pub(super) async fn get(pool: &SqlitePool, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>> {
-    let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND workspace = ?"))
-        .bind(id.to_string())
-        .bind(ws.as_str())
-        .fetch_optional(pool)
-        .await?;
-    row.map(Job::try_from).transpose()
-}
-
-pub(super) async fn list(pool: &SqlitePool, ws: &WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE workspace = ?1 \
-         AND (?2 IS NULL OR path = ?2) AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) \
-         AND (?5 IS NULL OR created_by = ?5) AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
-         AND (?8 IS NULL OR parent_job = ?8) \
-         ORDER BY created_at DESC, id DESC LIMIT ?9 OFFSET ?10"
-    ))
-    .bind(ws.as_str())
-    .bind(f.path.as_ref().map(|p| p.as_str()))
-    .bind(f.status.map(|s| s.as_str()))
-    .bind(f.trigger.as_deref())
-    .bind(f.created_by.as_ref().map(|u| u.as_str()))
-    .bind(f.since)
-    .bind(f.before)
-    .bind(f.parent_job.map(|p| p.to_string()))
-    .bind(crate::shared::clamp_limit(f.limit))
-    .bind(f.offset.max(0))
-    .fetch_all(pool)
-    .await?;
-    rows::convert(rows)
-}
-
-/// `table` is one of two constants (`job_logs`, `job_stream`), never user input.
-pub(super) async fn append_chunk(pool: &SqlitePool, table: &str, id: JobId, offset: i64, chunk: &str) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO {table} (job_id, pos, chunk) VALUES (?, ?, ?)"))
-        .bind(id.to_string())
-        .bind(offset)
-        .bind(chunk)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn read_chunks(pool: &SqlitePool, table: &str, id: JobId, from: i64) -> Result<String> {
-    let chunks: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "SELECT pos, chunk FROM {table} WHERE job_id = ? AND pos + length(CAST(chunk AS BLOB)) > ? ORDER BY pos"
-    ))
-    .bind(id.to_string())
-    .bind(from)
-    .fetch_all(pool)
-    .await?;
-    Ok(slice_from(chunks, from))
-}
-
-pub(super) async fn purge(pool: &SqlitePool, id: JobId) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    let id = id.to_string();
-    sqlx::query("UPDATE jobs SET args = NULL, result = NULL, purged = 1 WHERE id = ?")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM job_logs WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
-    sqlx::query("DELETE FROM job_stream WHERE job_id = ?").bind(&id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    // The old pages also sit in the WAL until a checkpoint: move them out now.
-    // Best effort: a busy checkpoint leaves them for the next one.
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
-    Ok(())
 }

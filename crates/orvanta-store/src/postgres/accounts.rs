@@ -171,3 +171,58 @@ pub(super) async fn delete_expired_tokens(pool: &PgPool, now: Millis) -> Result<
     .await?;
     convert(rows)
 }
+
+#[async_trait::async_trait]
+impl crate::AccountStore for super::PgStore {
+    async fn create_workspace(&self, ws: &NewWorkspace) -> Result<()> {
+        create_workspace(&self.pool, ws).await
+    }
+
+    async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>> {
+        get_workspace(&self.pool, id).await
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>> {
+        list_workspaces(&self.pool).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<()> {
+        create_user(&self.pool, user).await
+    }
+
+    async fn get_user(&self, username: &Username) -> Result<Option<User>> {
+        get_user(&self.pool, username).await
+    }
+
+    async fn set_member(&self, ws: &WorkspaceId, username: &Username, role: Role) -> Result<()> {
+        set_member(&self.pool, ws, username, role).await
+    }
+
+    async fn get_role(&self, ws: &WorkspaceId, username: &Username) -> Result<Option<Role>> {
+        get_role(&self.pool, ws, username).await
+    }
+
+    async fn create_token(&self, token: &NewToken) -> Result<()> {
+        create_token(&self.pool, token).await
+    }
+
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        get_token(&self.pool, hash).await
+    }
+
+    async fn touch_token(&self, hash: &str, now: Millis) -> Result<()> {
+        touch_token(&self.pool, hash, now).await
+    }
+
+    async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>> {
+        list_tokens(&self.pool, owner).await
+    }
+
+    async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool> {
+        delete_token(&self.pool, owner, prefix).await
+    }
+
+    async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>> {
+        delete_expired_tokens(&self.pool, now).await
+    }
+}
