@@ -153,6 +153,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
                         idempotency_key: None,
                         created_at: now,
                         token_prefix: None,
+                        flow: None,
                     };
                     let t = Instant::now();
                     enqueuer.enqueue(job).await.unwrap();

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use orvanta_core::WorkspaceId;
 use orvanta_server::objects::{Object, ObjectError, ObjectStore};
-use orvanta_server::request_args::{self, ArgsSettings, RequestInput};
+use orvanta_server::http::request_args::{self, ArgsSettings, RequestInput};
 use std::sync::OnceLock;
 
 /// An object store that accepts every file and keeps none.

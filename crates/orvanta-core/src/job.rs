@@ -1,6 +1,6 @@
 //! Jobs: the unit of work and of durability.
 
-use crate::{JobId, Language, Millis, ParseError, RunnablePath, ScriptHash, Username, WorkspaceId};
+use crate::{FlowVersion, JobId, Language, Millis, ParseError, RunnablePath, ScriptHash, Username, WorkspaceId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -134,6 +134,26 @@ pub struct NewJob {
     /// The prefix of the token that started the job, so that a
     /// webhook-specific token can read the jobs it started and no others.
     pub token_prefix: Option<String>,
+    /// For the jobs of a flow run: where in which flow the job belongs.
+    pub flow: Option<FlowLink>,
+}
+
+/// Where a job of a flow run belongs: the flow version whose value holds the
+/// modules, the module list inside it, and the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowLink {
+    /// The flow version whose value holds the module (list) this job runs.
+    pub version: FlowVersion,
+    /// The module list inside that value: empty for the top-level modules,
+    /// else a locator such as `b/loop` or `d/branch/0` (see `orvanta-flow`).
+    pub node: String,
+    /// The id of the module this job runs (a step), or of the container
+    /// module whose iteration or branch it runs (a nested flow).
+    pub step_id: Option<String>,
+    /// The iteration or branch number, for jobs of loops and branches.
+    pub index: Option<i64>,
+    /// The flow run at the top; the job itself for a root flow run.
+    pub root: JobId,
 }
 
 /// A stored job, queued, running or finished.
@@ -167,4 +187,10 @@ pub struct Job {
     pub purged: bool,
     /// The prefix of the token that started the job.
     pub token_prefix: Option<String>,
+    /// For the jobs of a flow run: where in which flow the job belongs.
+    pub flow: Option<FlowLink>,
+    /// A flow run's engine state (kind `flow`).
+    pub flow_state: Option<serde_json::Value>,
+    /// Raised with every change of `flow_state`.
+    pub flow_rev: i64,
 }

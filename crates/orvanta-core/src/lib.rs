@@ -5,15 +5,18 @@
 //! crate knows nothing of HTTP, SQL or processes, so every other crate can
 //! share it without dragging those in.
 
+pub mod flow;
 pub mod ids;
 pub mod job;
 pub mod json;
 pub mod language;
+pub mod openflow;
 pub mod path;
 pub mod script;
 
+pub use flow::{Flow, FlowVersion, NewFlow};
 pub use ids::{JobId, ScriptHash, Username, WorkspaceId};
-pub use job::{Job, JobKind, JobStatus, NewJob, Trigger};
+pub use job::{FlowLink, Job, JobKind, JobStatus, NewJob, Trigger};
 pub use language::Language;
 pub use path::RunnablePath;
 pub use script::{NewScript, Script, ScriptSettings};

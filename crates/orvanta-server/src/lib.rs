@@ -11,8 +11,6 @@ pub mod enqueue;
 pub mod error;
 pub mod http;
 pub mod objects;
-pub mod request_args;
-pub mod respond;
 pub mod runs;
 pub mod state;
 pub mod wait;

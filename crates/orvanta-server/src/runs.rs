@@ -86,6 +86,7 @@ pub async fn enqueue_script(
         idempotency_key: run.idempotency_key,
         created_at: now,
         token_prefix: principal.token_prefix.clone(),
+        flow: None,
     };
     Ok(state.enqueuer.enqueue(job).await?)
 }

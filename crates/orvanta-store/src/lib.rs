@@ -20,7 +20,10 @@ pub mod sqlite;
 mod types;
 
 use async_trait::async_trait;
-use orvanta_core::{Job, JobId, Millis, NewJob, NewScript, RunnablePath, Script, ScriptHash, Username, WorkspaceId};
+use orvanta_core::{
+    Flow, FlowVersion, Job, JobId, Millis, NewFlow, NewJob, NewScript, RunnablePath, Script, ScriptHash, Username,
+    WorkspaceId,
+};
 use std::sync::Arc;
 
 pub use error::StoreError;
@@ -37,9 +40,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 ///
 /// A method that changes a job publishes the matching [`JobEvent`] once its
 /// transaction has committed.
-pub trait Store: InstanceStore + AccountStore + ScriptStore + QueueStore + OutputStore {}
+pub trait Store: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore {}
 
-impl<T: InstanceStore + AccountStore + ScriptStore + QueueStore + OutputStore> Store for T {}
+impl<T: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore> Store for T {}
 
 /// The instance: the backend itself, settings every process shares, worker heartbeats.
 #[async_trait]
@@ -111,6 +114,26 @@ pub trait ScriptStore: Send + Sync + 'static {
     async fn archive_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
     /// Deletes every version at `path`; false when the path has none.
     async fn delete_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+}
+
+/// Flow versions.
+#[async_trait]
+pub trait FlowStore: Send + Sync + 'static {
+    /// Stores a new version and answers its number. With `rename_from`, the
+    /// earlier versions at that path move to the new path first, in the same
+    /// transaction (`Conflict` when the new path has versions of its own).
+    async fn insert_flow(&self, flow: &NewFlow, rename_from: Option<&RunnablePath>) -> Result<FlowVersion>;
+    /// The newest version at `path`, archived or not.
+    async fn latest_flow(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<Flow>>;
+    async fn flow_by_version(&self, ws: &WorkspaceId, version: FlowVersion) -> Result<Option<Flow>>;
+    /// The newest version of every path, archived ones included only when asked.
+    async fn list_flows(&self, ws: &WorkspaceId, include_archived: bool) -> Result<Vec<Flow>>;
+    /// Every version at `path`, newest first.
+    async fn flow_history(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Vec<Flow>>;
+    /// Archives (or unarchives) every version at `path`; false when the path has none.
+    async fn archive_flow(&self, ws: &WorkspaceId, path: &RunnablePath, archived: bool) -> Result<bool>;
+    /// Deletes every version at `path`; false when the path has none.
+    async fn delete_flow(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
 }
 
 /// The queue: jobs from enqueue to their end.

@@ -7,14 +7,15 @@
 use crate::types::{Role, TokenRecord, User, Workspace};
 use crate::StoreError;
 use orvanta_core::{
-    Job, JobId, JobKind, JobStatus, Language, RunnablePath, Script, ScriptHash, ScriptSettings, Trigger, Username,
-    WorkspaceId,
+    Flow, FlowVersion, Job, JobId, JobKind, JobStatus, Language, RunnablePath, Script, ScriptHash, ScriptSettings,
+    Trigger, Username, WorkspaceId,
 };
 
 /// The job columns, in the order every job query selects them.
 pub(crate) const JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
      permissioned_as, tag, trigger, status, created_at, scheduled_for, started_at, completed_at, result, \
-     parent_job, timeout_s, worker, retries, cancel_requested, purged, token_prefix";
+     parent_job, timeout_s, worker, retries, cancel_requested, purged, token_prefix, flow_version, flow_node, \
+     step_id, flow_index, root_job, flow_state, flow_rev";
 
 /// The script columns, in the order every script query selects them.
 pub(crate) const SCRIPT_COLUMNS: &str = "hash, workspace, path, parent_hash, language, content, summary, \
@@ -46,6 +47,13 @@ pub(crate) struct JobRow {
     cancel_requested: Option<String>,
     purged: bool,
     token_prefix: Option<String>,
+    flow_version: Option<i64>,
+    flow_node: Option<String>,
+    step_id: Option<String>,
+    flow_index: Option<i64>,
+    root_job: Option<String>,
+    flow_state: Option<String>,
+    flow_rev: i64,
 }
 
 fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
@@ -91,6 +99,18 @@ impl TryFrom<JobRow> for Job {
             cancel_requested: r.cancel_requested,
             purged: r.purged,
             token_prefix: r.token_prefix,
+            flow: match (r.flow_version, &r.root_job) {
+                (Some(v), Some(root)) => Some(orvanta_core::FlowLink {
+                    version: orvanta_core::FlowVersion::from_i64(v),
+                    node: r.flow_node.clone().unwrap_or_default(),
+                    step_id: r.step_id.clone(),
+                    index: r.flow_index,
+                    root: JobId::parse(root)?,
+                }),
+                _ => None,
+            },
+            flow_state: job_json(&r.id, "flow_state", r.flow_state),
+            flow_rev: r.flow_rev,
         })
     }
 }
@@ -128,6 +148,42 @@ impl TryFrom<ScriptRow> for Script {
             description: r.description,
             schema: json(Some(r.schema))?.unwrap_or_default(),
             settings,
+            created_by: Username::parse(&r.created_by)?,
+            created_at: r.created_at,
+            archived: r.archived,
+        })
+    }
+}
+
+/// The flow columns, in the order every flow query selects them.
+pub(crate) const FLOW_COLUMNS: &str =
+    "version, workspace, path, summary, description, value, schema, created_by, created_at, archived";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FlowRow {
+    version: i64,
+    workspace: String,
+    path: String,
+    summary: String,
+    description: String,
+    value: String,
+    schema: String,
+    created_by: String,
+    created_at: i64,
+    archived: bool,
+}
+
+impl TryFrom<FlowRow> for Flow {
+    type Error = StoreError;
+    fn try_from(r: FlowRow) -> Result<Self, StoreError> {
+        Ok(Flow {
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            path: RunnablePath::parse(&r.path)?,
+            version: FlowVersion::from_i64(r.version),
+            summary: r.summary,
+            description: r.description,
+            value: json(Some(r.value))?.unwrap_or_default(),
+            schema: json(Some(r.schema))?.unwrap_or_default(),
             created_by: Username::parse(&r.created_by)?,
             created_at: r.created_at,
             archived: r.archived,

@@ -33,10 +33,16 @@ pub(crate) fn script_race_message(s: &NewScript) -> String {
     )
 }
 
-/// Binds the 16 values of a new job, in the column order of
-/// `INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args,
-/// created_by, permissioned_as, tag, trigger, [status,] created_at,
-/// scheduled_for, parent_job, timeout_s, token_prefix)`, on a query of either backend.
+/// The columns a new job is inserted with, in the order [`bind_new_job`] binds them.
+pub(crate) const NEW_JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
+     permissioned_as, tag, trigger, created_at, scheduled_for, parent_job, timeout_s, token_prefix, flow_version, \
+     flow_node, step_id, flow_index, root_job";
+
+/// How many values [`bind_new_job`] binds.
+pub(crate) const NEW_JOB_VALUES: usize = 21;
+
+/// Binds the values of a new job, in the order of [`NEW_JOB_COLUMNS`], on a
+/// query of either backend.
 macro_rules! bind_new_job {
     ($q:expr, $job:expr) => {{
         let job: &orvanta_core::NewJob = $job;
@@ -56,6 +62,11 @@ macro_rules! bind_new_job {
             .bind(job.parent_job.map(|p| p.to_string()))
             .bind(job.timeout_s.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
             .bind(job.token_prefix.clone())
+            .bind(job.flow.as_ref().map(|f| f.version.get()))
+            .bind(job.flow.as_ref().map(|f| f.node.clone()))
+            .bind(job.flow.as_ref().and_then(|f| f.step_id.clone()))
+            .bind(job.flow.as_ref().and_then(|f| f.index))
+            .bind(job.flow.as_ref().map(|f| f.root.to_string()))
     }};
 }
 pub(crate) use bind_new_job;
@@ -87,6 +98,13 @@ pub(crate) fn slice_from(chunks: Vec<(i64, String)>, from: i64) -> String {
         }
     }
     out
+}
+
+/// The conflict of a flow renamed onto a path that has versions of its own.
+pub(crate) fn flow_rename_conflict(old: &orvanta_core::RunnablePath, new: &orvanta_core::RunnablePath) -> StoreError {
+    StoreError::Conflict(format!(
+        "cannot move the flow at {old} to {new}: a flow exists there already; choose another path or delete that flow"
+    ))
 }
 
 #[cfg(test)]

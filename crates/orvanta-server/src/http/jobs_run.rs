@@ -6,10 +6,10 @@
 //! and the CloudEvents abuse-protection handshake.
 
 use super::extract::PathParams;
+use super::request_args::{self, ArgsSettings, RequestInput, RunArgs};
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::request_args::{self, ArgsSettings, RequestInput, RunArgs};
 use crate::runs::{self, RunRequest, Target};
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -394,9 +394,9 @@ async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response>
         // A job that streamed answers its stream too, as the stream routes do.
         let stream = store.read_stream(id, 0).await?;
         if !stream.is_empty() {
-            job.result = Some(crate::respond::only_result(job.status, job.result.take(), stream));
+            job.result = Some(super::respond::only_result(job.status, job.result.take(), stream));
         }
-        let resp = crate::respond::sync_result(&job, &settings);
+        let resp = super::respond::sync_result(&job, &settings);
         if settings.delete_after_use {
             // The caller gets its answer even so; the log says the data stayed.
             if let Err(e) = store.purge_job(id).await {

@@ -11,10 +11,10 @@
 use super::extract::{PathParams, QueryParams};
 use super::jobs_read::readable_job;
 use super::jobs_run::{self, Mode};
+use super::respond::only_result;
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::respond::only_result;
 use crate::runs::Target;
 use crate::state::AppState;
 use axum::extract::{Request, State};

@@ -10,6 +10,8 @@ mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
 mod objects;
+pub mod request_args;
+pub mod respond;
 pub mod routes;
 mod scripts;
 mod tokens;

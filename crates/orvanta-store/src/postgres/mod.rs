@@ -10,9 +10,10 @@
 //! file for file by the SQLite tree: `instance` (settings, worker
 //! heartbeats), `accounts` (workspaces, users, tokens), `scripts`, `queue`
 //! and `outputs` (job reads, logs and stream). This module opens the pool
-//! and migrates (`schema`); `listen` carries job events between processes.
+//! and migrates (`schema`); `flows` holds the flow versions; `listen` carries job events between processes.
 
 mod accounts;
+mod flows;
 mod instance;
 mod listen;
 mod outputs;

@@ -9,6 +9,7 @@
 
 use super::notify;
 use crate::rows::{runnable_key, JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
+use crate::shared::{NEW_JOB_COLUMNS, NEW_JOB_VALUES};
 use crate::types::{canceled_error, worker_lost_error};
 use crate::{CancelOutcome, Claim, Completion, Enqueued, JobEvent, LeaseState, Result, StoreError, Swept};
 use orvanta_core::{Job, JobId, JobStatus, Millis, NewJob, WorkspaceId};
@@ -44,23 +45,19 @@ pub(super) async fn enqueue(pool: &PgPool, new: &[NewJob]) -> Result<Vec<Enqueue
     Ok(answers)
 }
 
-/// Jobs per multi-row insert (16 parameters each, far under PostgreSQL's 65,535).
+/// Jobs per multi-row insert (21 parameters each, far under PostgreSQL's 65,535).
 const INSERT_CHUNK: usize = 256;
 
 /// Inserts jobs (skipping ids that exist); answers the ids inserted.
 async fn insert_many(conn: &mut PgConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
     let values: Vec<String> = (0..jobs.len())
         .map(|j| {
-            let p = |k: usize| format!("${}", j * 16 + k);
-            let head: Vec<String> = (1..=11).map(p).collect();
-            let tail: Vec<String> = (12..=16).map(p).collect();
-            format!("({}, 'queued', {})", head.join(", "), tail.join(", "))
+            let params: Vec<String> = (1..=NEW_JOB_VALUES).map(|k| format!("${}", j * NEW_JOB_VALUES + k)).collect();
+            format!("({}, 'queued')", params.join(", "))
         })
         .collect();
     let sql = format!(
-        "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
-         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s, token_prefix) VALUES {} \
-         ON CONFLICT (id) DO NOTHING RETURNING id",
+        "INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
         values.join(", ")
     );
     let mut q = sqlx::query_scalar::<_, String>(&sql);
@@ -106,12 +103,12 @@ async fn take_idempotency_key(conn: &mut PgConnection, job: &NewJob, key: &str) 
 }
 
 async fn insert(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued> {
-    let insert = sqlx::query(
-        "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
-         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s, token_prefix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15, $16) \
-         ON CONFLICT (id) DO NOTHING",
+    let params: Vec<String> = (1..=NEW_JOB_VALUES).map(|k| format!("${k}")).collect();
+    let sql = format!(
+        "INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES ({}, 'queued') ON CONFLICT (id) DO NOTHING",
+        params.join(", ")
     );
+    let insert = sqlx::query(&sql);
     let done = crate::shared::bind_new_job!(insert, job).execute(conn).await?;
     Ok(if done.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) })
 }

@@ -11,6 +11,7 @@
 //! (the migrations).
 
 mod accounts;
+mod flows;
 mod instance;
 mod outputs;
 mod queue;

@@ -5,6 +5,7 @@
 use super::SqliteStore;
 use crate::rows;
 use crate::rows::{JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
+use crate::shared::{NEW_JOB_COLUMNS, NEW_JOB_VALUES};
 use crate::types::*;
 use crate::{JobEvent, Result};
 use async_trait::async_trait;
@@ -113,16 +114,15 @@ pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<En
     Ok(out.into_iter().flatten().collect())
 }
 
-/// Jobs per multi-row insert (16 bound values each, well under SQLite's limit).
+/// Jobs per multi-row insert (21 bound values each, well under SQLite's limit of 32,766).
 const INSERT_CHUNK: usize = 256;
 
 /// Inserts jobs (skipping ids that exist); answers the ids inserted.
 async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)"; jobs.len()].join(", ");
+    let row = format!("({}'queued')", "?, ".repeat(NEW_JOB_VALUES));
+    let values = vec![row; jobs.len()].join(", ");
     let sql = format!(
-        "INSERT INTO jobs (id, workspace, kind, path, script_hash, language, args, created_by, permissioned_as, \
-         tag, trigger, status, created_at, scheduled_for, parent_job, timeout_s, token_prefix) VALUES {values} \
-         ON CONFLICT (id) DO NOTHING RETURNING id"
+        "INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id"
     );
     let mut q = sqlx::query_scalar::<_, String>(&sql);
     for job in jobs {

@@ -11,6 +11,7 @@
 mod accounts;
 mod events;
 mod fixtures;
+mod flows;
 mod harness;
 mod instance;
 mod outputs;
@@ -57,6 +58,10 @@ conformance! {
     scripts::hash_clash_conflicts,
     scripts::concurrent_saves_one_wins,
     scripts::list_archive_delete,
+    flows::versions_increase_across_the_instance,
+    flows::concurrent_saves_get_distinct_versions,
+    flows::flows_list_archive_delete,
+    flows::rename_moves_every_version,
     queue::enqueue_round_trip,
     queue::idempotency_keys,
     queue::idempotency_key_expires,

@@ -237,6 +237,9 @@ mod tests {
             cancel_requested: None,
             purged: false,
             token_prefix: None,
+            flow: None,
+            flow_state: None,
+            flow_rev: 0,
         }
     }
 
