@@ -5,7 +5,7 @@
 //! A change made through this process invalidates its entry at once; other
 //! processes (several servers on PostgreSQL) see it within the TTL.
 
-use orvanta_core::{RunnablePath, Script, ScriptHash, Username, WorkspaceId};
+use orvanta_core::{Flow, FlowVersion, RunnablePath, Script, ScriptHash, Username, WorkspaceId};
 use orvanta_store::{Role, User};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -66,6 +66,8 @@ pub struct Caches {
     pub roles: TtlCache<(WorkspaceId, Username), Option<Role>>,
     pub latest_scripts: TtlCache<(WorkspaceId, RunnablePath), Option<Script>>,
     pub scripts_by_hash: TtlCache<(WorkspaceId, ScriptHash), Option<Script>>,
+    pub latest_flows: TtlCache<(WorkspaceId, RunnablePath), Option<Flow>>,
+    pub flows_by_version: TtlCache<(WorkspaceId, FlowVersion), Option<Flow>>,
     /// Whether a live worker claims a tag.
     pub served_tags: TtlCache<String, bool>,
 }
@@ -79,6 +81,8 @@ impl Default for Caches {
             roles: TtlCache::new(short),
             latest_scripts: TtlCache::new(short),
             scripts_by_hash: TtlCache::new(short),
+            latest_flows: TtlCache::new(short),
+            flows_by_version: TtlCache::new(short),
             served_tags: TtlCache::new(short),
         }
     }

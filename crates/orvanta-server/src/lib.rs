@@ -9,6 +9,7 @@ pub mod cache;
 pub mod cfg;
 pub mod enqueue;
 pub mod error;
+pub mod flows;
 pub mod http;
 pub mod objects;
 pub mod runs;

@@ -1,12 +1,14 @@
 //! Waiting for a job to finish without polling in a tight loop: a waiter
 //! subscribes to the store's job events (in-process channels on SQLite,
 //! `LISTEN/NOTIFY` on PostgreSQL) and re-reads the job only when its
-//! completion is announced, when events may have been lost, or every few
-//! seconds as a safety net.
+//! completion or progress is announced, when events may have been lost, or
+//! every few seconds as a safety net.
+//!
+//! A flow run counts as done for a waiter as soon as its early-return step
+//! has finished (contract §5): the waiter gets the flow job with that result.
 
-use crate::error::{ApiError, ApiResult};
 use orvanta_core::{Job, JobId, WorkspaceId};
-use orvanta_store::{JobEvent, Store};
+use orvanta_store::{JobEvent, Store, StoreError};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -14,21 +16,38 @@ use tokio::time::Instant;
 /// How often a waiter re-reads the job even without an event.
 const SAFETY_NET: Duration = Duration::from_secs(3);
 
-/// The finished job, or `None` if `timeout` passed first.
-pub async fn until_done(store: &dyn Store, ws: &WorkspaceId, id: JobId, timeout: Duration) -> ApiResult<Option<Job>> {
+/// How a wait ended.
+#[derive(Debug)]
+pub enum Waited {
+    /// The job finished (or, for a flow, its early-return step did).
+    Done(Box<Job>),
+    TimedOut,
+    /// The job does not exist (any more).
+    Gone,
+}
+
+/// Whether a waiter has its answer in `job`.
+pub fn answered(job: &Job) -> bool {
+    job.status.is_final() || crate::flows::early_result(job).is_some()
+}
+
+/// Waits until the job is answered (see [`answered`]) or `timeout` passes.
+pub async fn until_done(
+    store: &dyn Store,
+    ws: &WorkspaceId,
+    id: JobId,
+    timeout: Duration,
+) -> Result<Waited, StoreError> {
     let mut events = store.subscribe();
     let deadline = Instant::now() + timeout;
     loop {
-        let job = store
-            .get_job(ws, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("job {id} not found in workspace '{ws}'")))?;
-        if job.status.is_final() {
-            return Ok(Some(job));
+        let Some(job) = store.get_job(ws, id).await? else { return Ok(Waited::Gone) };
+        if answered(&job) {
+            return Ok(Waited::Done(Box::new(job)));
         }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(None);
+            return Ok(Waited::TimedOut);
         }
         let nap = tokio::time::sleep((deadline - now).min(SAFETY_NET));
         tokio::pin!(nap);
@@ -36,7 +55,7 @@ pub async fn until_done(store: &dyn Store, ws: &WorkspaceId, id: JobId, timeout:
             tokio::select! {
                 _ = &mut nap => break,
                 e = events.recv() => match e {
-                    Ok(JobEvent::Completed(x)) if x == id => break,
+                    Ok(JobEvent::Completed(x) | JobEvent::Progress(x)) if x == id => break,
                     Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => break,
                     Ok(_) => {}
                     Err(RecvError::Closed) => {

@@ -151,7 +151,16 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Re-queues (once) or fails running jobs whose lease ended before `now`.
     async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>>;
     /// Cancels a queued job at once, or asks the worker of a running one.
+    /// A flow run is canceled with everything it started: its queued jobs
+    /// and nested runs end canceled, its running steps are asked to stop.
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome>;
+    /// Commits one step of the flow engine, all or nothing.
+    async fn commit_flow(&self, commit: &FlowCommit) -> Result<FlowCommitted>;
+    /// The child jobs of a flow run for step `step_id` (all steps when
+    /// `None`), in index order.
+    async fn flow_children(&self, parent: JobId, step_id: Option<&str>) -> Result<Vec<FlowChild>>;
+    /// Flow runs whose `wake_at` came (suspends past their deadline).
+    async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>>;
 }
 
 /// Job reads and what jobs produce: logs and result streams.

@@ -61,6 +61,11 @@ fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
         .transpose()
 }
 
+/// A stored JSON value, for other modules of the store.
+pub(crate) fn stored_json(s: &str) -> Result<serde_json::Value, StoreError> {
+    orvanta_core::json::parse_stored(s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+}
+
 /// A job's stored JSON (args, result). What cannot be read must not take a
 /// listing or a worker down with it: the value becomes a string that says
 /// so, and the log has the job.

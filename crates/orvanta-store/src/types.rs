@@ -1,6 +1,6 @@
 //! The records the store takes and gives, besides the core domain types.
 
-use orvanta_core::{JobId, JobStatus, Millis, RunnablePath, Username, WorkspaceId};
+use orvanta_core::{JobId, JobStatus, Millis, NewJob, RunnablePath, Username, WorkspaceId};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -196,6 +196,75 @@ pub struct JobFilter {
     pub parent_job: Option<JobId>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// `scheduled_for` of a job created to wait until an activation (an
+/// iteration of a sequential loop): 9999-12-31, never due by itself.
+pub const PARKED: Millis = 253_402_300_799_000;
+
+/// One step of the flow engine, committed in one transaction: the job that
+/// ended, the state of every flow run it advanced, and the jobs it started.
+/// Nothing is written unless all of it is.
+#[derive(Debug, Clone, Default)]
+pub struct FlowCommit {
+    /// A job that ended and that `worker` holds (a flow step).
+    pub finish: Option<Finish>,
+    /// Flow runs whose state changes, each only if its `flow_rev` is still `rev`.
+    pub flows: Vec<FlowUpdate>,
+    pub enqueue: Vec<NewJob>,
+    /// Parked jobs to make due now.
+    pub activate: Vec<Activation>,
+    pub now: Millis,
+}
+
+/// A job that ended, in a [`FlowCommit`].
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: JobId,
+    pub worker: String,
+    pub status: JobStatus,
+    pub result: serde_json::Value,
+}
+
+/// A flow run's new state, in a [`FlowCommit`].
+#[derive(Debug, Clone)]
+pub struct FlowUpdate {
+    pub id: JobId,
+    /// The `flow_rev` the state was read at.
+    pub rev: i64,
+    pub state: serde_json::Value,
+    /// When the run must be looked at again (a suspend's deadline).
+    pub wake_at: Option<Millis>,
+    /// The run ended with this status and result.
+    pub end: Option<(JobStatus, serde_json::Value)>,
+}
+
+/// The parked job of iteration `index` of step `step_id` of flow `parent`.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub parent: JobId,
+    pub step_id: String,
+    pub index: i64,
+}
+
+/// How a [`FlowCommit`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowCommitted {
+    Done,
+    /// A flow's state changed meanwhile (or the run ended): nothing was
+    /// written; read again and retry.
+    Conflict,
+    /// The worker no longer holds the finished job: nothing was written.
+    Lost,
+}
+
+/// A child job of a flow run, as [`crate::QueueStore::flow_children`] lists them.
+#[derive(Debug, Clone)]
+pub struct FlowChild {
+    pub id: JobId,
+    pub index: Option<i64>,
+    pub status: JobStatus,
+    pub result: Option<serde_json::Value>,
 }
 
 /// The result of a job failed by the lease sweep (its worker vanished again).

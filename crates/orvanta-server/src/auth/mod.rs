@@ -84,6 +84,21 @@ impl Principal {
     pub fn allows(&self, needed: &Scope) -> bool {
         self.require(needed).is_ok()
     }
+
+    /// Whether this token may read `job`: with `jobs:read`, or when it may
+    /// run the job's runnable and is the very token that started it (a
+    /// webhook-specific token reads the jobs it started and no others).
+    pub fn may_read_job(&self, job: &orvanta_core::Job) -> bool {
+        if self.allows(&Scope::needed("jobs", "read", None, None)) {
+            return true;
+        }
+        let Some(path) = &job.path else { return false };
+        let kind = if job.kind == orvanta_core::JobKind::Script { "scripts" } else { "flows" };
+        self.allows(&Scope::needed("jobs", "run", Some(kind), Some(path.as_str())))
+            && job.created_by == self.username
+            && self.token_prefix.is_some()
+            && job.token_prefix == self.token_prefix
+    }
 }
 
 /// 403 unless the role may write (admin or developer).

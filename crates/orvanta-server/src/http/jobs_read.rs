@@ -36,23 +36,10 @@ pub(crate) async fn readable_job(
     principal.role_in(state, &ws).await?;
     let not_found = || ApiError::NotFound(format!("job {id} not found in workspace '{ws}'"));
     let job = state.store.get_job(&ws, id).await?.ok_or_else(not_found)?;
-    if !may_read(principal, &job) {
+    if !principal.may_read_job(&job) {
         return Err(ApiError::Forbidden("this token lacks the scope 'jobs:read'".into()));
     }
     Ok((ws, job))
-}
-
-/// A token may read a job with `jobs:read`, or when it may run the job's
-/// runnable and is the one that started it (webhook-specific tokens).
-pub(crate) fn may_read(principal: &Principal, job: &Job) -> bool {
-    if principal.allows(&Scope::needed("jobs", "read", None, None)) {
-        return true;
-    }
-    let Some(path) = &job.path else { return false };
-    principal.allows(&Scope::needed("jobs", "run", Some("scripts"), Some(path.as_str())))
-        && job.created_by == principal.username
-        && principal.token_prefix.is_some()
-        && job.token_prefix == principal.token_prefix
 }
 
 async fn get_job(

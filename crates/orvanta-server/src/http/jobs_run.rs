@@ -1,5 +1,6 @@
 //! `/api/w/{ws}/jobs/run/...` (async) and `/jobs/run_wait_result/...` (sync):
-//! start jobs over HTTP. [`start`] is shared with the stream routes.
+//! start scripts and flows over HTTP. [`start`] turns a request into a call
+//! of the runs service (`crate::runs`) and is shared with the stream routes.
 //!
 //! Every answer of a run route carries `x-orvanta-job-id` once a job exists,
 //! and the CORS headers; `HEAD` answers 200 and `OPTIONS` the CORS preflight
@@ -10,14 +11,13 @@ use super::request_args::{self, ArgsSettings, RequestInput, RunArgs};
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::runs::{self, RunRequest, Target};
+use crate::runs::{self, RunOptions, Runnable, Target};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use orvanta_core::{JobId, RunnablePath, Script, ScriptHash, Trigger, WorkspaceId};
-use orvanta_store::Enqueued;
+use orvanta_core::{FlowVersion, JobId, RunnablePath, ScriptHash, Trigger, WorkspaceId};
 use std::time::Duration;
 
 /// The header every run answer carries.
@@ -32,7 +32,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn trigger(self) -> &'static str {
+    pub fn trigger(self) -> &'static str {
         match self {
             Mode::Async => Trigger::WEBHOOK,
             Mode::Sync => Trigger::WEBHOOK_SYNC,
@@ -46,52 +46,45 @@ pub const POST_RUN: &[Method] = &[Method::POST, Method::HEAD, Method::OPTIONS];
 /// The methods of the sync and stream run routes.
 pub const GET_POST_RUN: &[Method] = &[Method::GET, Method::POST, Method::HEAD, Method::OPTIONS];
 
+/// What the last segments of a run route name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    ScriptPath,
+    ScriptHash,
+    FlowPath,
+    FlowVersion,
+}
+
+impl TargetKind {
+    /// The route suffixes, in the order of the contract (§3).
+    pub const ALL: [(TargetKind, &'static str); 4] = [
+        (TargetKind::ScriptPath, "p/{*path}"),
+        (TargetKind::ScriptHash, "h/{hash}"),
+        (TargetKind::FlowPath, "f/{*path}"),
+        (TargetKind::FlowVersion, "fv/{version}"),
+    ];
+
+    pub fn parse(self, s: &str) -> ApiResult<Target> {
+        Ok(match self {
+            TargetKind::ScriptPath => Target::ScriptPath(RunnablePath::parse(s)?),
+            TargetKind::ScriptHash => Target::ScriptHash(ScriptHash::parse(s)?),
+            TargetKind::FlowPath => Target::FlowPath(RunnablePath::parse(s)?),
+            TargetKind::FlowVersion => Target::FlowVersion(FlowVersion::parse(s)?),
+        })
+    }
+}
+
 pub fn router() -> Routes {
-    Routes::new()
-        .add("/jobs/run/p/{*path}", POST_RUN, async_by_path)
-        .add("/jobs/run/h/{hash}", POST_RUN, async_by_hash)
-        .add("/jobs/run/f/{*path}", POST_RUN, flow_not_found)
-        .add("/jobs/run/fv/{version}", POST_RUN, flow_not_found)
-        .add("/jobs/run_wait_result/p/{*path}", GET_POST_RUN, sync_by_path)
-        .add("/jobs/run_wait_result/h/{hash}", GET_POST_RUN, sync_by_hash)
-        .add("/jobs/run_wait_result/f/{*path}", GET_POST_RUN, flow_not_found)
-        .add("/jobs/run_wait_result/fv/{version}", GET_POST_RUN, flow_not_found)
-}
-
-async fn async_by_path(
-    s: State<AppState>,
-    p: PathParams<(String, String)>,
-    pr: Principal,
-    r: Request,
-) -> ApiResult<Response> {
-    by_path(s, p, pr, r, Mode::Async).await
-}
-
-async fn async_by_hash(
-    s: State<AppState>,
-    p: PathParams<(String, String)>,
-    pr: Principal,
-    r: Request,
-) -> ApiResult<Response> {
-    by_hash(s, p, pr, r, Mode::Async).await
-}
-
-async fn sync_by_path(
-    s: State<AppState>,
-    p: PathParams<(String, String)>,
-    pr: Principal,
-    r: Request,
-) -> ApiResult<Response> {
-    by_path(s, p, pr, r, Mode::Sync).await
-}
-
-async fn sync_by_hash(
-    s: State<AppState>,
-    p: PathParams<(String, String)>,
-    pr: Principal,
-    r: Request,
-) -> ApiResult<Response> {
-    by_hash(s, p, pr, r, Mode::Sync).await
+    let mut routes = Routes::new();
+    for (mode, name, methods) in [(Mode::Async, "run", POST_RUN), (Mode::Sync, "run_wait_result", GET_POST_RUN)] {
+        for (kind, suffix) in TargetKind::ALL {
+            let handler = move |s: State<AppState>, p: PathParams<(String, String)>, pr: Principal, r: Request| {
+                answer(s, p, pr, r, kind, mode)
+            };
+            routes = routes.add(&format!("/jobs/{name}/{suffix}"), methods, handler);
+        }
+    }
+    routes
 }
 
 /// `HEAD` and `OPTIONS` of every run route, and CORS headers on their answers.
@@ -134,57 +127,30 @@ fn preflight(headers: &HeaderMap) -> Response {
     resp
 }
 
-async fn flow_not_found() -> ApiError {
-    ApiError::NotFound("flow not found: flows are not available in this version of Orvanta yet".into())
-}
-
-/// Parses a `p/{path}` target and answers.
-async fn by_path(
-    State(s): State<AppState>,
-    PathParams((ws, path)): PathParams<(String, String)>,
-    principal: Principal,
-    req: Request,
-    mode: Mode,
-) -> ApiResult<Response> {
-    let target = Target::Path(RunnablePath::parse(&path)?);
-    answer(s, ws, principal, target, req, mode).await
-}
-
-/// Parses an `h/{hash}` target and answers.
-async fn by_hash(
-    State(s): State<AppState>,
-    PathParams((ws, hash)): PathParams<(String, String)>,
-    principal: Principal,
-    req: Request,
-    mode: Mode,
-) -> ApiResult<Response> {
-    let target = Target::Hash(ScriptHash::parse(&hash)?);
-    answer(s, ws, principal, target, req, mode).await
-}
-
 async fn answer(
-    s: AppState,
-    ws: String,
+    State(s): State<AppState>,
+    PathParams((ws, rest)): PathParams<(String, String)>,
     principal: Principal,
-    target: Target,
     req: Request,
+    kind: TargetKind,
     mode: Mode,
 ) -> ApiResult<Response> {
-    let started = start(&s, &ws, &principal, target, req, mode).await?;
+    let run = start(&s, &ws, &principal, kind.parse(&rest)?, req, mode).await?;
     match mode {
-        Mode::Async => Ok(async_answer(&started)),
-        Mode::Sync => match require_worker(&s, &started).await {
-            Ok(()) => sync_answer(&s, &started).await,
+        Mode::Async => Ok(async_answer(&run)),
+        Mode::Sync => match require_worker(&s, &run).await {
+            Ok(()) => sync_answer(&s, &run).await,
             Err(refused) => Ok(refused),
         },
         Mode::Stream => Err(ApiError::Internal("the stream mode is answered by jobs_stream".into())),
     }
 }
 
-/// Jobs a run request started (one, or one per event of a batch).
+/// What a run request started: the runnable and its job(s), one or one per
+/// event of a CloudEvents batch.
 #[derive(Debug)]
 pub struct Started {
-    pub script: Script,
+    pub runnable: Runnable,
     pub ids: Vec<JobId>,
     pub batch: bool,
     /// The jobs' worker tag.
@@ -280,8 +246,9 @@ pub async fn require_worker(state: &AppState, started: &Started) -> Result<(), R
     }
 }
 
-/// Resolves the target, turns the request into arguments, and enqueues the
-/// job(s). From the return on, the jobs are committed.
+/// From a run request to started jobs: the target is resolved (404/403
+/// before the body is read, so a refused request stores no file), the
+/// request becomes arguments (§4), and the runs service enqueues them.
 pub async fn start(
     state: &AppState,
     ws: &str,
@@ -291,8 +258,8 @@ pub async fn start(
     mode: Mode,
 ) -> ApiResult<Started> {
     let ws = WorkspaceId::parse(ws)?;
-    principal.role_in(state, &ws).await?;
-    let script = runs::resolve_script(state, principal, &ws, &target).await?;
+    let pinned = matches!(target, Target::ScriptHash(_) | Target::FlowVersion(_));
+    let runnable = runs::resolve(state, principal, &ws, &target).await?;
     let (parts, body) = req.into_parts();
     let query = request_args::parse_query(parts.uri.query());
     let rq = run_query(&query, mode)?;
@@ -300,8 +267,7 @@ pub async fn start(
     let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };
     let settings = ArgsSettings { include_headers: state.cfg.include_headers.clone() };
-    let args = request_args::build(input, &*state.objects, &settings).await?;
-    let (list, batch) = match args {
+    let (args, batch) = match request_args::build(input, &*state.objects, &settings).await? {
         RunArgs::One(a) => (vec![a], false),
         RunArgs::Batch(_) if mode != Mode::Async => {
             return Err(ApiError::BadRequest(
@@ -311,38 +277,17 @@ pub async fn start(
         }
         RunArgs::Batch(list) => (list, true),
     };
-    let mut ids = Vec::with_capacity(list.len());
-    for (i, args) in list.into_iter().enumerate() {
-        let first = i == 0;
-        let run = RunRequest {
-            args,
-            trigger: Trigger::parse(mode.trigger())?,
-            job_id: if first { rq.job_id } else { None },
-            idempotency_key: idempotency_key.clone().filter(|_| first && !batch),
-            scheduled_for: rq.scheduled_for,
-            tag: rq.tag.clone(),
-            parent_job: rq.parent_job,
-        };
-        let enqueued = runs::enqueue_script(state, principal, &script, run).await?;
-        if let Enqueued::Existing(id) = enqueued {
-            // An earlier job answers only if it is a job of this very runnable
-            // that the caller may read; anything else is not revealed.
-            let same = match state.store.get_job(&ws, id).await? {
-                Some(job) => {
-                    job.path.as_ref() == Some(&script.path)
-                        && (!matches!(target, Target::Hash(_)) || job.script_hash == Some(script.hash))
-                        && super::jobs_read::may_read(principal, &job)
-                }
-                None => false,
-            };
-            if !same {
-                return Err(ApiError::Conflict(format!("the job id {id} is taken; choose another job_id")));
-            }
-        }
-        ids.push(enqueued.id());
-    }
-    let tag = runs::job_tag(&script, rq.tag);
-    Ok(Started { script, ids, batch, tag })
+    let opts = RunOptions {
+        trigger: Trigger::parse(mode.trigger())?,
+        job_id: rq.job_id,
+        idempotency_key,
+        scheduled_for: rq.scheduled_for,
+        tag: rq.tag,
+        parent_job: rq.parent_job,
+    };
+    let started =
+        runs::start(state, runs::Start { caller: principal, runnable: &runnable, pinned, args, opts }).await?;
+    Ok(Started { runnable, ids: started.ids, batch, tag: started.tag })
 }
 
 /// Reads the body under its limit: the multipart limit for uploads, the
@@ -387,17 +332,34 @@ fn async_answer(started: &Started) -> Response {
 async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response> {
     let id = started.ids[0];
     let timeout = Duration::from_secs(state.cfg.sync_timeout_s);
-    let (store, ws, settings) =
-        (state.store.clone(), started.script.workspace.clone(), started.script.settings.clone());
+    let store = state.store.clone();
+    let ws = started.runnable.workspace().clone();
+    let (error_status, delete_after_use) = (started.runnable.error_status_code(), started.runnable.delete_after_use());
     let finish = async move {
-        let Some(mut job) = crate::wait::until_done(&*store, &ws, id, timeout).await? else { return Ok(None) };
+        let mut job = match crate::wait::until_done(&*store, &ws, id, timeout).await? {
+            crate::wait::Waited::Done(job) => *job,
+            crate::wait::Waited::TimedOut => return Ok(None),
+            crate::wait::Waited::Gone => {
+                return Err(ApiError::NotFound(format!(
+                    "job {id} is gone from workspace '{ws}' (deleted while waited for)"
+                )))
+            }
+        };
+        // A flow answers as soon as its early-return step finished (§5).
+        if !job.status.is_final() {
+            if let Some(early) = crate::flows::early_result(&job).cloned() {
+                return Ok(Some(super::respond::sync_result(orvanta_core::JobStatus::Success, &early, error_status)));
+            }
+        }
         // A job that streamed answers its stream too, as the stream routes do.
-        let stream = store.read_stream(id, 0).await?;
+        let stream_job = job.flow_state.as_ref().and_then(orvanta_flow::state::stream_job).unwrap_or(id);
+        let stream = store.read_stream(stream_job, 0).await?;
         if !stream.is_empty() {
             job.result = Some(super::respond::only_result(job.status, job.result.take(), stream));
         }
-        let resp = super::respond::sync_result(&job, &settings);
-        if settings.delete_after_use {
+        let result = job.result.clone().unwrap_or(serde_json::Value::Null);
+        let resp = super::respond::sync_result(job.status, &result, error_status);
+        if delete_after_use {
             // The caller gets its answer even so; the log says the data stayed.
             if let Err(e) = store.purge_job(id).await {
                 tracing::error!(job = %id, error = %e, "delete_after_use: the job's args, logs and result could not be deleted");
@@ -407,7 +369,7 @@ async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response>
     };
     // With delete_after_use the wait runs in its own task, so that a caller who
     // hangs up before the job ends does not leave the job's data behind.
-    let answer = if started.script.settings.delete_after_use {
+    let answer = if delete_after_use {
         tokio::spawn(finish)
             .await
             .unwrap_or_else(|e| Err(ApiError::Internal(format!("the sync wait of job {id} failed: {e}"))))

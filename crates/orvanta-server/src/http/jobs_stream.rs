@@ -10,17 +10,16 @@
 
 use super::extract::{PathParams, QueryParams};
 use super::jobs_read::readable_job;
-use super::jobs_run::{self, Mode};
+use super::jobs_run::{self, Mode, TargetKind};
 use super::respond::only_result;
 use super::routes::Routes;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::runs::Target;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use orvanta_core::{JobId, JobStatus, RunnablePath, ScriptHash, WorkspaceId};
+use orvanta_core::{JobId, JobStatus, WorkspaceId};
 use orvanta_store::{JobEvent, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -41,54 +40,33 @@ const FAST_EVERY: Duration = Duration::from_millis(50);
 const FAST_FOR: Duration = Duration::from_secs(2);
 
 pub fn router() -> Routes {
-    let both = jobs_run::GET_POST_RUN;
-    let run = Routes::new()
-        .add("/jobs/run_and_stream/p/{*path}", both, stream_by_path)
-        .add("/jobs/run_and_stream/h/{hash}", both, stream_by_hash)
-        .add("/jobs/run_and_stream/f/{*path}", both, flow_not_found)
-        .add("/jobs/run_and_stream/fv/{version}", both, flow_not_found);
+    let mut run = Routes::new();
+    for (kind, suffix) in TargetKind::ALL {
+        let handler = move |s: State<AppState>, p: PathParams<(String, String)>, pr: Principal, r: Request| {
+            run_and_stream(s, p, pr, r, kind)
+        };
+        run = run.add(&format!("/jobs/run_and_stream/{suffix}"), jobs_run::GET_POST_RUN, handler);
+    }
     jobs_run::with_cors(run)
         .get("/jobs_u/getupdate_sse/{id}", getupdate_sse)
         .get("/job_u/getupdate_sse/{id}", getupdate_sse)
 }
 
-async fn flow_not_found() -> ApiError {
-    ApiError::NotFound("flow not found: flows are not available in this version of Orvanta yet".into())
-}
-
-async fn stream_by_path(
-    State(s): State<AppState>,
-    PathParams((ws, path)): PathParams<(String, String)>,
-    principal: Principal,
-    req: Request,
-) -> ApiResult<Response> {
-    run_and_stream(s, ws, principal, Target::Path(RunnablePath::parse(&path)?), req).await
-}
-
-async fn stream_by_hash(
-    State(s): State<AppState>,
-    PathParams((ws, hash)): PathParams<(String, String)>,
-    principal: Principal,
-    req: Request,
-) -> ApiResult<Response> {
-    run_and_stream(s, ws, principal, Target::Hash(ScriptHash::parse(&hash)?), req).await
-}
-
-/// Starts the job, then streams it in only_result mode.
+/// Starts the run, then streams it in only_result mode.
 async fn run_and_stream(
-    s: AppState,
-    ws: String,
+    State(s): State<AppState>,
+    PathParams((ws, rest)): PathParams<(String, String)>,
     principal: Principal,
-    target: Target,
     req: Request,
+    kind: TargetKind,
 ) -> ApiResult<Response> {
-    let started = jobs_run::start(&s, &ws, &principal, target, req, Mode::Stream).await?;
+    let started = jobs_run::start(&s, &ws, &principal, kind.parse(&rest)?, req, Mode::Stream).await?;
     if let Err(refused) = jobs_run::require_worker(&s, &started).await {
         return Ok(refused);
     }
     let id = started.ids[0];
     let opts = WatchOpts { only_result: true, ..WatchOpts::default() };
-    let watch = Watch::new(&s, started.script.workspace, id, opts);
+    let watch = Watch::new(&s, started.runnable.workspace().clone(), id, opts);
     Ok(jobs_run::with_job_id(watch.into_sse(), id))
 }
 

@@ -13,7 +13,7 @@ use crate::error::error_body;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use orvanta_core::{Job, JobStatus, ScriptSettings};
+use orvanta_core::JobStatus;
 use serde_json::{json, Map, Value};
 
 /// The spellings of the control keys, in order of precedence when a result
@@ -23,20 +23,20 @@ const PREFIXES: [&str; 3] = ["orvanta_", "wm_", "windmill_"];
 /// Headers a script may not set: the server frames the answer itself.
 const FRAMING: [HeaderName; 3] = [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION];
 
-/// The answer of a sync route for a finished job.
-pub fn sync_result(job: &Job, settings: &ScriptSettings) -> Response {
-    let result = job.result.as_ref().unwrap_or(&Value::Null);
-    if job.status == JobStatus::Success {
+/// The answer of a sync route for a run that ended with `status` and
+/// `result`; `error_status` is the runnable's `error_status_code`.
+pub fn sync_result(status: JobStatus, result: &Value, error_status: Option<u16>) -> Response {
+    if status == JobStatus::Success {
         success(result)
     } else {
-        failure(result, settings)
+        failure(result, error_status)
     }
 }
 
 /// A failed (or canceled) job: its error result, 200 unless the script sets
 /// `error_status_code`.
-fn failure(result: &Value, settings: &ScriptSettings) -> Response {
-    let status = settings.error_status_code.and_then(|c| valid_status(c.into())).unwrap_or(StatusCode::OK);
+fn failure(result: &Value, error_status: Option<u16>) -> Response {
+    let status = error_status.and_then(|c| valid_status(c.into())).unwrap_or(StatusCode::OK);
     (status, Json(result)).into_response()
 }
 
@@ -196,7 +196,6 @@ pub fn only_result(status: JobStatus, result: Option<Value>, stream: String) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orvanta_core::{JobId, JobKind, Trigger, Username, WorkspaceId};
     use serde_json::json;
 
     async fn parts(resp: Response) -> (u16, axum::http::HeaderMap, String) {
@@ -208,39 +207,6 @@ mod tests {
 
     async fn ok(result: Value) -> (u16, axum::http::HeaderMap, String) {
         parts(success(&result)).await
-    }
-
-    fn job(status: JobStatus, result: Value) -> Job {
-        let admin = Username::parse("admin").unwrap();
-        Job {
-            id: JobId::new(),
-            workspace: WorkspaceId::parse("demo").unwrap(),
-            kind: JobKind::Script,
-            path: None,
-            script_hash: None,
-            language: None,
-            args: None,
-            created_by: admin.clone(),
-            permissioned_as: admin,
-            tag: "default".into(),
-            trigger: Trigger::parse(Trigger::WEBHOOK_SYNC).unwrap(),
-            status,
-            created_at: 0,
-            scheduled_for: 0,
-            started_at: None,
-            completed_at: None,
-            result: Some(result),
-            parent_job: None,
-            timeout_s: None,
-            worker: None,
-            retries: 0,
-            cancel_requested: None,
-            purged: false,
-            token_prefix: None,
-            flow: None,
-            flow_state: None,
-            flow_rev: 0,
-        }
     }
 
     #[tokio::test]
@@ -342,19 +308,18 @@ mod tests {
     #[tokio::test]
     async fn a_failure_answers_its_error_with_200_or_the_error_status_code() {
         let err = json!({"error": {"name": "ValueError", "message": "bad"}});
-        let (status, _, body) =
-            parts(sync_result(&job(JobStatus::Failure, err.clone()), &ScriptSettings::default())).await;
+        let (status, _, body) = parts(sync_result(JobStatus::Failure, &err, None)).await;
         assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()), (200, err.clone()));
-        let settings = ScriptSettings { error_status_code: Some(422), ..Default::default() };
-        let (status, _, _) = parts(sync_result(&job(JobStatus::Failure, err.clone()), &settings)).await;
+        let settings = Some(422);
+        let (status, _, _) = parts(sync_result(JobStatus::Failure, &err, settings)).await;
         assert_eq!(status, 422);
-        let (status, _, _) = parts(sync_result(&job(JobStatus::Canceled, err), &settings)).await;
+        let (status, _, _) = parts(sync_result(JobStatus::Canceled, &err, settings)).await;
         assert_eq!(status, 422);
         // A failed job's result never shapes the answer, even with control keys.
         let tricky = json!({"wm_status_code": 201, "result": 1});
-        let (status, _, body) = parts(sync_result(&job(JobStatus::Failure, tricky), &ScriptSettings::default())).await;
+        let (status, _, body) = parts(sync_result(JobStatus::Failure, &tricky, None)).await;
         assert_eq!((status, body.as_str()), (200, r#"{"wm_status_code":201,"result":1}"#));
-        let (status, _, body) = parts(sync_result(&job(JobStatus::Success, json!(7)), &settings)).await;
+        let (status, _, body) = parts(sync_result(JobStatus::Success, &json!(7), settings)).await;
         assert_eq!((status, body.as_str()), (200, "7"));
     }
 }

@@ -133,19 +133,18 @@ async fn head_options_cors_and_the_cloudevents_handshake() {
 }
 
 #[tokio::test]
-async fn flow_targets_answer_404_until_flows_exist() {
+async fn unknown_flow_targets_answer_404() {
     let app = spawn_app();
-    for route in [
-        "/jobs/run/f/u/admin/flow",
-        "/jobs/run/fv/12",
-        "/jobs/run_wait_result/f/u/admin/flow",
-        "/jobs/run_wait_result/fv/12",
-        "/jobs/run_and_stream/f/u/admin/flow",
-        "/jobs/run_and_stream/fv/12",
-    ] {
+    for route in
+        ["/jobs/run/f/u/admin/flow", "/jobs/run_wait_result/f/u/admin/flow", "/jobs/run_and_stream/f/u/admin/flow"]
+    {
         assert_error(app.post_json(route, &json!({})).await, 404, "flow not found").await;
     }
-    assert_error(app.get("/jobs/run_wait_result/fv/12").await, 404, "flow not found").await;
+    for route in ["/jobs/run/fv/12", "/jobs/run_wait_result/fv/12", "/jobs/run_and_stream/fv/12"] {
+        assert_error(app.post_json(route, &json!({})).await, 404, "no flow version 12").await;
+    }
+    assert_error(app.get("/jobs/run_wait_result/fv/12").await, 404, "no flow version").await;
+    assert_error(app.get("/jobs/run_wait_result/fv/0").await, 400, "positive whole number").await;
 }
 
 #[tokio::test]

@@ -204,7 +204,7 @@ async fn run_and_stream_answers_head_options_and_flows() {
     let events = SseReader::new(r).rest().await;
     assert_eq!(events, vec![json!({"type": "update", "completed": true, "only_result": "hi"})]);
     assert_error(app.post_json("/jobs/run_and_stream/f/u/admin/flow", &json!({})).await, 404, "flow not found").await;
-    assert_error(app.get("/jobs/run_and_stream/fv/3").await, 404, "flows are not available").await;
+    assert_error(app.get("/jobs/run_and_stream/fv/3").await, 404, "no flow version 3").await;
     assert_error(app.post_json("/jobs/run_and_stream/p/u/admin/nope", &json!({})).await, 404, "not found").await;
 }
 

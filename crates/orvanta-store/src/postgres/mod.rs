@@ -13,6 +13,7 @@
 //! and migrates (`schema`); `flows` holds the flow versions; `listen` carries job events between processes.
 
 mod accounts;
+mod flow_runs;
 mod flows;
 mod instance;
 mod listen;

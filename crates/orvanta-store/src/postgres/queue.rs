@@ -11,7 +11,10 @@ use super::notify;
 use crate::rows::{runnable_key, JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
 use crate::shared::{NEW_JOB_COLUMNS, NEW_JOB_VALUES};
 use crate::types::{canceled_error, worker_lost_error};
-use crate::{CancelOutcome, Claim, Completion, Enqueued, JobEvent, LeaseState, Result, StoreError, Swept};
+use crate::{
+    CancelOutcome, Claim, Completion, Enqueued, FlowChild, FlowCommit, FlowCommitted, JobEvent, LeaseState, Result,
+    StoreError, Swept,
+};
 use orvanta_core::{Job, JobId, JobStatus, Millis, NewJob, WorkspaceId};
 use sqlx::{PgConnection, PgPool};
 
@@ -46,10 +49,10 @@ pub(super) async fn enqueue(pool: &PgPool, new: &[NewJob]) -> Result<Vec<Enqueue
 }
 
 /// Jobs per multi-row insert (21 parameters each, far under PostgreSQL's 65,535).
-const INSERT_CHUNK: usize = 256;
+pub(super) const INSERT_CHUNK: usize = 256;
 
 /// Inserts jobs (skipping ids that exist); answers the ids inserted.
-async fn insert_many(conn: &mut PgConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
+pub(super) async fn insert_many(conn: &mut PgConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
     let values: Vec<String> = (0..jobs.len())
         .map(|j| {
             let params: Vec<String> = (1..=NEW_JOB_VALUES).map(|k| format!("${}", j * NEW_JOB_VALUES + k)).collect();
@@ -252,6 +255,23 @@ pub(super) async fn cancel(
 ) -> Result<CancelOutcome> {
     let mut tx = pool.begin().await?;
     let key = id.to_string();
+    // A flow run ends at once, and everything it started with it.
+    let flow = sqlx::query(
+        "UPDATE jobs SET status = 'canceled', result = $3, completed_at = $4, lease_until = NULL, wake_at = NULL \
+         WHERE id = $1 AND workspace = $2 AND kind = 'flow' AND status IN ('queued', 'running')",
+    )
+    .bind(&key)
+    .bind(ws.as_str())
+    .bind(canceled_error(reason).to_string())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if flow.rows_affected() == 1 {
+        notify(&mut tx, JobEvent::Completed(id)).await?;
+        super::flow_runs::cancel_below(&mut tx, id, reason, now).await?;
+        tx.commit().await?;
+        return Ok(CancelOutcome::Canceled);
+    }
     for _ in 0..CANCEL_ATTEMPTS {
         let canceled = sqlx::query(
             "UPDATE jobs SET status = 'canceled', result = $3, completed_at = $4 \
@@ -322,5 +342,17 @@ impl crate::QueueStore for super::PgStore {
 
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
         cancel(&self.pool, ws, id, reason, now).await
+    }
+
+    async fn commit_flow(&self, commit: &FlowCommit) -> Result<FlowCommitted> {
+        super::flow_runs::commit(&self.pool, commit).await
+    }
+
+    async fn flow_children(&self, parent: JobId, step_id: Option<&str>) -> Result<Vec<FlowChild>> {
+        super::flow_runs::children(&self.pool, parent, step_id).await
+    }
+
+    async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>> {
+        super::flow_runs::due_wakes(&self.pool, now).await
     }
 }

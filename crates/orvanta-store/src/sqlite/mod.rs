@@ -11,6 +11,7 @@
 //! (the migrations).
 
 mod accounts;
+mod flow_runs;
 mod flows;
 mod instance;
 mod outputs;

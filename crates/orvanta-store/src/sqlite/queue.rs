@@ -55,13 +55,27 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
-        let out = cancel(&self.write, ws, id, reason, now).await?;
-        match out {
-            CancelOutcome::Canceled => self.publish(JobEvent::Completed(id)),
-            CancelOutcome::Requested => self.publish(JobEvent::CancelRequested(id)),
-            _ => {}
+        let (out, events) = cancel(&self.write, ws, id, reason, now).await?;
+        for e in events {
+            self.publish(e);
         }
         Ok(out)
+    }
+
+    async fn commit_flow(&self, commit: &FlowCommit) -> Result<FlowCommitted> {
+        let (out, events) = super::flow_runs::commit(&self.write, commit).await?;
+        for e in events {
+            self.publish(e);
+        }
+        Ok(out)
+    }
+
+    async fn flow_children(&self, parent: JobId, step_id: Option<&str>) -> Result<Vec<FlowChild>> {
+        super::flow_runs::children(&self.read, parent, step_id).await
+    }
+
+    async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>> {
+        super::flow_runs::due_wakes(&self.read, now).await
     }
 }
 
@@ -115,10 +129,10 @@ pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<En
 }
 
 /// Jobs per multi-row insert (21 bound values each, well under SQLite's limit of 32,766).
-const INSERT_CHUNK: usize = 256;
+pub(super) const INSERT_CHUNK: usize = 256;
 
 /// Inserts jobs (skipping ids that exist); answers the ids inserted.
-async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
+pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
     let row = format!("({}'queued')", "?, ".repeat(NEW_JOB_VALUES));
     let values = vec![row; jobs.len()].join(", ");
     let sql = format!(
@@ -251,15 +265,32 @@ pub(super) async fn cancel(
     id: JobId,
     reason: &str,
     now: Millis,
-) -> Result<CancelOutcome> {
+) -> Result<(CancelOutcome, Vec<JobEvent>)> {
     let mut tx = pool.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ? AND workspace = ?")
+    let row: Option<(String, String)> = sqlx::query_as("SELECT status, kind FROM jobs WHERE id = ? AND workspace = ?")
         .bind(id.to_string())
         .bind(ws.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(status) = status else { return Ok(CancelOutcome::NotFound) };
-    let out = match JobStatus::parse(&status)? {
+    let Some((status, kind)) = row else { return Ok((CancelOutcome::NotFound, Vec::new())) };
+    let status = JobStatus::parse(&status)?;
+    let mut events = Vec::new();
+    let out = match status {
+        _ if status.is_final() => CancelOutcome::AlreadyFinished(status),
+        // A flow run ends at once, and everything it started with it.
+        _ if kind == "flow" => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'canceled', result = ?, completed_at = ?, lease_until = NULL, wake_at = NULL                  WHERE id = ?",
+            )
+            .bind(canceled_error(reason).to_string())
+            .bind(now)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            events.push(JobEvent::Completed(id));
+            events.extend(super::flow_runs::cancel_below(&mut tx, id, reason, now).await?);
+            CancelOutcome::Canceled
+        }
         JobStatus::Queued => {
             sqlx::query("UPDATE jobs SET status = 'canceled', result = ?, completed_at = ? WHERE id = ?")
                 .bind(canceled_error(reason).to_string())
@@ -267,18 +298,19 @@ pub(super) async fn cancel(
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
+            events.push(JobEvent::Completed(id));
             CancelOutcome::Canceled
         }
-        JobStatus::Running => {
+        _ => {
             sqlx::query("UPDATE jobs SET cancel_requested = ? WHERE id = ?")
                 .bind(reason)
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
+            events.push(JobEvent::CancelRequested(id));
             CancelOutcome::Requested
         }
-        done => CancelOutcome::AlreadyFinished(done),
     };
     tx.commit().await?;
-    Ok(out)
+    Ok((out, events))
 }

@@ -11,6 +11,7 @@
 mod accounts;
 mod events;
 mod fixtures;
+mod flow_runs;
 mod flows;
 mod harness;
 mod instance;
@@ -80,6 +81,11 @@ conformance! {
     outputs::purge,
     outputs::list_filters,
     outputs::list_paging,
+    flow_runs::a_step_and_the_next_commit_together,
+    flow_runs::a_stale_state_or_a_lost_step_writes_nothing,
+    flow_runs::parked_iterations_wait_for_activation,
+    flow_runs::canceling_a_flow_cancels_what_it_started,
+    flow_runs::wake_times_come_due,
     events::enqueue_then_complete,
     events::claim_cancel_progress,
 }

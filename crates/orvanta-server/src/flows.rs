@@ -1,0 +1,562 @@
+//! The flow engine at work: loads what `orvanta_flow::advance` needs (the
+//! flow run's job and state, its enclosing runs, the flow version), turns
+//! the actions it answers into one `FlowCommit` (the finished step, every
+//! flow state it changed, the jobs it starts), and commits it, reading again
+//! and retrying when another worker advanced the same run meanwhile.
+//!
+//! Called by the worker (a flow job claimed, a step finished), by the resume
+//! and cancel URLs of suspended steps, and by the sweep (a step failed by a
+//! lost worker, a suspend past its deadline).
+
+use orvanta_core::openflow::{FlowModule, FlowValue, ModuleValue};
+use orvanta_core::{
+    FlowLink, FlowVersion, Job, JobId, JobKind, JobStatus, Language, NewJob, RunnablePath, Trigger, WorkspaceId,
+};
+use orvanta_flow::engine::{Action, Ctx, Event, StepCode};
+use orvanta_flow::{locate, Evaluator, FlowState};
+use orvanta_store::{Activation, Finish, FlowCommit, FlowCommitted, FlowUpdate, Store, StoreError, PARKED};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// How often an advance is retried when other workers keep changing the run.
+const ATTEMPTS: usize = 20;
+/// How deep flows may call flows.
+const MAX_SUBFLOW_DEPTH: usize = 16;
+
+/// Parsed flow versions (immutable, so cached without expiry, bounded).
+#[derive(Default)]
+pub struct FlowDefs {
+    cache: Mutex<HashMap<(WorkspaceId, FlowVersion), Arc<Def>>>,
+}
+
+/// A flow version, parsed.
+pub struct Def {
+    pub path: RunnablePath,
+    pub value: FlowValue,
+}
+
+impl FlowDefs {
+    /// The parsed flow version, or `None` when it no longer exists.
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        ws: &WorkspaceId,
+        v: FlowVersion,
+    ) -> Result<Option<Arc<Def>>, StoreError> {
+        if let Some(d) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&(ws.clone(), v)) {
+            return Ok(Some(d.clone()));
+        }
+        let Some(flow) = store.flow_by_version(ws, v).await? else { return Ok(None) };
+        let value = FlowValue::parse(&flow.value)
+            .map_err(|e| StoreError::Corrupt(format!("flow version {v} no longer parses: {e}")))?;
+        let def = Arc::new(Def { path: flow.path, value });
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 1000 {
+            cache.clear();
+        }
+        cache.insert((ws.clone(), v), def.clone());
+        Ok(Some(def))
+    }
+}
+
+/// What the engine needs from the process.
+pub struct Engine<'a> {
+    pub store: &'a dyn Store,
+    pub defs: &'a FlowDefs,
+}
+
+/// How an advance went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advanced {
+    Done,
+    /// The finished job was not this worker's any more: nothing was written.
+    Lost,
+}
+
+/// The early-return result of a flow run, once its early step finished.
+pub fn early_result(job: &Job) -> Option<&Value> {
+    job.flow_state.as_ref().and_then(orvanta_flow::state::early_result)
+}
+
+/// The module a step job runs, and its code when it is inline.
+pub fn step_module<'d>(def: &'d Def, link: &FlowLink) -> Option<&'d FlowModule> {
+    locate::module(&def.value, &link.node, link.step_id.as_deref()?)
+}
+
+impl Engine<'_> {
+    /// A claimed flow job: starts its first module(s).
+    pub async fn start(&self, job: &Job) -> Result<Advanced, StoreError> {
+        self.advance(&job.workspace, job.id, Event::Start, None).await
+    }
+
+    /// A job of a flow run ended: completes it (when `finish` says this
+    /// worker holds it) and advances its parent, in one commit.
+    pub async fn ended(
+        &self,
+        job: &Job,
+        status: JobStatus,
+        result: Value,
+        finish: Option<String>,
+    ) -> Result<Advanced, StoreError> {
+        let finish = finish.map(|worker| Finish { id: job.id, worker, status, result: result.clone() });
+        let (Some(parent), Some(link)) = (job.parent_job, job.flow.as_ref()) else {
+            return self.commit_alone(finish).await;
+        };
+        let Some(step_id) = link.step_id.clone() else { return self.commit_alone(finish).await };
+        let event = Event::Ended { step_id, job: job.id, index: link.index, status, result };
+        self.advance(&job.workspace, parent, event, finish).await
+    }
+
+    /// A resume event for the suspended flow `flow`.
+    pub async fn resume(
+        &self,
+        ws: &WorkspaceId,
+        flow: JobId,
+        resume_id: u32,
+        payload: Value,
+    ) -> Result<Advanced, StoreError> {
+        self.advance(ws, flow, Event::Resumed { resume_id, payload }, None).await
+    }
+
+    /// A flow run whose wake time came: a suspend past its deadline.
+    pub async fn wake(&self, ws: &WorkspaceId, flow: JobId) -> Result<Advanced, StoreError> {
+        self.advance(ws, flow, Event::TimedOut, None).await
+    }
+
+    async fn commit_alone(&self, finish: Option<Finish>) -> Result<Advanced, StoreError> {
+        let Some(finish) = finish else { return Ok(Advanced::Done) };
+        let commit = FlowCommit { finish: Some(finish), now: orvanta_core::now_millis(), ..Default::default() };
+        match self.store.commit_flow(&commit).await? {
+            FlowCommitted::Lost => Ok(Advanced::Lost),
+            _ => Ok(Advanced::Done),
+        }
+    }
+
+    async fn advance(
+        &self,
+        ws: &WorkspaceId,
+        flow: JobId,
+        event: Event,
+        finish: Option<Finish>,
+    ) -> Result<Advanced, StoreError> {
+        for _ in 0..ATTEMPTS {
+            let now = orvanta_core::now_millis();
+            let mut commit = FlowCommit { finish: finish.clone(), now, ..Default::default() };
+            let mut next = Some((flow, event.clone()));
+            // A run that ends hands its end to its parent, in the same commit.
+            while let Some((id, ev)) = next.take() {
+                next = self.advance_one(ws, id, ev, &mut commit).await?;
+            }
+            match self.store.commit_flow(&commit).await? {
+                FlowCommitted::Done => return Ok(Advanced::Done),
+                FlowCommitted::Lost => return Ok(Advanced::Lost),
+                FlowCommitted::Conflict => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            }
+        }
+        Err(StoreError::Conflict(format!("flow run {flow} kept changing while it was advanced; it will be retried")))
+    }
+
+    /// Applies `event` to the run `id`, adding its writes to `commit`;
+    /// answers the event for its parent when the run ended.
+    async fn advance_one(
+        &self,
+        ws: &WorkspaceId,
+        id: JobId,
+        event: Event,
+        commit: &mut FlowCommit,
+    ) -> Result<Option<(JobId, Event)>, StoreError> {
+        let Some(job) = self.store.get_job(ws, id).await? else { return Ok(None) };
+        if job.status.is_final() || job.kind != JobKind::Flow {
+            return Ok(None);
+        }
+        let Some(link) = job.flow.clone() else { return Ok(None) };
+        let chain = self.ancestors(ws, &job).await?;
+        let Some(def) = self.defs.get(self.store, ws, link.version).await? else {
+            let error = json!({"error": {"name": "FlowNotFound", "message": format!("flow version {} no longer exists", link.version)}});
+            return self.end_now(&job, &link, JobStatus::Failure, error, commit);
+        };
+        let Some(list) = locate::list(&def.value, &link.node) else {
+            let error = json!({"error": {"name": "FlowNotFound", "message": format!("flow version {} has no module list '{}'", link.version, link.node)}});
+            return self.end_now(&job, &link, JobStatus::Failure, error, commit);
+        };
+        let top = link.node.is_empty();
+        let failure = if top { def.value.failure_module.as_deref() } else { None };
+        let scope = Scope::of(&job, &chain);
+        let ctx = Ctx {
+            flow_input: &scope.flow_input,
+            outer_results: &scope.outer,
+            initial_previous: &scope.previous,
+            is_root: top,
+            early_return: if top { def.value.early_return.as_deref() } else { None },
+            now: commit.now,
+        };
+        let mut state = FlowState::from_json(job.flow_state.as_ref());
+        let evaluator = Evaluator::new().map_err(|e| StoreError::Internal(format!("the expression engine: {e}")))?;
+        let mut events = VecDeque::from([event]);
+        let mut wake_at = None;
+        let mut end = None;
+        while let Some(ev) = events.pop_front() {
+            let actions = orvanta_flow::advance(list, failure, &mut state, ev, &ctx, &evaluator);
+            for action in actions {
+                match action {
+                    Action::RunStep {
+                        step_id, job: step_job, code, args, timeout_s, tag, delay_ms, failure, ..
+                    } => {
+                        let node = if failure { locate::FAILURE_NODE.to_owned() } else { link.node.clone() };
+                        let module = locate::module(&def.value, &node, &step_id);
+                        match self
+                            .step_job(
+                                &job,
+                                &link,
+                                &def,
+                                module,
+                                StepSpec {
+                                    step_id: &step_id,
+                                    id: step_job,
+                                    node,
+                                    code,
+                                    args,
+                                    timeout_s,
+                                    tag,
+                                    delay_ms,
+                                },
+                            )
+                            .await?
+                        {
+                            Ok(new) => commit.enqueue.push(new),
+                            Err(error) => events.push_back(Event::Ended {
+                                step_id,
+                                job: step_job,
+                                index: None,
+                                status: JobStatus::Failure,
+                                result: error,
+                            }),
+                        }
+                    }
+                    Action::RunNested { step_id, job: nested, node, index, iter, previous, parked, delay_ms } => {
+                        let mut args = Map::new();
+                        if let Some(iter) = iter {
+                            args.insert("iter".into(), iter);
+                        }
+                        args.insert("previous_result".into(), previous);
+                        let when = if parked { PARKED } else { commit.now + delay_ms.max(0) };
+                        let nested_link = FlowLink {
+                            version: link.version,
+                            node,
+                            step_id: Some(step_id),
+                            index: Some(index),
+                            root: link.root,
+                        };
+                        commit.enqueue.push(child_job(
+                            &job,
+                            nested,
+                            JobKind::Flow,
+                            &def.path,
+                            Value::Object(args),
+                            when,
+                            nested_link,
+                        ));
+                    }
+                    Action::RunSubflow { step_id, job: sub, path, args, delay_ms } => {
+                        match self
+                            .subflow_job(
+                                ws,
+                                &job,
+                                &link,
+                                &chain,
+                                &step_id,
+                                sub,
+                                &path,
+                                args,
+                                commit.now + delay_ms.max(0),
+                            )
+                            .await?
+                        {
+                            Ok(new) => commit.enqueue.push(new),
+                            Err(error) => events.push_back(Event::Ended {
+                                step_id,
+                                job: sub,
+                                index: None,
+                                status: JobStatus::Failure,
+                                result: error,
+                            }),
+                        }
+                    }
+                    Action::Activate { step_id, index } => {
+                        commit.activate.push(Activation { parent: job.id, step_id, index })
+                    }
+                    Action::Collect { step_id } => {
+                        let children = self.store.flow_children(job.id, Some(&step_id)).await?;
+                        let results = children
+                            .into_iter()
+                            .filter(|c| c.status.is_final())
+                            .map(|c| (c.status, c.result.unwrap_or(Value::Null)))
+                            .collect();
+                        events.push_back(Event::Collected { step_id, results });
+                    }
+                    Action::EarlyReturn { .. } => {}
+                    Action::Suspend { until } => wake_at = until,
+                    Action::End { status, result } => end = Some((status, result)),
+                }
+            }
+        }
+        let parent_event = end.as_ref().and_then(|(status, result)| parent_event(&job, &link, *status, result.clone()));
+        commit.flows.push(FlowUpdate { id: job.id, rev: job.flow_rev, state: state.to_json(), wake_at, end });
+        Ok(parent_event)
+    }
+
+    /// Ends a run at once (its flow is gone): its parent hears of it.
+    fn end_now(
+        &self,
+        job: &Job,
+        link: &FlowLink,
+        status: JobStatus,
+        result: Value,
+        commit: &mut FlowCommit,
+    ) -> Result<Option<(JobId, Event)>, StoreError> {
+        let mut state = FlowState::from_json(job.flow_state.as_ref());
+        state.ended = true;
+        let parent = parent_event(job, link, status, result.clone());
+        commit.flows.push(FlowUpdate {
+            id: job.id,
+            rev: job.flow_rev,
+            state: state.to_json(),
+            wake_at: None,
+            end: Some((status, result)),
+        });
+        Ok(parent)
+    }
+
+    /// The enclosing runs of `job`, nearest first, up to the run that has a
+    /// flow input of its own (a root or a sub-flow), inclusive.
+    async fn ancestors(&self, ws: &WorkspaceId, job: &Job) -> Result<Vec<Job>, StoreError> {
+        let mut chain = Vec::new();
+        let mut current = job.clone();
+        while current.flow.as_ref().is_some_and(|l| !l.node.is_empty()) {
+            let Some(parent) = current.parent_job else { break };
+            let Some(p) = self.store.get_job(ws, parent).await? else { break };
+            chain.push(p.clone());
+            current = p;
+        }
+        Ok(chain)
+    }
+
+    async fn step_job(
+        &self,
+        flow: &Job,
+        link: &FlowLink,
+        def: &Def,
+        module: Option<&FlowModule>,
+        spec: StepSpec<'_>,
+    ) -> Result<Result<NewJob, Value>, StoreError> {
+        let ws = &flow.workspace;
+        let step_link = FlowLink {
+            version: link.version,
+            node: spec.node,
+            step_id: Some(spec.step_id.to_owned()),
+            index: None,
+            root: link.root,
+        };
+        let when = orvanta_core::now_millis() + spec.delay_ms.max(0);
+        let (path, hash, language, timeout, tag) = match spec.code {
+            StepCode::Inline => {
+                let Some(ModuleValue::RawScript { language, .. }) = module.map(|m| &m.value) else {
+                    return Ok(Err(
+                        json!({"error": {"name": "StepNotFound", "message": format!("step '{}' is not in flow version {}", spec.step_id, link.version), "step_id": spec.step_id}}),
+                    ));
+                };
+                (def.path.clone(), None, *language, spec.timeout_s, spec.tag)
+            }
+            StepCode::Saved { path, hash } => {
+                let script = match (&hash, RunnablePath::parse(&path)) {
+                    (Some(h), _) => match orvanta_core::ScriptHash::parse(h) {
+                        Ok(h) => self.store.script_by_hash(ws, h).await?,
+                        Err(_) => None,
+                    },
+                    (None, Ok(p)) => self.store.latest_script(ws, &p).await?.filter(|s| !s.archived),
+                    (None, Err(_)) => None,
+                };
+                let Some(script) = script else {
+                    let what = hash.map(|h| format!("{path} (version {h})")).unwrap_or(path);
+                    return Ok(Err(
+                        json!({"error": {"name": "ScriptNotFound", "message": format!("step '{}' runs the script {what}, which does not exist (deleted or archived?)", spec.step_id), "step_id": spec.step_id}}),
+                    ));
+                };
+                let tag = spec.tag.or(script.settings.tag.clone());
+                (
+                    script.path.clone(),
+                    Some(script.hash),
+                    script.language,
+                    spec.timeout_s.or(script.settings.timeout_s),
+                    tag,
+                )
+            }
+        };
+        let mut new = child_job(flow, spec.id, JobKind::FlowStep, &path, Value::Object(spec.args), when, step_link);
+        new.script_hash = hash;
+        new.language = Some(language);
+        new.timeout_s = timeout;
+        new.tag = tag.unwrap_or_else(|| "default".into());
+        Ok(Ok(new))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn subflow_job(
+        &self,
+        ws: &WorkspaceId,
+        flow: &Job,
+        link: &FlowLink,
+        chain: &[Job],
+        step_id: &str,
+        id: JobId,
+        path: &str,
+        args: Map<String, Value>,
+        when: i64,
+    ) -> Result<Result<NewJob, Value>, StoreError> {
+        let fail = |name: &str, message: String| {
+            Ok(Err(json!({"error": {"name": name, "message": message, "step_id": step_id}})))
+        };
+        let Ok(target) = RunnablePath::parse(path) else {
+            return fail(
+                "FlowNotFound",
+                format!("step '{step_id}' calls the flow '{path}', which is not a valid path"),
+            );
+        };
+        // The flows this run is inside of, from the nearest outwards.
+        let mut calls: Vec<RunnablePath> = Vec::new();
+        let mut current = Some(chain.last().cloned().unwrap_or_else(|| flow.clone()));
+        while let Some(j) = current.take() {
+            if let Some(p) = &j.path {
+                calls.push(p.clone());
+            }
+            if calls.len() > MAX_SUBFLOW_DEPTH {
+                return fail(
+                    "SubflowCycle",
+                    format!("step '{step_id}': flows call flows more than {MAX_SUBFLOW_DEPTH} levels deep"),
+                );
+            }
+            current = match j.parent_job {
+                Some(p) => self.store.get_job(ws, p).await?,
+                None => None,
+            };
+        }
+        if calls.contains(&target) {
+            let mut cycle: Vec<String> = calls.iter().rev().map(|p| p.to_string()).collect();
+            cycle.push(target.to_string());
+            return fail(
+                "SubflowCycle",
+                format!("step '{step_id}' would call the flow {target} inside itself: {}", cycle.join(" -> ")),
+            );
+        }
+        let Some(sub) = self.store.latest_flow(ws, &target).await?.filter(|f| !f.archived) else {
+            return fail(
+                "FlowNotFound",
+                format!("step '{step_id}' calls the flow {target}, which does not exist (deleted or archived?)"),
+            );
+        };
+        let sub_link = FlowLink {
+            version: sub.version,
+            node: String::new(),
+            step_id: Some(step_id.to_owned()),
+            index: None,
+            root: link.root,
+        };
+        Ok(Ok(child_job(flow, id, JobKind::Flow, &sub.path, Value::Object(args), when, sub_link)))
+    }
+}
+
+/// What a step job is made of.
+struct StepSpec<'a> {
+    step_id: &'a str,
+    id: JobId,
+    node: String,
+    code: StepCode,
+    args: Map<String, Value>,
+    timeout_s: Option<u64>,
+    tag: Option<String>,
+    delay_ms: i64,
+}
+
+/// The event a run's parent gets when the run ends.
+fn parent_event(job: &Job, link: &FlowLink, status: JobStatus, result: Value) -> Option<(JobId, Event)> {
+    let parent = job.parent_job?;
+    let step_id = link.step_id.clone()?;
+    Some((parent, Event::Ended { step_id, job: job.id, index: link.index, status, result }))
+}
+
+/// A job started by the run `flow`.
+fn child_job(
+    flow: &Job,
+    id: JobId,
+    kind: JobKind,
+    path: &RunnablePath,
+    args: Value,
+    when: i64,
+    link: FlowLink,
+) -> NewJob {
+    let now = orvanta_core::now_millis();
+    NewJob {
+        id,
+        workspace: flow.workspace.clone(),
+        kind,
+        path: Some(path.clone()),
+        script_hash: None,
+        language: None,
+        args,
+        created_by: flow.created_by.clone(),
+        permissioned_as: flow.permissioned_as.clone(),
+        tag: flow.tag.clone(),
+        trigger: Trigger::parse("flow").unwrap_or_else(|_| flow.trigger.clone()),
+        scheduled_for: when,
+        parent_job: Some(flow.id),
+        timeout_s: None,
+        idempotency_key: None,
+        created_at: now,
+        token_prefix: flow.token_prefix.clone(),
+        flow: Some(link),
+    }
+}
+
+/// What a run's expressions see from outside its own state.
+struct Scope {
+    flow_input: Value,
+    outer: Map<String, Value>,
+    previous: Value,
+}
+
+impl Scope {
+    /// `job`'s flow input (its own args at a root or sub-flow; the nearest
+    /// such run's, with the innermost loop's `iter`, when nested), the
+    /// results of the enclosing runs, and its first `previous_result`.
+    fn of(job: &Job, chain: &[Job]) -> Self {
+        let nested = job.flow.as_ref().is_some_and(|l| !l.node.is_empty());
+        if !nested {
+            let input = job.args.clone().unwrap_or_else(|| json!({}));
+            return Self { previous: input.clone(), flow_input: input, outer: Map::new() };
+        }
+        let arg = |j: &Job, k: &str| j.args.as_ref().and_then(|a| a.get(k)).cloned();
+        let input_root = chain.last();
+        let mut flow_input = input_root.and_then(|r| r.args.clone()).unwrap_or_else(|| json!({}));
+        let iter = std::iter::once(job).chain(chain.iter()).find_map(|j| arg(j, "iter"));
+        if let (Some(iter), Some(o)) = (iter, flow_input.as_object_mut()) {
+            o.insert("iter".into(), iter);
+        }
+        let mut outer = Map::new();
+        for j in chain.iter().rev() {
+            outer.extend(FlowState::from_json(j.flow_state.as_ref()).results());
+        }
+        Self { flow_input, outer, previous: arg(job, "previous_result").unwrap_or(Value::Null) }
+    }
+}
+
+/// The language of an inline step, for jobs listed before they run.
+pub fn inline_language(def: &Def, link: &FlowLink) -> Option<Language> {
+    match step_module(def, link).map(|m| &m.value) {
+        Some(ModuleValue::RawScript { language, .. }) => Some(*language),
+        _ => None,
+    }
+}
