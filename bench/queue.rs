@@ -121,6 +121,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     StepOutcome::Lost(id) => panic!("lost {id}"),
+                    StepOutcome::FlowStarted(id) => panic!("the queue bench runs no flows, yet {id} is one"),
                 }
             }
         }));

@@ -18,6 +18,7 @@ __all__ = [
     "S3Object",
     "get_base_url",
     "get_job_id",
+    "get_resume_urls",
     "get_token",
     "get_workspace",
     "load_s3_file",
@@ -214,3 +215,24 @@ def write_s3_file(obj, data, content_type=None):
     import json
 
     return S3Object(s3=json.loads(answer)["file_key"])
+
+
+def get_resume_urls(approver=None):
+    """The URLs that resume or cancel the flow this step belongs to, once the
+    step ends (a step with ``suspend``): ``{"approvalPage", "resume", "cancel"}``.
+
+    Send them to whoever must approve (by email, by chat): opening ``resume``
+    (or POSTing a JSON payload to it) lets the flow go on, ``cancel`` stops
+    it, ``approvalPage`` is a page with both buttons. Each call makes URLs
+    with a fresh resume id; ``approver`` names who the URLs are for.
+    """
+    import json
+    import random
+    from urllib.parse import quote
+
+    base = get_base_url().rstrip("/")
+    rid = random.randrange(0, 2**32)
+    url = f"{base}/api/w/{quote(get_workspace(), safe='')}/jobs/resume_urls/{quote(get_job_id(), safe='')}/{rid}"
+    if approver:
+        url += "?approver=" + quote(approver, safe="")
+    return json.loads(_request("getting the resume URLs", url, "GET"))

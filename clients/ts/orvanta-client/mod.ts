@@ -174,3 +174,24 @@ export async function writeS3File(
   const answer = await resp.json();
   return { s3: answer.file_key };
 }
+
+/** The URLs of a suspended step: see {@link getResumeUrls}. */
+export type ResumeUrls = { approvalPage: string; resume: string; cancel: string };
+
+/**
+ * The URLs that resume or cancel the flow this step belongs to, once the
+ * step ends (a step with `suspend`): send them to whoever must approve.
+ * Opening `resume` (or POSTing a JSON payload to it) lets the flow go on,
+ * `cancel` stops it, `approvalPage` is a page with both buttons. Each call
+ * makes URLs with a fresh resume id; `approver` names who they are for.
+ */
+export async function getResumeUrls(approver?: string): Promise<ResumeUrls> {
+  const base = getBaseUrl().replace(/\/+$/, "");
+  const rid = crypto.getRandomValues(new Uint32Array(1))[0];
+  let url = `${base}/api/w/${encodeURIComponent(getWorkspace())}/jobs/resume_urls/${encodeURIComponent(getJobId())}/${rid}`;
+  if (approver) {
+    url += `?approver=${encodeURIComponent(approver)}`;
+  }
+  const resp = await request("getting the resume URLs", url, { method: "GET" });
+  return await resp.json();
+}

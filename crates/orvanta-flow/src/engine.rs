@@ -24,8 +24,8 @@ pub enum Event {
     /// The results of the iterations or branches of `step_id`, in index
     /// order: the answer to [`Action::Collect`].
     Collected { step_id: String, results: Vec<(JobStatus, Value)> },
-    /// A resume event of the suspended step.
-    Resumed { resume_id: u32, payload: Value },
+    /// A resume event for the suspend step that ran as job `job`.
+    Resumed { job: JobId, resume_id: u32, payload: Value },
     /// The suspended step's deadline passed.
     TimedOut,
 }
@@ -176,7 +176,7 @@ impl Run<'_, '_> {
             }
             Event::Ended { step_id, job, index, status, result } => self.ended(&step_id, job, index, status, result),
             Event::Collected { step_id, results } => self.collected(&step_id, results),
-            Event::Resumed { resume_id, payload } => self.resumed(resume_id, payload),
+            Event::Resumed { job, resume_id, payload } => self.resumed(job, resume_id, payload),
             Event::TimedOut => {
                 if let Some(s) = self.state.suspend.take() {
                     let id = self.list.get(s.module).map(|m| m.id.clone()).unwrap_or_default();
@@ -542,15 +542,17 @@ impl Run<'_, '_> {
             let required = suspend.required_events.unwrap_or(1).max(1);
             let until = suspend.timeout.filter(|t| *t > 0).map(|t| self.ctx.now + (t as i64) * 1000);
             self.state.modules[i].status = ModuleStatus::Suspended;
-            self.state.suspend = Some(SuspendState {
-                module: i,
-                job: self.state.modules[i].job,
-                required,
-                events: Vec::new(),
-                used: Vec::new(),
-                until,
-            });
-            self.actions.push(Action::Suspend { until });
+            let job = self.state.modules[i].job;
+            self.state.suspend =
+                Some(SuspendState { module: i, job, required, events: Vec::new(), used: Vec::new(), until });
+            // Resume events that came while the step still ran count now.
+            let early: Vec<_> = self.state.pending_resumes.drain(..).filter(|p| Some(p.job) == job).collect();
+            for p in early {
+                self.resumed(p.job, p.resume_id, p.payload);
+            }
+            if self.state.suspend.is_some() {
+                self.actions.push(Action::Suspend { until });
+            }
             return Next::Wait;
         }
         self.state.step = i + 1;
@@ -798,7 +800,14 @@ impl Run<'_, '_> {
         }
     }
 
-    fn resumed(&mut self, resume_id: u32, payload: Value) {
+    fn resumed(&mut self, job: JobId, resume_id: u32, payload: Value) {
+        if self.state.suspend.as_ref().is_none_or(|s| s.job != Some(job)) {
+            // Its step still runs: the event waits for the suspend to begin.
+            if self.state.resume_check(job, resume_id) == crate::state::ResumeCheck::Accept {
+                self.state.pending_resumes.push(crate::state::PendingResume { job, resume_id, payload });
+            }
+            return;
+        }
         let Some(mut s) = self.state.suspend.take() else { return };
         if s.used.contains(&resume_id) {
             self.state.suspend = Some(s);

@@ -30,6 +30,10 @@ pub struct FlowState {
     /// Set while the flow waits for resume events after a step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<SuspendState>,
+    /// Resume events that came for a step that was still running (its
+    /// suspend begins when it ends; they count then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_resumes: Vec<PendingResume>,
     /// The payloads of the last completed suspend (`resume`, `resumes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumes: Vec<Value>,
@@ -122,6 +126,25 @@ pub struct IterState {
     pub stopped: bool,
 }
 
+/// A resume event that arrived before its step's suspend began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingResume {
+    pub job: JobId,
+    pub resume_id: u32,
+    pub payload: Value,
+}
+
+/// Whether a resume event for step job `job` would be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeCheck {
+    /// It counts (now, or when the step's suspend begins).
+    Accept,
+    /// This resume id was used already.
+    AlreadyUsed,
+    /// The flow does not wait for this step (it ended, or the step is not a suspend step).
+    NotWaiting,
+}
+
 /// A flow waiting after a suspend step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuspendState {
@@ -143,6 +166,25 @@ pub struct SuspendState {
 }
 
 impl FlowState {
+    /// Whether a resume event for step job `job` with `resume_id` would count.
+    pub fn resume_check(&self, job: JobId, resume_id: u32) -> ResumeCheck {
+        if self.ended {
+            return ResumeCheck::NotWaiting;
+        }
+        if let Some(s) = self.suspend.as_ref().filter(|s| s.job == Some(job)) {
+            return if s.used.contains(&resume_id) { ResumeCheck::AlreadyUsed } else { ResumeCheck::Accept };
+        }
+        let running = self.modules.iter().any(|m| m.job == Some(job) && m.status == ModuleStatus::Running);
+        if !running {
+            return ResumeCheck::NotWaiting;
+        }
+        if self.pending_resumes.iter().any(|p| p.job == job && p.resume_id == resume_id) {
+            ResumeCheck::AlreadyUsed
+        } else {
+            ResumeCheck::Accept
+        }
+    }
+
     /// The state stored in a flow job, or a fresh one.
     pub fn from_json(v: Option<&Value>) -> Self {
         v.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()

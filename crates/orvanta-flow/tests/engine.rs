@@ -41,7 +41,8 @@ impl Sim {
     }
 
     fn resume(&mut self, input: Value, mut state: FlowState, payload: Value, id: u32) -> Outcome {
-        self.drive("", &input, &input, &Map::new(), true, &mut state, Event::Resumed { resume_id: id, payload })
+        let job = state.suspend.as_ref().and_then(|s| s.job).expect("a suspended step");
+        self.drive("", &input, &input, &Map::new(), true, &mut state, Event::Resumed { job, resume_id: id, payload })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -334,7 +335,8 @@ fn suspend_waits_for_its_events_and_resume_is_seen() {
         now: 2_000,
     };
     let list = sim.flow.modules.clone();
-    let none = advance(&list, None, &mut dup, Event::Resumed { resume_id: 7, payload: json!(0) }, &ctx, &ev);
+    let job = dup.suspend.as_ref().and_then(|s| s.job).unwrap();
+    let none = advance(&list, None, &mut dup, Event::Resumed { job, resume_id: 7, payload: json!(0) }, &ctx, &ev);
     assert!(none.is_empty(), "a resume id counts once");
     let out = sim.resume(json!({}), state, json!({"ok": 2}), 8);
     assert_eq!(out, Outcome::Ended(JobStatus::Success, json!({"step": "after", "args": {"r": {"ok": 2}, "all": 2}})));
@@ -379,4 +381,47 @@ fn stale_and_duplicate_events_change_nothing() {
     };
     assert!(advance(&flow.modules, None, &mut state, other, &ctx, &ev).is_empty(), "another job of b");
     assert_eq!(state, before);
+}
+
+#[test]
+fn a_resume_that_comes_while_its_step_runs_counts_when_it_ends() {
+    let flow = FlowValue::parse(&json!({"modules": [
+        {"id": "ask", "suspend": {"required_events": 1}, "value": {"type": "rawscript", "language": "bash", "content": ""}},
+        raw("after", json!({"r": js("resume")})),
+    ]}))
+    .unwrap();
+    let ev = Evaluator::new().unwrap();
+    let input = json!({});
+    let ctx = Ctx {
+        flow_input: &input,
+        outer_results: &Map::new(),
+        initial_previous: &input,
+        is_root: true,
+        early_return: None,
+        now: 0,
+    };
+    let mut state = FlowState::default();
+    let Some(Action::RunStep { job, .. }) = advance(&flow.modules, None, &mut state, Event::Start, &ctx, &ev).pop()
+    else {
+        panic!()
+    };
+    use orvanta_flow::state::ResumeCheck;
+    assert_eq!(state.resume_check(job, 1), ResumeCheck::Accept);
+    assert!(advance(
+        &flow.modules,
+        None,
+        &mut state,
+        Event::Resumed { job, resume_id: 1, payload: json!("yes") },
+        &ctx,
+        &ev
+    )
+    .is_empty());
+    assert_eq!(state.resume_check(job, 1), ResumeCheck::AlreadyUsed);
+    let done = Event::Ended { step_id: "ask".into(), job, index: None, status: JobStatus::Success, result: json!(0) };
+    let next = advance(&flow.modules, None, &mut state, done, &ctx, &ev);
+    assert!(
+        matches!(&next[..], [Action::RunStep { step_id, args, .. }] if step_id == "after" && args["r"] == "yes"),
+        "{next:?}"
+    );
+    assert_eq!(state.resume_check(orvanta_core::JobId::new(), 2), ResumeCheck::NotWaiting);
 }

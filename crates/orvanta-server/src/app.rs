@@ -104,6 +104,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             caches: Default::default(),
             enqueuer: Arc::new(crate::enqueue::Enqueuer::start(store.clone())),
             bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.body_budget_bytes)),
+            defs: Default::default(),
             embedded_workers: embedded,
         };
         print_facts(&cfg, &facts, store.backend(), role);

@@ -89,6 +89,11 @@ impl Default for Caches {
 }
 
 impl Caches {
+    /// Forgets what this process cached about the flow at `path`.
+    pub fn forget_flow(&self, ws: &WorkspaceId, path: &RunnablePath) {
+        self.latest_flows.forget(&(ws.clone(), path.clone()));
+    }
+
     /// Forgets what this process cached about the scripts at `path`.
     pub fn forget_path(&self, ws: &WorkspaceId, path: &RunnablePath) {
         if let Some(Some(s)) = self.latest_scripts.get(&(ws.clone(), path.clone())) {

@@ -34,6 +34,10 @@ pub struct FlowDefs {
 pub struct Def {
     pub path: RunnablePath,
     pub value: FlowValue,
+    /// The value as saved (fields Orvanta does not use included).
+    pub raw: Value,
+    /// The JSON Schema of the flow's input.
+    pub schema: Value,
 }
 
 impl FlowDefs {
@@ -50,7 +54,7 @@ impl FlowDefs {
         let Some(flow) = store.flow_by_version(ws, v).await? else { return Ok(None) };
         let value = FlowValue::parse(&flow.value)
             .map_err(|e| StoreError::Corrupt(format!("flow version {v} no longer parses: {e}")))?;
-        let def = Arc::new(Def { path: flow.path, value });
+        let def = Arc::new(Def { path: flow.path, value, raw: flow.value, schema: flow.schema });
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 1000 {
             cache.clear();
@@ -108,15 +112,16 @@ impl Engine<'_> {
         self.advance(&job.workspace, parent, event, finish).await
     }
 
-    /// A resume event for the suspended flow `flow`.
+    /// A resume event for the suspend step that ran as `job` in the flow run `flow`.
     pub async fn resume(
         &self,
         ws: &WorkspaceId,
         flow: JobId,
+        job: JobId,
         resume_id: u32,
         payload: Value,
     ) -> Result<Advanced, StoreError> {
-        self.advance(ws, flow, Event::Resumed { resume_id, payload }, None).await
+        self.advance(ws, flow, Event::Resumed { job, resume_id, payload }, None).await
     }
 
     /// A flow run whose wake time came: a suspend past its deadline.
@@ -186,6 +191,17 @@ impl Engine<'_> {
         let top = link.node.is_empty();
         let failure = if top { def.value.failure_module.as_deref() } else { None };
         let scope = Scope::of(&job, &chain);
+        // A flow's input is checked against its schema, as a script's arguments are.
+        if top && matches!(event, Event::Start) {
+            if let Some(missing) = missing_required(&def.schema, &scope.flow_input) {
+                let message = format!(
+                    "the flow {} needs the argument '{missing}', which the run did not get; pass it in the request",
+                    def.path
+                );
+                let error = json!({"error": {"name": "MissingArgument", "message": message}});
+                return self.end_now(&job, &link, JobStatus::Failure, error, commit);
+            }
+        }
         let ctx = Ctx {
             flow_input: &scope.flow_input,
             outer_results: &scope.outer,
@@ -291,10 +307,19 @@ impl Engine<'_> {
                     }
                     Action::Collect { step_id } => {
                         let children = self.store.flow_children(job.id, Some(&step_id)).await?;
+                        // The child whose end this very commit records is not final in the
+                        // database yet: take its end from the commit.
+                        let ending = |id: JobId| -> Option<(JobStatus, Value)> {
+                            commit.flows.iter().find(|u| u.id == id).and_then(|u| u.end.clone()).or_else(|| {
+                                commit.finish.as_ref().filter(|f| f.id == id).map(|f| (f.status, f.result.clone()))
+                            })
+                        };
                         let results = children
                             .into_iter()
-                            .filter(|c| c.status.is_final())
-                            .map(|c| (c.status, c.result.unwrap_or(Value::Null)))
+                            .filter_map(|c| match ending(c.id) {
+                                Some(end) => Some(end),
+                                None => c.status.is_final().then(|| (c.status, c.result.unwrap_or(Value::Null))),
+                            })
                             .collect();
                         events.push_back(Event::Collected { step_id, results });
                     }
@@ -467,6 +492,16 @@ impl Engine<'_> {
         };
         Ok(Ok(child_job(flow, id, JobKind::Flow, &sub.path, Value::Object(args), when, sub_link)))
     }
+}
+
+/// The first property the schema requires that the input lacks (or holds `null` for).
+fn missing_required(schema: &Value, input: &Value) -> Option<String> {
+    let required = schema.get("required")?.as_array()?;
+    required
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|name| input.get(*name).is_none_or(Value::is_null))
+        .map(str::to_owned)
 }
 
 /// What a step job is made of.

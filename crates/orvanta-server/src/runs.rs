@@ -102,6 +102,7 @@ impl From<ApiError> for RunError {
         match e {
             ApiError::NotFound(m) => RunError::NotFound(m),
             ApiError::Forbidden(m) | ApiError::Unauthorized(m) => RunError::Forbidden(m),
+            ApiError::Gone(m) => RunError::NotFound(m),
             ApiError::Conflict(m) => RunError::Conflict(m),
             ApiError::Unavailable(m) => RunError::Store(StoreError::Unavailable(m)),
             other => RunError::Invalid(other.to_string()),

@@ -21,6 +21,8 @@ pub struct AppState {
     pub enqueuer: Arc<crate::enqueue::Enqueuer>,
     /// The workspace object storage (uploads, non-UTF-8 bodies).
     pub objects: Arc<dyn crate::objects::ObjectStore>,
+    /// Parsed flow versions (flow status views, resume URLs).
+    pub defs: Arc<crate::flows::FlowDefs>,
     /// The body bytes all requests in flight may hold together.
     pub bodies: Arc<crate::http::body::BodyBudget>,
     /// Job slots of the workers embedded in this process.
@@ -28,6 +30,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The flow engine on this process's store.
+    pub fn engine(&self) -> crate::flows::Engine<'_> {
+        crate::flows::Engine { store: &*self.store, defs: &self.defs }
+    }
+
     /// Loads or creates the instance's job-token key (shared by every process on the database).
     pub async fn job_key(store: &dyn Store) -> Result<JobTokenKey, orvanta_store::StoreError> {
         let hex = store.instance_setting("job_token_key", &JobTokenKey::generate().to_hex()).await?;

@@ -167,6 +167,9 @@ pub trait QueueStore: Send + Sync + 'static {
 #[async_trait]
 pub trait OutputStore: Send + Sync + 'static {
     async fn get_job(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<Job>>;
+    /// A job by id alone, whatever its workspace: for the server's own
+    /// bookkeeping (the sweep), never for a request.
+    async fn job_by_id(&self, id: JobId) -> Result<Option<Job>>;
     async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Appends a chunk of logs written at byte `offset`.
     async fn append_logs(&self, id: JobId, offset: i64, chunk: &str) -> Result<()>;

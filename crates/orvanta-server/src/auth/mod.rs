@@ -111,6 +111,21 @@ pub fn require_writer(role: Role) -> ApiResult<()> {
     }
 }
 
+/// 403 unless `role` may write at `path`: a developer or admin, and under
+/// `u/{user}/` that user or a workspace admin.
+pub fn may_write_path(principal: &Principal, role: Role, path: &orvanta_core::RunnablePath) -> ApiResult<()> {
+    require_writer(role)?;
+    if let Some(owner) = path.user_owner() {
+        if owner != principal.username.as_str() && role != Role::Admin {
+            return Err(ApiError::Forbidden(format!(
+                "only the user '{owner}' and workspace admins may write under u/{owner}/; use u/{}/ or f/...",
+                principal.username
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A new user token: `orv_` and 43 URL-safe characters (32 random bytes).
 pub fn generate_token() -> String {
     use base64::Engine;

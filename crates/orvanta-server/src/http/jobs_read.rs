@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::Json;
-use orvanta_core::{Job, JobId, JobStatus, RunnablePath, Username, WorkspaceId};
+use orvanta_core::{Job, JobId, JobKind, JobStatus, RunnablePath, Username, WorkspaceId};
 use orvanta_store::{CancelOutcome, JobFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,6 +21,7 @@ pub fn router() -> Routes {
         .get("/jobs_u/completed/get_result_maybe/{id}", get_result_maybe)
         .get("/jobs_u/get_logs/{id}", get_logs)
         .post("/jobs_u/queue/cancel/{id}", cancel)
+        .get("/jobs/result_by_id/{flow}/{step}", result_by_id)
         .get("/jobs/list", list)
 }
 
@@ -47,8 +48,50 @@ async fn get_job(
     PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
+    let (ws, job) = readable_job(&state, &principal, &ws, &id).await?;
+    if job.kind != JobKind::Flow {
+        return Ok(Json(views::job(&job)));
+    }
+    let def = match &job.flow {
+        Some(link) => state.defs.get(&*state.store, &ws, link.version).await?,
+        None => None,
+    };
+    Ok(Json(views::flow_job(&job, def.as_deref())))
+}
+
+/// The result of one step of a flow run, by its id (Windmill's
+/// `result_by_id`): found in the run's own state, else in its nested runs
+/// (loop iterations, branches; the latest first).
+async fn result_by_id(
+    State(state): State<AppState>,
+    PathParams((ws, id, step)): PathParams<(String, String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
     let (_, job) = readable_job(&state, &principal, &ws, &id).await?;
-    Ok(Json(views::job(&job)))
+    if job.kind != JobKind::Flow {
+        return Err(ApiError::BadRequest(format!(
+            "job {} is not a flow run; result_by_id reads a step of a flow",
+            job.id
+        )));
+    }
+    let mut pending = vec![job];
+    let mut seen = 0;
+    while let Some(run) = pending.pop() {
+        seen += 1;
+        let run_state = orvanta_flow::FlowState::from_json(run.flow_state.as_ref());
+        if let Some(result) = run_state.module(&step).and_then(|m| m.result.clone()) {
+            return Ok(Json(result));
+        }
+        if seen > 1000 {
+            break;
+        }
+        for child in state.store.flow_children(run.id, None).await?.into_iter() {
+            if let Some(j) = state.store.job_by_id(child.id).await?.filter(|j| j.kind == JobKind::Flow) {
+                pending.insert(0, j);
+            }
+        }
+    }
+    Err(ApiError::NotFound(format!("flow run {id} has no result for a step '{step}' (yet)")))
 }
 
 async fn get_result(
@@ -112,7 +155,12 @@ async fn cancel(
     };
     let reason = body.reason.unwrap_or_else(|| format!("canceled by {}", principal.username));
     super::extract::plain_text("reason", &reason)?;
-    match state.store.cancel(&ws, job.id, &reason, orvanta_core::now_millis()).await? {
+    let outcome = state.store.cancel(&ws, job.id, &reason, orvanta_core::now_millis()).await?;
+    // A canceled job of a flow run is an end its flow must hear of.
+    if outcome == CancelOutcome::Canceled && job.parent_job.is_some() {
+        crate::worker::after_external_end(&state.engine(), &*state.store, job.id).await;
+    }
+    match outcome {
         CancelOutcome::Canceled => Ok(Json(json!({"id": job.id, "status": "canceled"}))),
         CancelOutcome::Requested => Ok(Json(json!({"id": job.id, "status": "cancel_requested"}))),
         CancelOutcome::AlreadyFinished(s) => {

@@ -126,8 +126,14 @@ struct WatchOpts {
 /// Follows one job and yields its SSE events, then ends.
 struct Watch {
     store: Arc<dyn Store>,
+    defs: Arc<crate::flows::FlowDefs>,
     ws: WorkspaceId,
     id: JobId,
+    /// The job whose result stream is followed: the job itself, or for a
+    /// flow run the step that streams (its last step).
+    stream_source: JobId,
+    /// The flow state revision last sent as `flow_status`.
+    flow_rev: Option<i64>,
     only_result: bool,
     events: broadcast::Receiver<JobEvent>,
     log_offset: i64,
@@ -151,8 +157,11 @@ impl Watch {
         Self {
             events: state.store.subscribe(),
             store: state.store.clone(),
+            defs: state.defs.clone(),
             ws,
             id,
+            stream_source: id,
+            flow_rev: None,
             only_result: opts.only_result,
             log_offset: opts.log_offset,
             stream_offset: opts.stream_offset,
@@ -211,6 +220,22 @@ impl Watch {
         let done = job.status.is_final();
         let mut update = Map::new();
         update.insert("type".into(), "update".into());
+        // A flow run's stream is its last step's, once that step exists.
+        if let Some(source) = job.flow_state.as_ref().and_then(orvanta_flow::state::stream_job) {
+            if source != self.stream_source {
+                self.stream_source = source;
+                self.stream_offset = 0;
+            }
+        }
+        if !self.only_result && job.kind == orvanta_core::JobKind::Flow && self.flow_rev != Some(job.flow_rev) {
+            self.flow_rev = Some(job.flow_rev);
+            let def = match &job.flow {
+                Some(l) => self.defs.get(&*self.store, &self.ws, l.version).await?,
+                None => None,
+            };
+            let shown = super::views::flow_job(&job, def.as_deref());
+            update.insert("flow_status".into(), shown["flow_status"].clone());
+        }
         if !self.only_result {
             let running = job.status == JobStatus::Running;
             if !done && self.running != Some(running) {
@@ -224,7 +249,7 @@ impl Watch {
                 update.insert("log_offset".into(), self.log_offset.into());
             }
         }
-        let chunk = self.store.read_stream(self.id, self.stream_offset).await?;
+        let chunk = self.store.read_stream(self.stream_source, self.stream_offset).await?;
         if !chunk.is_empty() {
             self.stream_offset += chunk.len() as i64;
             update.insert("new_result_stream".into(), chunk.into());
@@ -235,7 +260,7 @@ impl Watch {
         }
         if done {
             // The worker stores the whole stream before it completes the job.
-            let stream = self.store.read_stream(self.id, 0).await?;
+            let stream = self.store.read_stream(self.stream_source, 0).await?;
             let mut last = Map::new();
             last.insert("type".into(), "update".into());
             if !self.only_result && self.running != Some(false) {
@@ -262,7 +287,7 @@ impl Watch {
             tokio::select! {
                 _ = &mut nap => break,
                 e = self.events.recv() => match e {
-                    Ok(e) if e.job() == Some(self.id) => {
+                    Ok(e) if e.job() == Some(self.id) || e.job() == Some(self.stream_source) => {
                         self.stale = true;
                         return;
                     }

@@ -4,6 +4,7 @@
 
 pub mod body;
 mod extract;
+mod flows;
 pub mod guard;
 mod health;
 mod jobs_read;
@@ -12,6 +13,7 @@ mod jobs_stream;
 mod objects;
 pub mod request_args;
 pub mod respond;
+mod resume;
 pub mod routes;
 mod scripts;
 mod tokens;
@@ -29,11 +31,17 @@ use axum::Router;
 pub fn routes() -> Routes {
     let workspace = Routes::new()
         .merge(scripts::router())
+        .merge(flows::router())
+        .merge(resume::router())
         .merge(jobs_run::with_cors(jobs_run::router()))
         .merge(jobs_read::router())
         .merge(objects::router())
         .merge(jobs_stream::router());
-    Routes::new().merge(health::router()).merge(tokens::router()).nest("/api/w/{ws}", workspace)
+    Routes::new()
+        .merge(health::router())
+        .merge(tokens::router())
+        .nest("/api/w/{ws}", workspace)
+        .merge(resume::page_router())
 }
 
 /// The route table, as `orvanta routes` prints it.

@@ -3,7 +3,7 @@
 use super::extract::PathParams;
 use super::routes::Routes;
 use super::{views, JsonBody};
-use crate::auth::{require_writer, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
@@ -71,16 +71,8 @@ async fn create(
 
 /// Checks a create request and turns it into a new version.
 fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScript) -> ApiResult<NewScript> {
-    require_writer(role)?;
     let path = RunnablePath::parse(&body.path)?;
-    if let Some(owner) = path.user_owner() {
-        if owner != principal.username.as_str() && role != Role::Admin {
-            return Err(ApiError::Forbidden(format!(
-                "only the user '{owner}' and workspace admins may write under u/{owner}/; save it under u/{}/ or f/...",
-                principal.username
-            )));
-        }
-    }
+    crate::auth::may_write_path(principal, role, &path)?;
     let language = Language::parse(&body.language)?;
     for (field, text) in [("content", &body.content), ("summary", &body.summary), ("description", &body.description)] {
         super::extract::plain_text(field, text)?;
@@ -240,14 +232,7 @@ async fn writable(
         return Err(not_found(path));
     }
     principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(path)))?;
-    require_writer(role)?;
-    if let Some(owner) = p.user_owner() {
-        if owner != principal.username.as_str() && role != Role::Admin {
-            return Err(ApiError::Forbidden(format!(
-                "only the user '{owner}' and workspace admins may change u/{owner}/"
-            )));
-        }
-    }
+    crate::auth::may_write_path(principal, role, &p)?;
     Ok((ws, p))
 }
 

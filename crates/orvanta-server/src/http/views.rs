@@ -70,5 +70,31 @@ pub fn job(j: &Job) -> Value {
         "worker": j.worker,
         "retries": j.retries,
         "deleted": j.purged,
+        "is_flow_step": j.kind == orvanta_core::JobKind::FlowStep,
+        "flow_version": j.flow.as_ref().map(|l| l.version),
+        "flow_step_id": j.flow.as_ref().and_then(|l| l.step_id.clone()),
+        "root_job": j.flow.as_ref().map(|l| l.root),
     })
+}
+
+/// A flow run as JSON: the job, with its `flow_status` (Windmill's shape)
+/// and, for a run of a whole flow, its `raw_flow`.
+pub fn flow_job(j: &Job, def: Option<&crate::flows::Def>) -> Value {
+    let mut v = job(j);
+    let state = orvanta_flow::FlowState::from_json(j.flow_state.as_ref());
+    let node = j.flow.as_ref().map(|l| l.node.as_str()).unwrap_or("");
+    let (list, failure) = match def {
+        Some(d) => (
+            orvanta_flow::locate::list(&d.value, node).unwrap_or(&[]),
+            if node.is_empty() { d.value.failure_module.as_deref() } else { None },
+        ),
+        None => (&[][..], None),
+    };
+    if let Some(o) = v.as_object_mut() {
+        o.insert("flow_status".into(), orvanta_flow::status::flow_status(list, failure, &state));
+        if let (Some(d), true) = (def, node.is_empty()) {
+            o.insert("raw_flow".into(), d.raw.clone());
+        }
+    }
+    v
 }

@@ -10,7 +10,9 @@ mod output;
 
 use crate::auth::JobTokenKey;
 use crate::cfg::Config;
-use orvanta_core::{Job, JobId, JobKind, JobStatus, Script, ScriptHash};
+use crate::flows::{Advanced, Engine, FlowDefs};
+use orvanta_core::openflow::ModuleValue;
+use orvanta_core::{FlowVersion, Job, JobId, JobKind, JobStatus, Language, ScriptHash, WorkspaceId};
 use orvanta_exec::{JobRequest, KillReason, Limits, MainSignature, Outcome, Runtimes};
 use orvanta_store::{Claim, Completion, JobEvent, Store, StoreError};
 use serde_json::{json, Value};
@@ -20,8 +22,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// A script version with its parsed signature (or why it does not parse).
-type Runnable = (Script, Result<MainSignature, String>);
+/// Code a job runs, with its parsed signature (or why it does not parse).
+struct Code {
+    language: Language,
+    content: String,
+    signature: Result<MainSignature, String>,
+}
+
+/// What code is cached by: a script version, or a flow step's inline code.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum CodeKey {
+    Script(ScriptHash),
+    Inline(WorkspaceId, FlowVersion, String, String),
+}
 
 /// What a worker needs, shared by its slots.
 pub struct WorkerCtx {
@@ -31,29 +44,60 @@ pub struct WorkerCtx {
     pub job_key: Arc<JobTokenKey>,
     /// Where job folders are made.
     pub work_root: PathBuf,
-    /// Script versions are immutable: cache them with their parsed signature.
-    cache: Mutex<HashMap<ScriptHash, Arc<Runnable>>>,
+    /// Parsed flow versions, for flow runs and their inline steps.
+    pub defs: FlowDefs,
+    /// Script versions and flow versions are immutable: their code is cached
+    /// with its parsed signature.
+    cache: Mutex<HashMap<CodeKey, Arc<Code>>>,
 }
 
 impl WorkerCtx {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>, runtimes: Arc<Runtimes>, job_key: Arc<JobTokenKey>) -> Self {
         let work_root = cfg.data_dir.join("jobs");
-        Self { store, cfg, runtimes, job_key, work_root, cache: Mutex::new(HashMap::new()) }
+        Self { store, cfg, runtimes, job_key, work_root, defs: FlowDefs::default(), cache: Mutex::new(HashMap::new()) }
     }
 
-    async fn script(&self, job: &Job) -> Result<Option<Arc<Runnable>>, StoreError> {
-        let Some(hash) = job.script_hash else { return Ok(None) };
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&hash) {
+    /// The flow engine on this worker's store.
+    pub fn engine(&self) -> Engine<'_> {
+        Engine { store: &*self.store, defs: &self.defs }
+    }
+
+    /// The code a job runs: its script version, or its flow step's inline code.
+    async fn code(&self, job: &Job) -> Result<Option<Arc<Code>>, StoreError> {
+        let key = match (job.script_hash, &job.flow) {
+            (Some(hash), _) => CodeKey::Script(hash),
+            (None, Some(link)) => CodeKey::Inline(
+                job.workspace.clone(),
+                link.version,
+                link.node.clone(),
+                link.step_id.clone().unwrap_or_default(),
+            ),
+            (None, None) => return Ok(None),
+        };
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(Some(hit.clone()));
         }
-        let Some(script) = self.store.script_by_hash(&job.workspace, hash).await? else { return Ok(None) };
-        let sig = orvanta_exec::parse_main(script.language, &script.content).map_err(|e| e.to_string());
-        let entry = Arc::new((script, sig));
+        let (language, content) = match &key {
+            CodeKey::Script(hash) => match self.store.script_by_hash(&job.workspace, *hash).await? {
+                Some(s) => (s.language, s.content),
+                None => return Ok(None),
+            },
+            CodeKey::Inline(ws, version, _, _) => {
+                let Some(def) = self.defs.get(&*self.store, ws, *version).await? else { return Ok(None) };
+                let module = job.flow.as_ref().and_then(|l| crate::flows::step_module(&def, l));
+                match module.map(|m| &m.value) {
+                    Some(ModuleValue::RawScript { language, content, .. }) => (*language, content.clone()),
+                    _ => return Ok(None),
+                }
+            }
+        };
+        let signature = orvanta_exec::parse_main(language, &content).map_err(|e| e.to_string());
+        let entry = Arc::new(Code { language, content, signature });
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 1000 {
             cache.clear();
         }
-        cache.insert(hash, entry.clone());
+        cache.insert(key, entry.clone());
         Ok(Some(entry))
     }
 }
@@ -67,6 +111,8 @@ pub enum StepOutcome {
     Ran(JobId, JobStatus),
     /// A job ran but its lease was lost (swept or finished elsewhere): not completed here.
     Lost(JobId),
+    /// A flow run was started: its first steps are queued (it runs on without a worker slot).
+    FlowStarted(JobId),
 }
 
 /// Claims one due job and runs it to the end.
@@ -74,13 +120,25 @@ pub async fn try_execute_step(ctx: &WorkerCtx, worker: &str) -> Result<StepOutco
     let now = orvanta_core::now_millis();
     let claim = Claim { worker, tags: &ctx.cfg.worker_tags, now, lease_until: now + ctx.cfg.lease_s as i64 * 1000 };
     let Some(job) = ctx.store.claim(&claim).await? else { return Ok(StepOutcome::Idle) };
-    tracing::debug!(job = %job.id, path = ?job.path, "claimed");
+    tracing::debug!(job = %job.id, path = ?job.path, kind = job.kind.as_str(), "claimed");
+    if job.kind == JobKind::Flow {
+        // A flow run holds no slot: its start queues its first steps and parks it.
+        ctx.engine().start(&job).await?;
+        return Ok(StepOutcome::FlowStarted(job.id));
+    }
     let lease = lease::Lease::hold(ctx, &job, worker);
     let (status, result) = execute(ctx, &job, lease.cancel.clone()).await;
     let kept = lease.release().await;
     if !kept {
         tracing::warn!(job = %job.id, "lost the lease while running; not completing");
         return Ok(StepOutcome::Lost(job.id));
+    }
+    if job.kind == JobKind::FlowStep {
+        // The step's end and its flow's next step(s) commit together.
+        return match ctx.engine().ended(&job, status, result, Some(worker.to_owned())).await? {
+            Advanced::Done => Ok(StepOutcome::Ran(job.id, status)),
+            Advanced::Lost => Ok(StepOutcome::Lost(job.id)),
+        };
     }
     let done = Completion { id: job.id, worker, status, result: &result, now: orvanta_core::now_millis() };
     if ctx.store.complete(&done).await? {
@@ -96,16 +154,17 @@ fn failure(name: &str, message: impl Into<String>) -> (JobStatus, Value) {
 
 /// Runs a claimed job; answers its final status and result.
 async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (JobStatus, Value) {
-    if job.kind != JobKind::Script {
-        return failure("Unsupported", format!("jobs of kind {} cannot run yet", job.kind.as_str()));
-    }
-    let entry = match ctx.script(job).await {
-        Ok(Some(e)) => e,
-        Ok(None) => return failure("ScriptNotFound", "the script version of this job no longer exists"),
-        Err(e) => return failure("StoreError", format!("the script could not be loaded: {e}")),
+    let code = match ctx.code(job).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return failure(
+                "ScriptNotFound",
+                "the code of this job no longer exists (its script or flow version was deleted)",
+            )
+        }
+        Err(e) => return failure("StoreError", format!("the code could not be loaded: {e}")),
     };
-    let (script, signature) = (&entry.0, &entry.1);
-    let signature = match signature {
+    let signature = match &code.signature {
         Ok(s) => s,
         Err(e) => return failure("InvalidScript", e.clone()),
     };
@@ -123,8 +182,8 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
     let request = JobRequest {
         job_id: job.id,
         workspace: job.workspace.as_str(),
-        language: script.language,
-        code: &script.content,
+        language: code.language,
+        code: &code.content,
         signature,
         args,
         base_url: &base_url,
@@ -214,16 +273,37 @@ async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, 
     }
 }
 
-/// Every third of a lease: re-queues or fails jobs whose worker vanished,
-/// and deletes expired tokens (they are refused from the moment they expire).
+/// Every third of a lease: re-queues or fails jobs whose worker vanished
+/// (a flow step that fails so advances its flow), wakes flow runs whose
+/// suspend passed its deadline, and deletes expired tokens (they are refused
+/// from the moment they expire).
 pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_millis((cfg.lease_s * 1000 / 3).max(500));
+    let defs = FlowDefs::default();
+    let engine = Engine { store: &*store, defs: &defs };
     while !shutdown.is_cancelled() {
         let now = orvanta_core::now_millis();
         match store.sweep_expired_leases(now, cfg.max_retries).await {
-            Ok(swept) if !swept.is_empty() => tracing::warn!(?swept, "jobs of vanished workers swept"),
+            Ok(swept) if !swept.is_empty() => {
+                tracing::warn!(?swept, "jobs of vanished workers swept");
+                for s in swept {
+                    if let orvanta_store::Swept::Failed(id) | orvanta_store::Swept::Canceled(id) = s {
+                        after_external_end(&engine, &*store, id).await;
+                    }
+                }
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "lease sweep failed"),
+        }
+        match store.due_flow_wakes(now).await {
+            Ok(due) => {
+                for (ws, id) in due {
+                    if let Err(e) = engine.wake(&ws, id).await {
+                        tracing::warn!(flow = %id, error = %e, "a flow run past its deadline could not be woken");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the flow wake check failed"),
         }
         match store.delete_expired_tokens(now).await {
             Ok(gone) if !gone.is_empty() => tracing::info!(count = gone.len(), "expired tokens deleted"),
@@ -234,5 +314,22 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => {}
         }
+    }
+}
+
+/// A job of a flow run ended outside the worker (swept, canceled): its flow
+/// hears of it as of any end.
+pub async fn after_external_end(engine: &Engine<'_>, store: &dyn Store, id: JobId) {
+    let job = match store.job_by_id(id).await {
+        Ok(Some(j)) if j.parent_job.is_some() && j.status.is_final() => j,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(job = %id, error = %e, "a flow could not hear of its job's end");
+            return;
+        }
+    };
+    let result = job.result.clone().unwrap_or(Value::Null);
+    if let Err(e) = engine.ended(&job, job.status, result, None).await {
+        tracing::warn!(job = %id, error = %e, "a flow could not hear of its job's end");
     }
 }

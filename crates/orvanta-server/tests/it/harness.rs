@@ -219,6 +219,15 @@ impl TestApp {
         text
     }
 
+    /// Starts a run on an async route (`/jobs/run/...`); answers its job id.
+    pub async fn run_async_target(&self, route: &str, args: &Value) -> String {
+        let r = self.post_json(route, args).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 201, "{route}: {text}");
+        text
+    }
+
     pub async fn job(&self, id: &str) -> Value {
         let r = self.get(&format!("/jobs_u/get/{id}")).await;
         assert_eq!(r.status(), 200);

@@ -5,6 +5,7 @@ mod bootstrap;
 mod clients;
 mod enqueue;
 mod faults;
+mod flows;
 mod harness;
 mod hostile;
 mod jobs;

@@ -122,6 +122,14 @@ impl crate::OutputStore for super::PgStore {
         get_job(&self.pool, ws, id).await
     }
 
+    async fn job_by_id(&self, id: JobId) -> Result<Option<Job>> {
+        let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Job::try_from).transpose()
+    }
+
     async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>> {
         list_jobs(&self.pool, ws, filter).await
     }

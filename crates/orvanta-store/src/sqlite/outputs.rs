@@ -16,6 +16,14 @@ impl crate::OutputStore for SqliteStore {
         get(&self.read, ws, id).await
     }
 
+    async fn job_by_id(&self, id: JobId) -> Result<Option<Job>> {
+        let row: Option<JobRow> = sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(Job::try_from).transpose()
+    }
+
     async fn list_jobs(&self, ws: &WorkspaceId, filter: &JobFilter) -> Result<Vec<Job>> {
         list(&self.read, ws, filter).await
     }
