@@ -159,7 +159,14 @@ async fn run(requests: u64, seed: u64, concurrency: usize, db: Db) -> Vec<String
             (ctx.clone(), table.clone(), report.clone(), sent.clone(), client.clone(), app.base.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(seed.wrapping_add(worker as u64));
-            while sent.fetch_add(1, Ordering::Relaxed) < requests {
+            loop {
+                let n = sent.fetch_add(1, Ordering::Relaxed);
+                if n >= requests {
+                    break;
+                }
+                if n > 0 && n % (requests / 10).max(1) == 0 {
+                    println!("fuzz: {n} requests sent");
+                }
                 let req = if rng.gen_bool(0.02) {
                     // A route that does not exist at all.
                     let route = Route { path: "/api/w/{ws}/nowhere/{id}".into(), methods: vec!["GET".into()] };
