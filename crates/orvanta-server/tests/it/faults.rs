@@ -149,3 +149,93 @@ async fn an_acknowledged_burst_survives_a_kill_on_sqlite() {
 async fn an_acknowledged_burst_survives_a_kill_on_postgres() {
     acknowledged_burst_survives_a_kill(Db::Postgres(fresh_pg_database().await)).await;
 }
+
+/// A flow whose middle step's process is killed with its worker: after a
+/// restart the step runs again, the flow finishes, and the steps that had
+/// finished before the kill did not run twice.
+fn flow_with_a_fragile_middle(dir: &Path) -> (Value, std::path::PathBuf, std::path::PathBuf) {
+    let log = dir.join("steps.log");
+    let marker = dir.join("marker");
+    let b = format!(
+        "import os, time\ndef main():\n    if not os.path.exists('{m}'):\n        open('{m}', 'w').write(str(os.getpid()))\n        time.sleep(300)\n    return 'b done'\n",
+        m = marker.display()
+    );
+    let flow = json!({"modules": [
+        {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": format!("echo a >> {}\necho 1", log.display())}},
+        {"id": "b", "value": {"type": "rawscript", "language": "python3", "content": b}},
+        {"id": "c", "value": {"type": "rawscript", "language": "bash", "content": format!("echo c >> {}\necho '\"end\"'", log.display())}},
+    ]});
+    (flow, log, marker)
+}
+
+fn assert_each_step_once(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["a", "c"], "a finished step never runs again");
+}
+
+#[tokio::test]
+async fn a_flow_killed_mid_step_resumes_after_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (flow, log, marker) = flow_with_a_fragile_middle(dir.path());
+    let mut app = up_on(dir.path());
+    let r = app.post_json("/flows/create", &json!({"path": "u/admin/fragile", "value": flow})).await;
+    assert_eq!(r.status(), 201);
+    let id = app.run_async_target("/jobs/run/f/u/admin/fragile", &json!({})).await;
+    wait_for_file(&marker, 60).await;
+    kill9(&mut app);
+    kill_orphan(&marker);
+    let app = up_on(dir.path());
+    let job = app.wait_done(&id, 90).await;
+    assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!("end")), "{job}");
+    assert_each_step_once(&log);
+}
+
+#[tokio::test]
+async fn a_flow_whose_worker_dies_resumes_on_another_worker_on_postgres() {
+    let url = fresh_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (flow, log, marker) = flow_with_a_fragile_middle(dir.path());
+    let opts = |role: &'static str| {
+        let mut o = Opts { role, db: Db::Postgres(url.clone()), ..Default::default() };
+        o.env.push(("ORVANTA_LEASE_S".into(), "6".into()));
+        o
+    };
+    let server = start(opts("server"));
+    let mut wopts = opts("worker");
+    wopts.env.push(("ORVANTA_BASE_URL".into(), server.base.clone()));
+    let mut w1 = start(wopts.clone());
+    let r = server.post_json("/flows/create", &json!({"path": "u/admin/fragile", "value": flow})).await;
+    assert_eq!(r.status(), 201);
+    let id = server.run_async_target("/jobs/run/f/u/admin/fragile", &json!({})).await;
+    wait_for_file(&marker, 60).await;
+    kill9(&mut w1);
+    kill_orphan(&marker);
+    let _w2 = start(wopts);
+    let job = server.wait_done(&id, 90).await;
+    assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!("end")), "{job}");
+    assert_each_step_once(&log);
+}
+
+#[tokio::test]
+async fn a_suspended_flow_still_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = up_on(dir.path());
+    let flow = json!({"modules": [
+        {"id": "ask", "suspend": {"required_events": 1}, "value": {"type": "rawscript", "language": "bash", "content": "echo 1"}},
+        {"id": "after", "value": {"type": "rawscript", "language": "bash", "content": "echo '\"resumed\"'"}},
+    ]});
+    let r = app.post_json("/flows/create", &json!({"path": "u/admin/waits", "value": flow})).await;
+    assert_eq!(r.status(), 201);
+    let id = app.run_async_target("/jobs/run/f/u/admin/waits", &json!({})).await;
+    let job = app.wait_for(&id, 60, "suspended", |j| j["flow_status"]["modules"][0]["type"] == "WaitingForEvents").await;
+    let step = job["flow_status"]["modules"][0]["job"].as_str().unwrap().to_owned();
+    let urls: Value = app.get(&format!("/jobs/resume_urls/{step}/1")).await.json().await.unwrap();
+    let old_base = app.base.clone();
+    kill9(&mut app);
+    let app = up_on(dir.path());
+    // The test's server listens on a new port after the restart; a real one keeps its base URL.
+    let resume = urls["resume"].as_str().unwrap().replace(&old_base, &app.base);
+    let r = app.client.post(resume).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(app.wait_done(&id, 60).await["result"], json!("resumed"));
+}
