@@ -61,6 +61,8 @@ fn view(f: &Flow) -> Value {
         "created_at": orvanta_core::millis_to_rfc3339(f.created_at),
         "archived": f.archived,
         "extra_perms": {},
+        "is_draft": false,
+        "draft_only": false,
     })
 }
 

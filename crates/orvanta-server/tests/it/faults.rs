@@ -227,7 +227,8 @@ async fn a_suspended_flow_still_resumes_after_a_restart() {
     let r = app.post_json("/flows/create", &json!({"path": "u/admin/waits", "value": flow})).await;
     assert_eq!(r.status(), 201);
     let id = app.run_async_target("/jobs/run/f/u/admin/waits", &json!({})).await;
-    let job = app.wait_for(&id, 60, "suspended", |j| j["flow_status"]["modules"][0]["type"] == "WaitingForEvents").await;
+    let job =
+        app.wait_for(&id, 60, "suspended", |j| j["flow_status"]["modules"][0]["type"] == "WaitingForEvents").await;
     let step = job["flow_status"]["modules"][0]["job"].as_str().unwrap().to_owned();
     let urls: Value = app.get(&format!("/jobs/resume_urls/{step}/1")).await.json().await.unwrap();
     let old_base = app.base.clone();

@@ -18,3 +18,4 @@ mod run_routes;
 mod scripts;
 mod seed_examples;
 mod streams;
+mod windmill_clients;
