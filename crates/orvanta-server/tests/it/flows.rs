@@ -343,6 +343,33 @@ async fn failures_name_their_cause() {
     let msg = v["error"]["message"].as_str().unwrap_or_default();
     assert!(msg.contains("u/admin/ping -> u/admin/pong -> u/admin/ping"), "{v}");
 
+    // A step that reads the result of a step that has not run yet.
+    app.create_flow(
+        "u/admin/ahead",
+        json!({"modules": [
+            bash("first", "echo 1", json!({"x": js("results.later.value")})),
+            bash("later", "echo 2", json!({})),
+        ]}),
+    )
+    .await;
+    let (_, v) = app.run_flow_sync("u/admin/ahead", json!({})).await;
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("step 'first'") && msg.contains("results.later.value"), "{v}");
+
+    // A step over its timeout is killed and fails the flow; a sleep delays a step.
+    app.create_flow(
+        "u/admin/slow",
+        json!({"modules": [
+            {"id": "nap", "sleep": 1, "value": {"type": "rawscript", "language": "bash", "content": "date +%s%N"}},
+            {"id": "stuck", "timeout": 1, "value": {"type": "rawscript", "language": "bash", "content": "sleep 30"}},
+        ]}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (_, v) = app.run_flow_sync("u/admin/slow", json!({})).await;
+    assert_eq!((v["error"]["name"].as_str(), v["error"]["step_id"].as_str()), (Some("Timeout"), Some("stuck")), "{v}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "the sleep and the timeout both took their second");
+
     // A flow step calling a script that was deleted fails clearly.
     app.create_script("u/admin/gone", "bash", "echo hi").await;
     app.create_flow(
