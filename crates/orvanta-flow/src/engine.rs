@@ -406,7 +406,10 @@ impl Run<'_, '_> {
                         }
                     }
                 }
-                self.state.modules[i].branch = Some(chosen);
+                self.state.modules[i].branch = Some(match chosen {
+                    Some(k) => crate::state::BranchChosen::Branch(k),
+                    None => crate::state::BranchChosen::Default,
+                });
                 let (modules, node) = match chosen {
                     Some(k) => (&branches[k].modules, crate::locate::branch_node(&m.id, k)),
                     None => (default, crate::locate::default_node(&m.id)),

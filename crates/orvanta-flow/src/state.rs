@@ -22,10 +22,10 @@ pub struct FlowState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<ModuleState>,
     /// The error that made the flow fail, while its failure module runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub error: Option<Value>,
     /// The result of the early-return step, once it finished (root runs only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub early: Option<Value>,
     /// Set while the flow waits for resume events after a step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ pub struct ModuleState {
     /// The job that runs it (a step or a sub-flow), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job: Option<JobId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub result: Option<Value>,
     /// Retries done so far.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -75,13 +75,28 @@ pub struct ModuleState {
     /// Loops and `branchall`: the iterations or branches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iter: Option<IterState>,
-    /// `branchone`: the branch taken (`None` inside: the default).
+    /// `branchone`: the branch taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub branch: Option<Option<usize>>,
+    pub branch: Option<BranchChosen>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Millis>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Millis>,
+}
+
+/// The branch a `branchone` took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BranchChosen {
+    Branch(usize),
+    Default,
+}
+
+/// A field that is there holds a value, `null` included (`Some(Null)`); only
+/// a missing field is `None`. (serde's default reads `null` as `None`, which
+/// would lose a step whose result is `null`.)
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -217,4 +232,48 @@ pub fn early_result(state: &Value) -> Option<&Value> {
 /// The job whose result stream is the flow's, if any.
 pub fn stream_job(state: &Value) -> Option<JobId> {
     state.get("stream_job").and_then(Value::as_str).and_then(|s| JobId::parse(s).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_state_survives_its_json() {
+        let job = JobId::new();
+        let mut m = ModuleState::new("a", 5);
+        m.job = Some(job);
+        m.result = Some(json!({"x": [1, null]}));
+        m.attempts = 2;
+        m.iter = Some(IterState { total: 3, done: 1, next: 2, failed: 1, stopped: true });
+        let mut d = ModuleState::new("b", 6);
+        d.branch = Some(BranchChosen::Default);
+        let mut k = ModuleState::new("c", 7);
+        k.branch = Some(BranchChosen::Branch(2));
+        k.status = ModuleStatus::Suspended;
+        let state = FlowState {
+            step: 2,
+            modules: vec![m, d, k],
+            failure: Some(ModuleState::new("f", 8)),
+            error: Some(json!({"error": {}})),
+            early: Some(json!(null)),
+            suspend: Some(SuspendState {
+                module: 2,
+                job: Some(job),
+                required: 2,
+                events: vec![json!(1)],
+                used: vec![9],
+                until: Some(10),
+            }),
+            pending_resumes: vec![PendingResume { job, resume_id: 3, payload: json!("p") }],
+            resumes: vec![json!("r")],
+            stream_job: Some(job),
+            ended: false,
+        };
+        let back = FlowState::from_json(Some(&state.to_json()));
+        assert_eq!(back, state);
+        assert_eq!(early_result(&state.to_json()), Some(&json!(null)));
+        assert_eq!(stream_job(&state.to_json()), Some(job));
+    }
 }

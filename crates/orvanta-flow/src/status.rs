@@ -57,8 +57,8 @@ fn module(s: &ModuleState, kind: &str) -> Value {
     }
     if let Some(b) = s.branch {
         let chosen = match b {
-            Some(k) => json!({"type": "branch", "branch": k}),
-            None => json!({"type": "default"}),
+            crate::state::BranchChosen::Branch(k) => json!({"type": "branch", "branch": k}),
+            crate::state::BranchChosen::Default => json!({"type": "default"}),
         };
         o.insert("branch_chosen".into(), chosen);
     }

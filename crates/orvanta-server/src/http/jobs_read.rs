@@ -56,7 +56,22 @@ async fn get_job(
         Some(link) => state.defs.get(&*state.store, &ws, link.version).await?,
         None => None,
     };
-    Ok(Json(views::flow_job(&job, def.as_deref())))
+    let mut shown = views::flow_job(&job, def.as_deref());
+    // Loops and branches list the nested runs they started (Windmill's `flow_jobs`).
+    if let Some(modules) = shown["flow_status"]["modules"].as_array_mut() {
+        for m in modules {
+            let nested =
+                matches!(m["module_type"].as_str(), Some("forloopflow" | "whileloopflow" | "branchone" | "branchall"));
+            let Some(step) = m["id"].as_str().filter(|_| nested).map(str::to_owned) else { continue };
+            let children = state.store.flow_children(job.id, Some(&step)).await?;
+            if !children.is_empty() {
+                m["flow_jobs"] = Value::Array(children.iter().map(|c| json!(c.id)).collect());
+                m["flow_jobs_success"] =
+                    Value::Array(children.iter().map(|c| json!(c.status == JobStatus::Success)).collect());
+            }
+        }
+    }
+    Ok(Json(shown))
 }
 
 /// The result of one step of a flow run, by its id (Windmill's

@@ -246,6 +246,11 @@ async fn loops_branches_subflows_and_identity() {
     let (status, v) = app.run_flow_sync("u/admin/shapes", json!({"items": [1, 2, 3]})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v, json!([[1, 4, 9], [3, 4, 5], [1, 2, 3], "big", [1, 2], 6]));
+    let id = app.run_async_target("/jobs/run/f/u/admin/shapes", &json!({"items": [5, 6]})).await;
+    let job = app.wait_done(&id, 60).await;
+    let each = &job["flow_status"]["modules"][0];
+    assert_eq!((each["id"].as_str(), each["flow_jobs"].as_array().map(Vec::len)), (Some("each"), Some(2)), "{job}");
+    assert_eq!(job["flow_status"]["modules"][3]["branch_chosen"], json!({"type": "default"}));
 
     // A loop over what is not an array fails the run with a clear error.
     app.create_flow(
@@ -507,4 +512,19 @@ async fn canceling_a_flow_stops_its_running_step() {
 fn base64_url(v: &Value) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[tokio::test]
+async fn a_null_result_is_a_result() {
+    let app = spawn_app();
+    let flow = json!({"modules": [
+        bash("five", "echo 5", json!({})),
+        py("nothing", "def main():\n    return None\n", json!({})),
+        py("seen", "def main(p=1):\n    return {'previous': p}\n", json!({"p": js("previous_result")})),
+    ], "early_return": "nothing"});
+    app.create_flow("u/admin/nulls", flow).await;
+    let r = app.post_json("/jobs/run_wait_result/f/u/admin/nulls", &json!({})).await;
+    assert_eq!(r.json::<Value>().await.unwrap(), Value::Null, "an early result that is null still answers");
+    let id = app.run_async_target("/jobs/run/f/u/admin/nulls", &json!({})).await;
+    assert_eq!(app.wait_done(&id, 60).await["result"], json!({"previous": null}));
 }
