@@ -9,16 +9,20 @@ cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+export RUSTC_BOOTSTRAP=1
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
-export RUSTC_BOOTSTRAP=1
+mkdir -p logs
 for t in "${targets[@]}"; do
-  echo "== $t ($secs s)"
   mkdir -p "corpus/$t"
-  cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 2>&1 \
-    | grep -E "^(==|#[0-9]+ +DONE|stat::number_of_executed_units|SUMMARY|.*panicked|.*deadly signal)" || true
-  if [ -d "artifacts/$t" ] && [ -n "$(ls -A "artifacts/$t" 2>/dev/null)" ]; then
-    echo "FOUND: $t left crash inputs in fuzz/artifacts/$t"; exit 1
+  log="logs/$t.log"
+  echo "== $t ($secs s), log in fuzz/$log"
+  if ! cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1; then
+    tail -40 "$log"
+    echo "FOUND or FAILED: $t (crash inputs, if any, in fuzz/artifacts/$t)"
+    exit 1
   fi
+  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|Done [0-9]+ runs" "$log" | tr '\n' ' '
+  echo
 done
 echo "no target found anything"

@@ -528,3 +528,37 @@ async fn a_null_result_is_a_result() {
     let id = app.run_async_target("/jobs/run/f/u/admin/nulls", &json!({})).await;
     assert_eq!(app.wait_done(&id, 60).await["result"], json!({"previous": null}));
 }
+
+/// Many iterations ending at once on several worker slots advance the same
+/// run concurrently: every end counts once, whatever the interleaving.
+async fn parallel_ends_race(db: Db) {
+    let opts = Opts { db, env: vec![("ORVANTA_WORKERS".into(), "4".into())], ..Default::default() };
+    let app = start(opts);
+    let flow = json!({"modules": [
+        {"id": "fan", "value": {"type": "forloopflow", "iterator": js("[...Array(24).keys()]"), "parallel": true,
+            "modules": [bash("sq", "x=\"$1\"\necho $((x * x))", json!({"x": js("flow_input.iter.value")}))]}},
+        {"id": "both", "value": {"type": "branchall", "parallel": true, "branches": [
+            {"modules": [bash("l", "echo 1", json!({}))]}, {"modules": [bash("m", "echo 2", json!({}))]},
+            {"modules": [bash("r", "echo 3", json!({}))]}]}},
+        bash("sum", "x=\"$1\"\necho $x", json!({"x": js("results.fan.reduce((a, b) => a + b, 0) + results.both.length")})),
+    ]});
+    app.create_flow("u/admin/fan", flow).await;
+    let empty = json!({});
+    let ids: Vec<String> =
+        futures::future::join_all((0..3).map(|_| app.run_async_target("/jobs/run/f/u/admin/fan", &empty))).await;
+    let want: i64 = (0..24).map(|x: i64| x * x).sum::<i64>() + 3;
+    for id in ids {
+        let job = app.wait_done(&id, 120).await;
+        assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!(want)), "{job}");
+    }
+}
+
+#[tokio::test]
+async fn parallel_ends_race_on_sqlite() {
+    parallel_ends_race(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn parallel_ends_race_on_postgres() {
+    parallel_ends_race(Db::Postgres(fresh_pg_database().await)).await;
+}
