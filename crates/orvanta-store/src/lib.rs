@@ -161,6 +161,9 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn flow_children(&self, parent: JobId, step_id: Option<&str>) -> Result<Vec<FlowChild>>;
     /// Flow runs whose `wake_at` came (suspends past their deadline).
     async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>>;
+    /// Started flow runs still running (parked, no worker holds them), by
+    /// id, `limit` at a time after `after`: the repair pass reads them.
+    async fn running_flows(&self, after: Option<JobId>, limit: i64) -> Result<Vec<Job>>;
 }
 
 /// Job reads and what jobs produce: logs and result streams.

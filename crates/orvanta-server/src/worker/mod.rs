@@ -281,7 +281,12 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
     let every = Duration::from_millis((cfg.lease_s * 1000 / 3).max(500));
     let defs = FlowDefs::default();
     let engine = Engine { store: &*store, defs: &defs };
+    let mut last_repair: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
+        if last_repair.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
+            last_repair = Some(std::time::Instant::now());
+            repair_flows(&engine, &*store).await;
+        }
         let now = orvanta_core::now_millis();
         match store.sweep_expired_leases(now, cfg.max_retries).await {
             Ok(swept) if !swept.is_empty() => {
@@ -331,5 +336,48 @@ pub async fn after_external_end(engine: &Engine<'_>, store: &dyn Store, id: JobI
     let result = job.result.clone().unwrap_or(Value::Null);
     if let Err(e) = engine.ended(&job, job.status, result, None).await {
         tracing::warn!(job = %id, error = %e, "a flow could not hear of its job's end");
+    }
+}
+
+/// How often the running flow runs are checked for an end they missed.
+const REPAIR_EVERY: Duration = Duration::from_secs(60);
+
+/// Finds flow runs whose current step ended without the run hearing of it
+/// (the process died between a sweep or a cancel and the advance that
+/// follows it) and advances them. Ends are idempotent in the engine, so a
+/// run that did hear changes nothing.
+pub async fn repair_flows(engine: &Engine<'_>, store: &dyn Store) {
+    let grace = 10_000;
+    let now = orvanta_core::now_millis();
+    let mut after = None;
+    loop {
+        let batch = match store.running_flows(after, 200).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "the flow repair pass could not list running flows");
+                return;
+            }
+        };
+        let Some(last) = batch.last() else { return };
+        after = Some(last.id);
+        for run in &batch {
+            let state = orvanta_flow::FlowState::from_json(run.flow_state.as_ref());
+            let current = state.modules.get(state.step).filter(|m| m.iter.is_none() && m.branch.is_none());
+            let waiting = current
+                .into_iter()
+                .chain(state.failure.iter())
+                .filter(|m| m.status == orvanta_flow::state::ModuleStatus::Running)
+                .filter_map(|m| m.job);
+            for id in waiting {
+                let Ok(Some(job)) = store.job_by_id(id).await else { continue };
+                if job.status.is_final() && job.completed_at.is_some_and(|t| t < now - grace) {
+                    tracing::warn!(flow = %run.id, job = %id, "a flow run missed the end of its step; advancing it now");
+                    after_external_end(engine, store, id).await;
+                }
+            }
+        }
+        if batch.len() < 200 {
+            return;
+        }
     }
 }

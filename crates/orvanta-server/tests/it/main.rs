@@ -5,6 +5,7 @@ mod bootstrap;
 mod clients;
 mod enqueue;
 mod faults;
+mod flow_repair;
 mod flows;
 mod harness;
 mod hostile;

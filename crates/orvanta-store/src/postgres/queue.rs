@@ -355,4 +355,8 @@ impl crate::QueueStore for super::PgStore {
     async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>> {
         super::flow_runs::due_wakes(&self.pool, now).await
     }
+
+    async fn running_flows(&self, after: Option<JobId>, limit: i64) -> Result<Vec<Job>> {
+        super::flow_runs::running(&self.pool, after, limit).await
+    }
 }

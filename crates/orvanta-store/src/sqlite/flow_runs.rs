@@ -172,3 +172,16 @@ pub(super) async fn due_wakes(pool: &SqlitePool, now: Millis) -> Result<Vec<(Wor
     .await?;
     rows.into_iter().map(|(ws, id)| Ok((WorkspaceId::parse(&ws)?, JobId::parse(&id)?))).collect()
 }
+
+pub(super) async fn running(pool: &SqlitePool, after: Option<JobId>, limit: i64) -> Result<Vec<orvanta_core::Job>> {
+    let rows: Vec<crate::rows::JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = 'flow' AND status = 'running' AND lease_until IS NULL \
+         AND (?1 IS NULL OR id > ?1) ORDER BY id LIMIT ?2",
+        JOB_COLUMNS = crate::rows::JOB_COLUMNS
+    ))
+    .bind(after.map(|a| a.to_string()))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    crate::rows::convert(rows)
+}

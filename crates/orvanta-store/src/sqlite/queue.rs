@@ -77,6 +77,10 @@ impl crate::QueueStore for SqliteStore {
     async fn due_flow_wakes(&self, now: Millis) -> Result<Vec<(WorkspaceId, JobId)>> {
         super::flow_runs::due_wakes(&self.read, now).await
     }
+
+    async fn running_flows(&self, after: Option<JobId>, limit: i64) -> Result<Vec<Job>> {
+        super::flow_runs::running(&self.read, after, limit).await
+    }
 }
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
