@@ -157,6 +157,24 @@ pub async fn resolve(
     Ok(runnable)
 }
 
+/// Resolves `target` for `caller` and starts it with `args`: the whole
+/// service in one call, for callers that have their arguments already (an
+/// inbound event, a schedule). The HTTP routes call [`resolve`] and
+/// [`start`] apart, so that a refused target stores none of a request's files.
+pub async fn run(
+    state: &AppState,
+    caller: &Principal,
+    ws: &WorkspaceId,
+    target: &Target,
+    args: Vec<Map<String, Value>>,
+    opts: RunOptions,
+) -> Result<(Runnable, Started), RunError> {
+    let runnable = resolve(state, caller, ws, target).await?;
+    let pinned = matches!(target, Target::ScriptHash(_) | Target::FlowVersion(_));
+    let started = start(state, Start { caller, runnable: &runnable, pinned, args, opts }).await?;
+    Ok((runnable, started))
+}
+
 /// How the job(s) of a run are started.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

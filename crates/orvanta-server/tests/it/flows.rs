@@ -212,6 +212,25 @@ async fn flows_have_every_webhook() {
     assert_eq!(v["error"]["name"], "MissingArgument", "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("'n'"));
 
+    // A custom response from the flow's last step shapes the sync answer; a CloudEvent's data are the input.
+    let custom = py(
+        "answer",
+        "def main(n: int):\n    return {'wm_status_code': 202, 'wm_headers': {'x-flow': 'yes'}, 'result': {'n': n}}\n",
+        json!({"n": js("flow_input.n")}),
+    );
+    app.create_flow("u/admin/custom", json!({"modules": [custom]})).await;
+    let r = app
+        .client
+        .post(app.ws("/jobs/run_wait_result/f/u/admin/custom"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/cloudevents+json")
+        .body(json!({"specversion": "1.0", "id": "e1", "source": "/t", "type": "t", "data": {"n": 4}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["x-flow"].to_str().unwrap().to_owned()), (202, "yes".to_owned()));
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"n": 4}));
+
     // Stream route: the final update carries the result.
     let r = app.post_json("/jobs/run_and_stream/f/u/admin/two", &json!({"n": 0})).await;
     let events = SseReader::new(r).rest().await;
