@@ -97,8 +97,8 @@ async fn run_once(backend: &str, steps: usize, n: u32, runtimes: Arc<Runtimes>) 
     };
     let version: FlowVersion = store.insert_flow(&new, None).await.unwrap();
     let mut cfg = Config::load_from(&Overrides::default(), &[]).unwrap();
-    cfg.data_dir = dir.path().to_path_buf();
-    cfg.workers = 1;
+    cfg.storage.data_dir = dir.path().to_path_buf();
+    cfg.worker.slots = 1;
     let ctx = Arc::new(WorkerCtx::new(store.clone(), Arc::new(cfg), runtimes, Arc::new(JobTokenKey::generate())));
     // Warm: the Python bytecode cache of the wrapper, as on a running instance.
     let shutdown = CancellationToken::new();
@@ -124,6 +124,7 @@ async fn run_once(backend: &str, steps: usize, n: u32, runtimes: Arc<Runtimes>) 
         idempotency_key: None,
         created_at: now,
         token_prefix: None,
+        scopes: None,
         flow: Some(FlowLink { version, node: String::new(), step_id: None, index: None, root: id }),
     };
     let mut events = store.subscribe();
@@ -167,7 +168,7 @@ fn main() {
     rt.block_on(async {
         let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
         let support = tempfile::tempdir().unwrap();
-        let runtimes = Arc::new(Runtimes::discover(support.path(), &Default::default()).expect("runtimes"));
+        let runtimes = Arc::new(Runtimes::discover(support.path(), &Default::default(), Default::default()).expect("runtimes"));
         let python = runtimes.get(orvanta_core::Language::Python3).expect("python3").program.clone();
         let script = support.path().join("fibo.py");
         std::fs::write(&script, format!("{FIBO}\nmain(10)\n")).unwrap();

@@ -98,8 +98,8 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
         .await
         .unwrap();
     let mut cfg = Config::load_from(&Overrides::default(), &[]).unwrap();
-    cfg.data_dir = dir.path().to_path_buf();
-    cfg.workers = case.workers;
+    cfg.storage.data_dir = dir.path().to_path_buf();
+    cfg.worker.slots = case.workers;
     let ctx = Arc::new(WorkerCtx::new(store.clone(), Arc::new(cfg), runtimes, Arc::new(JobTokenKey::generate())));
     let enqueuer = Arc::new(Enqueuer::start(store.clone()));
     let done = Arc::new(AtomicUsize::new(0));
@@ -154,6 +154,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
                         idempotency_key: None,
                         created_at: now,
                         token_prefix: None,
+                        scopes: None,
                         flow: None,
                     };
                     let t = Instant::now();
@@ -218,7 +219,8 @@ fn main() {
         let jobs: usize = std::env::var("BENCH_JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
         let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3).max(1);
         let support = tempfile::tempdir().unwrap();
-        let runtimes = Arc::new(Runtimes::discover(support.path(), &Default::default()).expect("runtimes"));
+        let runtimes =
+            Arc::new(Runtimes::discover(support.path(), &Default::default(), Default::default()).expect("runtimes"));
         let python = runtimes.get(Language::Python3).expect("python3").program.clone();
         let bash = runtimes.get(Language::Bash).expect("bash").program.clone();
         println!(

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 SECS="${1:-20}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 cargo build --release -q -p orvanta-server
-BIN="$PWD/target/release/orvanta"
+BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/orvanta"
 TOKEN="orv_bench_token_0123456789abcdefghij"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -134,6 +134,9 @@ pub struct NewJob {
     /// The prefix of the token that started the job, so that a
     /// webhook-specific token can read the jobs it started and no others.
     pub token_prefix: Option<String>,
+    /// The scopes of the token that started the job (`None`: all its
+    /// owner's rights): the job's own token has no more.
+    pub scopes: Option<Vec<String>>,
     /// For the jobs of a flow run: where in which flow the job belongs.
     pub flow: Option<FlowLink>,
 }
@@ -187,6 +190,8 @@ pub struct Job {
     pub purged: bool,
     /// The prefix of the token that started the job.
     pub token_prefix: Option<String>,
+    /// The scopes of the token that started the job; `None`: all its owner's rights.
+    pub scopes: Option<Vec<String>>,
     /// For the jobs of a flow run: where in which flow the job belongs.
     pub flow: Option<FlowLink>,
     /// A flow run's engine state (kind `flow`).

@@ -4,6 +4,7 @@
 //!   and derives the JSON Schema of its arguments, plus the call plan the
 //!   wrappers use.
 //! - [`runtimes`]: finds each interpreter once at start, with its version.
+//! - [`sandbox`]: the bubblewrap sandbox and the limits every job runs under.
 //! - [`run`]: runs one job: a temporary directory, a scrubbed environment, the
 //!   language wrapper, limits (timeout, output cap), cancel, and the capture of
 //!   logs, stream chunks and the result.
@@ -13,8 +14,10 @@
 
 pub mod run;
 pub mod runtimes;
+pub mod sandbox;
 pub mod schema;
 
 pub use run::{JobRequest, KillReason, Limits, Outcome, RunObserver};
 pub use runtimes::{Runtime, Runtimes};
+pub use sandbox::{JobLimits, Sandbox, SandboxConfig, SandboxReport};
 pub use schema::{parse_main, ArgError, MainSignature, Param, SchemaError};

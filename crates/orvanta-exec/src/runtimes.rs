@@ -12,6 +12,7 @@
 //! server's PATH.
 
 use crate::run::support::SupportDir;
+use crate::sandbox::{Sandbox, SandboxConfig};
 use orvanta_core::Language;
 use std::collections::HashMap;
 use std::io::Read;
@@ -30,22 +31,33 @@ pub struct Runtime {
     pub program: PathBuf,
     /// As the interpreter prints it (`Python 3.11.7`, `deno 2.1.4 (...)`, `1.1.38`, `GNU bash, ...`).
     pub version: String,
+    /// The folders the interpreter needs (its installation: standard
+    /// library, bundled files), bound read-only into job sandboxes.
+    pub prefixes: Vec<PathBuf>,
 }
 
-/// The interpreters of this worker and its installed support files.
+/// The interpreters of this worker, its installed support files, and the
+/// sandbox its jobs run in.
 #[derive(Debug, Clone)]
 pub struct Runtimes {
     found: HashMap<Language, Runtime>,
     pub(crate) support: SupportDir,
+    pub(crate) sandbox: Sandbox,
 }
 
-/// The support files (wrappers, client libraries) could not be written.
+/// Why the runtimes are not ready.
 #[derive(Debug, thiserror::Error)]
-#[error("could not install Orvanta's support files in {path}: {source}")]
-pub struct SupportError {
-    pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
+pub enum SupportError {
+    /// The support files (wrappers, client libraries) could not be written.
+    #[error("could not install Orvanta's support files in {path}: {source}")]
+    Install {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Jobs cannot be sandboxed here; the message says how to fix it.
+    #[error("{0}")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 impl Runtimes {
@@ -58,10 +70,14 @@ impl Runtimes {
     ///
     /// Blocks while the probes run (~150 ms): call it at start-up, or from
     /// `spawn_blocking`.
-    pub fn discover(support_dir: &Path, overrides: &HashMap<Language, PathBuf>) -> Result<Runtimes, SupportError> {
+    pub fn discover(
+        support_dir: &Path,
+        overrides: &HashMap<Language, PathBuf>,
+        sandbox: SandboxConfig,
+    ) -> Result<Runtimes, SupportError> {
         let support = SupportDir::install(support_dir)
-            .map_err(|source| SupportError { path: support_dir.to_path_buf(), source })?;
-        let found = std::thread::scope(|scope| {
+            .map_err(|source| SupportError::Install { path: support_dir.to_path_buf(), source })?;
+        let found: HashMap<Language, Runtime> = std::thread::scope(|scope| {
             let probes: Vec<_> = Language::ALL
                 .into_iter()
                 .map(|language| {
@@ -84,7 +100,35 @@ impl Runtimes {
                 })
                 .collect()
         });
-        Ok(Runtimes { found, support })
+        // Jobs read the interpreters' installations and the support files, nothing more.
+        let mut read_only: Vec<PathBuf> = vec![support.root().to_path_buf()];
+        for runtime in found.values() {
+            for p in &runtime.prefixes {
+                if !read_only.iter().any(|r| p.starts_with(r)) {
+                    read_only.push(p.clone());
+                }
+            }
+        }
+        let sandbox = Sandbox::prepare(sandbox, read_only)?;
+        // Jobs cannot write the caches: they are filled here for the
+        // wrappers and the client libraries, and per script version later.
+        if let Some(python) = found.get(&Language::Python3) {
+            support.compile_python(&python.program);
+        }
+        let runtimes = Runtimes { found, support, sandbox };
+        if let (Some(deno), true) = (runtimes.get(Language::Deno), runtimes.sandbox.enabled()) {
+            let cache = runtimes.support.deno_cache();
+            if let Err(e) = crate::run::support::chown_tree(&cache, runtimes.sandbox.job_owner()) {
+                tracing::warn!("could not hand Deno's cache to the jobs' user: {e}");
+            }
+            crate::run::cache_deno(&runtimes, deno, &runtimes.support.wrapper_ts(), &std::env::temp_dir());
+        }
+        Ok(runtimes)
+    }
+
+    /// The sandbox jobs run in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     /// The interpreter for `language`, if this worker has one.
@@ -126,7 +170,9 @@ fn find(language: Language, program: &Path) -> Result<Runtime, String> {
     let (args, canonicalize): (&[&str], bool) = match language {
         // Not canonicalized: a virtualenv's python is a symlink whose
         // location is what makes it that virtualenv.
-        Language::Python3 => (&["-c", "import sys; print(sys.executable)"], false),
+        Language::Python3 => {
+            (&["-c", "import sys; print(sys.base_prefix); print(sys.prefix); print(sys.executable)"], false)
+        }
         Language::Deno => (&["eval", "console.log(Deno.execPath())"], true),
         Language::Bun => (&["-e", "console.log(process.execPath)"], true),
         Language::Bash => (&["-c", "printf '%s\\n' \"$BASH\""], true),
@@ -142,7 +188,19 @@ fn find(language: Language, program: &Path) -> Result<Runtime, String> {
         path
     };
     let version = probe(&path, &["--version"])?.lines().next().unwrap_or_default().trim().to_owned();
-    Ok(Runtime { language, program: path, version })
+    let mut prefixes: Vec<PathBuf> = match language {
+        // sys.base_prefix and sys.prefix: the installation and the virtualenv.
+        Language::Python3 => printed.lines().rev().skip(1).map(|l| PathBuf::from(l.trim())).collect(),
+        _ => Vec::new(),
+    };
+    // The executable's own installation folder (`<prefix>/bin/<program>`).
+    let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    if let Some(install) = real.parent().and_then(Path::parent) {
+        prefixes.push(install.to_path_buf());
+    }
+    prefixes.retain(|p| p.is_absolute() && p.exists() && !is_system(p));
+    prefixes.dedup();
+    Ok(Runtime { language, program: path, version, prefixes })
 }
 
 /// Runs `program args` with the server's environment and returns what it
@@ -187,4 +245,9 @@ fn probe(program: &Path, args: &[&str]) -> Result<String, String> {
     }
     // Python 2 printed its version on stderr; nothing else should.
     Ok(if stdout.trim().is_empty() { stderr } else { stdout })
+}
+
+/// Folders every sandbox binds already (`/usr`, `/bin`, ...), or `/` itself.
+fn is_system(path: &Path) -> bool {
+    path == Path::new("/") || crate::sandbox::SYSTEM.iter().any(|s| path.starts_with(s))
 }

@@ -50,8 +50,8 @@ pub fn init_tracing() {
 
 /// Runs `role` until SIGINT/SIGTERM.
 pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .map_err(|e| AppError(format!("cannot create the data folder {}: {e}", cfg.data_dir.display())))?;
+    make_private_dir(cfg.data_dir())
+        .map_err(|e| AppError(format!("cannot create the data folder {}: {e}", cfg.data_dir().display())))?;
     let url = cfg.database_url();
     if matches!(role, Role::Server | Role::Worker) && url.starts_with("sqlite:") {
         return Err(AppError(
@@ -64,30 +64,38 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
         Role::Up | Role::Server => Some(bind(&cfg).await?),
         Role::Worker | Role::Migrate => None,
     };
-    if let (Some(l), None) = (&listener, &cfg.base_url) {
-        let port = l.local_addr().map(|a| a.port()).unwrap_or(cfg.port);
-        cfg.base_url = Some(format!("http://127.0.0.1:{port}"));
+    if let (Some(l), None) = (&listener, &cfg.server.base_url) {
+        let port = l.local_addr().map(|a| a.port()).unwrap_or(cfg.server.port);
+        cfg.server.base_url = Some(format!("http://127.0.0.1:{port}"));
     }
     let cfg = Arc::new(cfg);
-    let opts = ConnectOptions { max_connections: cfg.db_max_connections, ..Default::default() };
+    let opts = ConnectOptions { max_connections: cfg.storage.db_max_connections, ..Default::default() };
     let store = orvanta_store::connect(&url, &opts).await?;
     if role == Role::Migrate {
         println!("database migrated: {}", orvanta_store::redact_url(&url));
         return Ok(());
     }
     let job_key = Arc::new(AppState::job_key(&*store).await?);
-    let runtimes = Arc::new(discover_runtimes(&cfg).await?);
+    let runs_jobs = matches!(role, Role::Up | Role::Worker) && cfg.worker_slots() > 0;
+    let runtimes = Arc::new(discover_runtimes(&cfg, runs_jobs).await?);
+    if runs_jobs && !runtimes.sandbox().enabled() {
+        tracing::warn!(
+            "ORVANTA_SANDBOX=none: jobs run WITHOUT ISOLATION, as this process's user; any script can read the \
+             database, the admin token and every other job's files, and signal this process"
+        );
+        eprintln!("WARNING: ORVANTA_SANDBOX=none: jobs run without isolation (see /api/health)");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(worker::sweep_loop(store.clone(), cfg.clone(), shutdown.clone())));
-    let embedded = if matches!(role, Role::Up | Role::Worker) { cfg.workers.max(1) } else { 0 };
+    let embedded = if runs_jobs { cfg.worker_slots() } else { 0 };
     if embedded > 0 {
         let name = worker_name();
         let ctx = Arc::new(WorkerCtx::new(store.clone(), cfg.clone(), runtimes.clone(), job_key.clone()));
         // The first heartbeat is in before any request is served: a sync call
         // asks the heartbeats whether a worker serves its tag.
-        let tags = cfg.worker_tags.clone();
+        let tags = cfg.worker.tags.clone();
         ping(&*store, &name, embedded as i64, &tags).await;
         tasks.push(tokio::spawn(heartbeat(store.clone(), name.clone(), embedded as i64, tags, shutdown.clone())));
         tasks.push(tokio::spawn(worker::run(ctx, name, shutdown.clone())));
@@ -103,7 +111,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             objects: crate::objects::from_config(&cfg)?,
             caches: Default::default(),
             enqueuer: Arc::new(crate::enqueue::Enqueuer::start(store.clone())),
-            bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.body_budget_bytes)),
+            bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.server.body_budget_bytes)),
             defs: Default::default(),
             embedded_workers: embedded,
         };
@@ -131,7 +139,7 @@ async fn bind(cfg: &Config) -> Result<tokio::net::TcpListener, AppError> {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             AppError(format!(
                 "port {} is in use (another Orvanta, or another program); stop it or choose another port with ORVANTA_PORT or --port",
-                cfg.port
+                cfg.server.port
             ))
         } else {
             AppError(format!("cannot listen on {addr}: {e}"))
@@ -177,13 +185,33 @@ async fn signal_shutdown(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// Finds the interpreters and installs the support files (wrappers, client libraries).
-pub async fn discover_runtimes(cfg: &Config) -> Result<Runtimes, AppError> {
-    let dir = cfg.data_dir.join("runtime");
-    tokio::task::spawn_blocking(move || Runtimes::discover(&dir, &Default::default()))
+/// Finds the interpreters, installs the support files (wrappers, client
+/// libraries) and, where jobs run, checks that their sandbox works here.
+pub async fn discover_runtimes(cfg: &Config, runs_jobs: bool) -> Result<Runtimes, AppError> {
+    let dir = cfg.data_dir().join("runtime");
+    let overrides = cfg.runtime_overrides();
+    // A server without a worker runs no job: it needs no sandbox.
+    let sandbox =
+        if runs_jobs { cfg.sandbox() } else { orvanta_exec::SandboxConfig { enabled: false, ..cfg.sandbox() } };
+    tokio::task::spawn_blocking(move || Runtimes::discover(&dir, &overrides, sandbox))
         .await
         .map_err(|e| AppError(format!("runtime discovery panicked: {e}")))?
-        .map_err(|e| AppError(format!("cannot install the runtime support files: {e}")))
+        .map_err(|e| match e {
+            orvanta_exec::runtimes::SupportError::Sandbox(e) => AppError(format!("jobs cannot be sandboxed: {e}")),
+            e => AppError(e.to_string()),
+        })
+}
+
+/// Makes `dir` (and its parents) readable by this user alone; tightens an
+/// existing one that is not.
+fn make_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {
@@ -193,7 +221,7 @@ fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {
     println!("Orvanta {} ({backend}, {roles})", env!("CARGO_PKG_VERSION"));
     println!("  workspace:   {ws}");
     println!("  admin token: {}", facts.admin_token);
-    println!("  data folder: {}", cfg.data_dir.display());
+    println!("  data folder: {}", cfg.storage.data_dir.display());
     println!("Run the example script {} and get its result:", facts.example_path);
     println!(
         "  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"name\": \"you\"}}' {base}/api/w/{ws}/jobs/run_wait_result/p/{}",

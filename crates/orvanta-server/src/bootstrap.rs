@@ -39,7 +39,7 @@ pub async fn ensure(store: &dyn Store, cfg: &Config) -> Result<Facts, BootstrapE
             })
             .await?;
     }
-    let workspace = WorkspaceId::parse(&cfg.default_workspace).map_err(|e| BootstrapError(e.0))?;
+    let workspace = WorkspaceId::parse(&cfg.server.default_workspace).map_err(|e| BootstrapError(e.0))?;
     for (id, name) in [("admins", "Admins"), (workspace.as_str(), "Demo")] {
         let id = WorkspaceId::parse(id).map_err(|e| BootstrapError(e.0))?;
         if store.get_workspace(&id).await?.is_none() {
@@ -61,8 +61,8 @@ pub async fn ensure(store: &dyn Store, cfg: &Config) -> Result<Facts, BootstrapE
 /// The admin token: `ORVANTA_ADMIN_TOKEN` when set, else the one kept in
 /// `{data_dir}/admin-token` (made on the first start, readable by its owner only).
 async fn ensure_token(store: &dyn Store, cfg: &Config, admin: &Username) -> Result<String, BootstrapError> {
-    let file = cfg.data_dir.join("admin-token");
-    let secret = match &cfg.admin_token {
+    let file = cfg.storage.data_dir.join("admin-token");
+    let secret = match &cfg.server.admin_token {
         Some(t) => t.expose().to_owned(),
         None => match std::fs::read_to_string(&file) {
             Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),

@@ -2,8 +2,14 @@
 //! `ORVANTA_*` environment variables (and `DATABASE_URL`), then command-line
 //! flags. Validated once at start-up; nothing else in the server reads the
 //! environment.
+//!
+//! Every setting is one line of the [`settings!`] table below: its section
+//! and key (the file's `[section] key = ...`), its type, its default, its
+//! environment name(s) and its documentation. The file and environment
+//! layers, and the table in `docs/configuration.md` (compared by a test),
+//! all come from that line.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,95 +39,248 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Everything the server and workers are configured with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Address to listen on.
-    pub host: String,
-    /// Port to listen on (`ORVANTA_PORT`, default 8000).
-    pub port: u16,
-    /// Data folder: SQLite database, objects, runtime support files (`ORVANTA_DATA_DIR`).
-    pub data_dir: PathBuf,
-    /// `sqlite:...` or `postgres://...` (`DATABASE_URL`); default the SQLite file in the data folder.
-    pub database_url: Option<String>,
-    /// The bootstrap admin token's value (`ORVANTA_ADMIN_TOKEN`).
-    pub admin_token: Option<Secret>,
-    /// The URL scripts use to call back (`ORVANTA_BASE_URL`); default `http://127.0.0.1:{port}`.
-    pub base_url: Option<String>,
-    /// The first workspace made at bootstrap.
-    pub default_workspace: String,
-    /// Job slots of the embedded worker (`up`) or of `orvanta worker`.
-    pub workers: usize,
-    /// Tags the workers claim.
-    pub worker_tags: Vec<String>,
-    /// A worker's hold on a job; renewed every third of it.
-    pub lease_s: u64,
-    /// How often a job whose worker vanished is re-queued before it fails.
-    pub max_retries: i32,
-    /// Default job timeout, when the script sets none.
-    pub job_timeout_s: u64,
-    /// Log cap per job, in bytes.
-    pub log_cap_bytes: usize,
-    /// SIGTERM → SIGKILL grace, in milliseconds.
-    pub kill_grace_ms: u64,
-    /// Request body limit, in bytes.
-    pub body_limit_bytes: usize,
-    /// Sync routes answer 504 after this long.
-    pub sync_timeout_s: u64,
-    /// SSE streams end with a `timeout` event after this long; 0 = never (`ORVANTA_SSE_TIMEOUT_S`).
-    pub sse_timeout_s: u64,
-    /// Most connections a PostgreSQL pool opens.
-    pub db_max_connections: u32,
-    /// Request body limit of multipart uploads, in bytes.
-    pub multipart_limit_bytes: usize,
-    /// Body bytes all requests in flight may hold together (`ORVANTA_BODY_BUDGET_BYTES`);
-    /// at least the larger of the two limits above.
-    pub body_budget_bytes: usize,
-    /// Headers added as arguments to every run request (`INCLUDE_HEADERS`, comma-separated).
-    pub include_headers: Vec<String>,
-    /// S3-compatible object storage: the bucket (`ORVANTA_S3_BUCKET`); unset means the local folder.
-    pub s3_bucket: Option<String>,
-    /// Endpoint of an S3-compatible server (`ORVANTA_S3_ENDPOINT`), e.g. `http://127.0.0.1:9000`.
-    pub s3_endpoint: Option<String>,
-    /// Region (`ORVANTA_S3_REGION`, default `us-east-1`).
-    pub s3_region: String,
-    /// Access key id (`ORVANTA_S3_ACCESS_KEY_ID`).
-    pub s3_access_key_id: Option<String>,
-    /// Secret access key (`ORVANTA_S3_SECRET_ACCESS_KEY`).
-    pub s3_secret_access_key: Option<Secret>,
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            host: "0.0.0.0".into(),
-            port: 8000,
-            data_dir: PathBuf::from("./orvanta-data"),
-            database_url: None,
-            admin_token: None,
-            base_url: None,
-            default_workspace: "demo".into(),
-            workers: 1,
-            worker_tags: vec!["default".into()],
-            lease_s: 30,
-            max_retries: 1,
-            job_timeout_s: 900,
-            log_cap_bytes: 10 * 1024 * 1024,
-            kill_grace_ms: 5000,
-            body_limit_bytes: 16 * 1024 * 1024,
-            sync_timeout_s: 600,
-            sse_timeout_s: 60,
-            db_max_connections: 10,
-            multipart_limit_bytes: 256 * 1024 * 1024,
-            body_budget_bytes: 256 * 1024 * 1024,
-            include_headers: Vec::new(),
-            s3_bucket: None,
-            s3_endpoint: None,
-            s3_region: "us-east-1".into(),
-            s3_access_key_id: None,
-            s3_secret_access_key: None,
+/// Whether jobs run in a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxMode {
+    /// Each job in its own bubblewrap sandbox (the default).
+    Bubblewrap,
+    /// No isolation: jobs run as the worker's user, seeing what it sees.
+    None,
+}
+
+/// A value read from one environment variable.
+trait FromEnv: Sized {
+    fn from_env(name: &str, value: &str) -> Result<Self, ConfigError>;
+}
+
+macro_rules! numbers_from_env {
+    ($($t:ty),*) => {$(
+        impl FromEnv for $t {
+            fn from_env(name: &str, value: &str) -> Result<Self, ConfigError> {
+                value.trim().parse().map_err(|_| ConfigError(format!("{name}='{value}' is not a valid number")))
+            }
         }
+    )*};
+}
+numbers_from_env!(u16, u32, u64, usize, i32);
+
+impl FromEnv for String {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(value.to_owned())
+    }
+}
+
+impl FromEnv for PathBuf {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(PathBuf::from(value))
+    }
+}
+
+impl FromEnv for Secret {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(Secret::new(value))
+    }
+}
+
+impl FromEnv for bool {
+    fn from_env(name: &str, value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError(format!("{name}='{value}' is neither true nor false"))),
+        }
+    }
+}
+
+/// Comma-separated; blanks dropped.
+impl FromEnv for Vec<String> {
+    fn from_env(_: &str, value: &str) -> Result<Self, ConfigError> {
+        Ok(value.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect())
+    }
+}
+
+/// Empty means unset.
+impl<T: FromEnv> FromEnv for Option<T> {
+    fn from_env(name: &str, value: &str) -> Result<Self, ConfigError> {
+        if value.is_empty() {
+            Ok(None)
+        } else {
+            T::from_env(name, value).map(Some)
+        }
+    }
+}
+
+impl FromEnv for SandboxMode {
+    fn from_env(name: &str, value: &str) -> Result<Self, ConfigError> {
+        match value.trim() {
+            "bubblewrap" | "bwrap" | "" => Ok(SandboxMode::Bubblewrap),
+            "none" => Ok(SandboxMode::None),
+            _ => Err(ConfigError(format!("{name}='{value}' is neither bubblewrap nor none"))),
+        }
+    }
+}
+
+/// One setting, as documented.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// `section.key`, as in the file.
+    pub key: &'static str,
+    /// The environment variables that set it, the first one preferred.
+    pub env: &'static [&'static str],
+    pub doc: &'static str,
+}
+
+/// The table of settings: each becomes a field of its section's struct,
+/// with its default, its environment name(s) and its documentation.
+macro_rules! settings {
+    ($(
+        $(#[doc = $sdoc:literal])*
+        $section:ident: $Section:ident {
+            $( $(#[doc = $doc:literal])* $field:ident: $ty:ty = $default:expr, env $($env:literal)|+; )*
+        }
+    )*) => {
+        $(
+            $(#[doc = $sdoc])*
+            #[derive(Debug, Clone, Deserialize, Serialize)]
+            #[serde(default, deny_unknown_fields)]
+            pub struct $Section {
+                $( $(#[doc = $doc])* pub $field: $ty, )*
+            }
+
+            impl Default for $Section {
+                fn default() -> Self {
+                    Self { $( $field: $default, )* }
+                }
+            }
+        )*
+
+        /// Everything the server and workers are configured with.
+        #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Config {
+            $( pub $section: $Section, )*
+        }
+
+        /// Every setting, in the table's order.
+        pub const SETTINGS: &[Setting] = &[
+            $( $( Setting {
+                key: concat!(stringify!($section), ".", stringify!($field)),
+                env: &[$($env),+],
+                doc: concat!($($doc, "\n"),*),
+            }, )* )*
+        ];
+
+        impl Config {
+            fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+                $( $(
+                    if let Some((name, value)) = [$($env),+].into_iter().find_map(|n| get(n).map(|v| (n, v))) {
+                        self.$section.$field = FromEnv::from_env(name, &value)?;
+                    }
+                )* )*
+                Ok(())
+            }
+        }
+    };
+}
+
+settings! {
+    /// The HTTP side.
+    server: ServerSettings {
+        /// Address to listen on.
+        host: String = "0.0.0.0".into(), env "ORVANTA_HOST";
+        /// Port to listen on (`0`: any free port, printed).
+        port: u16 = 8000, env "ORVANTA_PORT";
+        /// The URL jobs call back (`ORVANTA_BASE_URL` inside jobs); default `http://127.0.0.1:{port}`.
+        base_url: Option<String> = None, env "ORVANTA_BASE_URL";
+        /// The bootstrap admin token (at least 16 characters); default: generated, kept in `{data_dir}/admin-token`.
+        admin_token: Option<Secret> = None, env "ORVANTA_ADMIN_TOKEN";
+        /// The first workspace, made at bootstrap.
+        default_workspace: String = "demo".into(), env "ORVANTA_DEFAULT_WORKSPACE";
+        /// Request body limit in bytes (413 beyond).
+        body_limit_bytes: usize = 16 << 20, env "ORVANTA_BODY_LIMIT_BYTES";
+        /// Body limit of multipart run requests and `upload_s3_file`, in bytes.
+        multipart_limit_bytes: usize = 256 << 20, env "ORVANTA_MULTIPART_LIMIT_BYTES";
+        /// Body bytes all requests in flight may hold together; a request that finds it spent waits up to 10 s, then gets 503 (at least the larger limit above).
+        body_budget_bytes: usize = 256 << 20, env "ORVANTA_BODY_BUDGET_BYTES";
+        /// Sync routes answer 504 after this many seconds; the job goes on.
+        sync_timeout_s: u64 = 600, env "ORVANTA_SYNC_TIMEOUT_S";
+        /// SSE streams end with a `timeout` event after this many seconds; 0 = never.
+        sse_timeout_s: u64 = 60, env "ORVANTA_SSE_TIMEOUT_S";
+        /// Request headers added as arguments to every run request (comma-separated).
+        include_headers: Vec<String> = Vec::new(), env "INCLUDE_HEADERS" | "ORVANTA_INCLUDE_HEADERS";
+    }
+
+    /// Where data lives.
+    storage: StorageSettings {
+        /// Data folder: SQLite database, admin token file, objects, runtime support files, job folders (made `0700`).
+        data_dir: PathBuf = PathBuf::from("./orvanta-data"), env "ORVANTA_DATA_DIR";
+        /// `sqlite:...` or `postgres://...`; default `sqlite:{data_dir}/orvanta.db`. A secret: printed with its password as `***`.
+        database_url: Option<Secret> = None, env "DATABASE_URL";
+        /// Most connections a PostgreSQL pool opens.
+        db_max_connections: u32 = 10, env "ORVANTA_DB_MAX_CONNECTIONS";
+        /// S3-compatible object storage: the bucket; unset means the local folder `{data_dir}/objects`.
+        s3_bucket: Option<String> = None, env "ORVANTA_S3_BUCKET";
+        /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000`; unset means AWS.
+        s3_endpoint: Option<String> = None, env "ORVANTA_S3_ENDPOINT";
+        /// Region of the bucket.
+        s3_region: String = "us-east-1".into(), env "ORVANTA_S3_REGION";
+        /// Access key id; unset means the usual AWS sources (environment, profile, instance role).
+        s3_access_key_id: Option<String> = None, env "ORVANTA_S3_ACCESS_KEY_ID";
+        /// Secret access key.
+        s3_secret_access_key: Option<Secret> = None, env "ORVANTA_S3_SECRET_ACCESS_KEY";
+    }
+
+    /// Running jobs.
+    worker: WorkerSettings {
+        /// Job slots of the embedded worker (`up`) or of `orvanta worker`; 0 = one per CPU core.
+        slots: usize = 0, env "ORVANTA_WORKERS";
+        /// Tags the workers claim (comma-separated).
+        tags: Vec<String> = vec!["default".into()], env "ORVANTA_WORKER_TAGS";
+        /// A worker's hold on a job, in seconds; renewed every third of it.
+        lease_s: u64 = 30, env "ORVANTA_LEASE_S";
+        /// Re-queues of a job whose worker vanished, before it fails.
+        max_retries: i32 = 1, env "ORVANTA_MAX_RETRIES";
+        /// Job timeout in seconds, when the script sets none.
+        job_timeout_s: u64 = 900, env "ORVANTA_JOB_TIMEOUT_S";
+        /// Logs kept per job, in bytes; the rest is dropped with a note.
+        log_cap_bytes: usize = 10 << 20, env "ORVANTA_LOG_CAP_BYTES";
+        /// SIGTERM → SIGKILL grace on cancel and timeout, in milliseconds.
+        kill_grace_ms: u64 = 5000, env "ORVANTA_KILL_GRACE_MS";
+        /// The Python interpreter; default `python3` on PATH.
+        python3: Option<PathBuf> = None, env "ORVANTA_PYTHON3";
+        /// The Deno executable; default `deno` on PATH.
+        deno: Option<PathBuf> = None, env "ORVANTA_DENO";
+        /// The Bun executable; default `bun` on PATH.
+        bun: Option<PathBuf> = None, env "ORVANTA_BUN";
+        /// The Bash executable; default `bash` on PATH.
+        bash: Option<PathBuf> = None, env "ORVANTA_BASH";
+    }
+
+    /// The sandbox every job runs in, and its limits.
+    sandbox: SandboxSettings {
+        /// `bubblewrap`, or `none` to run jobs without any isolation (an explicit choice: jobs then see all the worker sees).
+        mode: SandboxMode = SandboxMode::Bubblewrap, env "ORVANTA_SANDBOX";
+        /// The bubblewrap program.
+        bwrap: PathBuf = PathBuf::from("bwrap"), env "ORVANTA_SANDBOX_BWRAP";
+        /// The user jobs run as when the worker runs as root (never 0).
+        uid: u32 = 65534, env "ORVANTA_SANDBOX_UID";
+        /// The group jobs run as when the worker runs as root (never 0).
+        gid: u32 = 65534, env "ORVANTA_SANDBOX_GID";
+        /// Whether jobs reach the network.
+        network: bool = true, env "ORVANTA_SANDBOX_NETWORK";
+        /// Memory of one job (all its processes), in bytes.
+        memory_bytes: u64 = 2 << 30, env "ORVANTA_SANDBOX_MEMORY_BYTES";
+        /// Processes (and threads) one job may run at once; a job that reaches it is stopped.
+        max_processes: u64 = 512, env "ORVANTA_SANDBOX_MAX_PROCESSES";
+        /// Largest file a job may write, in bytes.
+        file_size_bytes: u64 = 1 << 30, env "ORVANTA_SANDBOX_FILE_SIZE_BYTES";
     }
 }
 
@@ -148,7 +307,7 @@ pub struct Overrides {
     /// A TOML configuration file [env: ORVANTA_CONFIG]
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Job slots of the worker [env: ORVANTA_WORKERS]
+    /// Job slots of the worker; 0 = one per core [env: ORVANTA_WORKERS]
     #[arg(long)]
     pub workers: Option<usize>,
 }
@@ -170,19 +329,19 @@ impl Config {
         };
         cfg.apply_env(&get)?;
         if let Some(p) = flags.port {
-            cfg.port = p;
+            cfg.server.port = p;
         }
         if let Some(d) = &flags.data_dir {
-            cfg.data_dir = d.clone();
+            cfg.storage.data_dir = d.clone();
         }
         if let Some(u) = &flags.database_url {
-            cfg.database_url = Some(u.clone());
+            cfg.storage.database_url = Some(Secret::new(u.clone()));
         }
         if let Some(t) = &flags.admin_token {
-            cfg.admin_token = Some(Secret::new(t.clone()));
+            cfg.server.admin_token = Some(Secret::new(t.clone()));
         }
         if let Some(w) = flags.workers {
-            cfg.workers = w;
+            cfg.worker.slots = w;
         }
         cfg.validate()?;
         Ok(cfg)
@@ -194,92 +353,9 @@ impl Config {
         toml::from_str(&text).map_err(|e| ConfigError(format!("the config file {} is not valid: {e}", path.display())))
     }
 
-    fn apply_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn num<T: std::str::FromStr>(name: &str, v: String) -> Result<T, ConfigError> {
-            v.trim().parse().map_err(|_| ConfigError(format!("{name}='{v}' is not a valid number")))
-        }
-        if let Some(v) = get("ORVANTA_HOST") {
-            self.host = v;
-        }
-        if let Some(v) = get("ORVANTA_PORT") {
-            self.port = num("ORVANTA_PORT", v)?;
-        }
-        if let Some(v) = get("ORVANTA_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = get("DATABASE_URL").filter(|v| !v.is_empty()) {
-            self.database_url = Some(v);
-        }
-        if let Some(v) = get("ORVANTA_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
-            self.admin_token = Some(Secret::new(v));
-        }
-        if let Some(v) = get("ORVANTA_BASE_URL").filter(|v| !v.is_empty()) {
-            self.base_url = Some(v);
-        }
-        if let Some(v) = get("ORVANTA_WORKERS") {
-            self.workers = num("ORVANTA_WORKERS", v)?;
-        }
-        if let Some(v) = get("ORVANTA_WORKER_TAGS") {
-            self.worker_tags = v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
-        }
-        if let Some(v) = get("ORVANTA_LEASE_S") {
-            self.lease_s = num("ORVANTA_LEASE_S", v)?;
-        }
-        if let Some(v) = get("ORVANTA_MAX_RETRIES") {
-            self.max_retries = num("ORVANTA_MAX_RETRIES", v)?;
-        }
-        if let Some(v) = get("ORVANTA_JOB_TIMEOUT_S") {
-            self.job_timeout_s = num("ORVANTA_JOB_TIMEOUT_S", v)?;
-        }
-        if let Some(v) = get("ORVANTA_LOG_CAP_BYTES") {
-            self.log_cap_bytes = num("ORVANTA_LOG_CAP_BYTES", v)?;
-        }
-        if let Some(v) = get("ORVANTA_KILL_GRACE_MS") {
-            self.kill_grace_ms = num("ORVANTA_KILL_GRACE_MS", v)?;
-        }
-        if let Some(v) = get("ORVANTA_BODY_LIMIT_BYTES") {
-            self.body_limit_bytes = num("ORVANTA_BODY_LIMIT_BYTES", v)?;
-        }
-        if let Some(v) = get("ORVANTA_SYNC_TIMEOUT_S") {
-            self.sync_timeout_s = num("ORVANTA_SYNC_TIMEOUT_S", v)?;
-        }
-        if let Some(v) = get("ORVANTA_SSE_TIMEOUT_S") {
-            self.sse_timeout_s = num("ORVANTA_SSE_TIMEOUT_S", v)?;
-        }
-        if let Some(v) = get("ORVANTA_DB_MAX_CONNECTIONS") {
-            self.db_max_connections = num("ORVANTA_DB_MAX_CONNECTIONS", v)?;
-        }
-        if let Some(v) = get("ORVANTA_MULTIPART_LIMIT_BYTES") {
-            self.multipart_limit_bytes = num("ORVANTA_MULTIPART_LIMIT_BYTES", v)?;
-        }
-        if let Some(v) = get("ORVANTA_BODY_BUDGET_BYTES") {
-            self.body_budget_bytes = num("ORVANTA_BODY_BUDGET_BYTES", v)?;
-        }
-        // The seed page names this one without the ORVANTA_ prefix.
-        if let Some(v) = get("INCLUDE_HEADERS").or_else(|| get("ORVANTA_INCLUDE_HEADERS")) {
-            self.include_headers = v.split(',').map(|h| h.trim().to_owned()).filter(|h| !h.is_empty()).collect();
-        }
-        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
-        if let Some(v) = nonempty("ORVANTA_S3_BUCKET") {
-            self.s3_bucket = Some(v);
-        }
-        if let Some(v) = nonempty("ORVANTA_S3_ENDPOINT") {
-            self.s3_endpoint = Some(v);
-        }
-        if let Some(v) = nonempty("ORVANTA_S3_REGION") {
-            self.s3_region = v;
-        }
-        if let Some(v) = nonempty("ORVANTA_S3_ACCESS_KEY_ID") {
-            self.s3_access_key_id = Some(v);
-        }
-        if let Some(v) = nonempty("ORVANTA_S3_SECRET_ACCESS_KEY") {
-            self.s3_secret_access_key = Some(Secret::new(v));
-        }
-        Ok(())
-    }
-
     fn validate(&mut self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.database_url {
+        if let Some(url) = &self.storage.database_url {
+            let url = url.expose();
             let ok = url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://");
             if !ok {
                 return Err(ConfigError(format!(
@@ -288,48 +364,132 @@ impl Config {
                 )));
             }
         }
-        if orvanta_core::WorkspaceId::parse(&self.default_workspace).is_err() {
+        if orvanta_core::WorkspaceId::parse(&self.server.default_workspace).is_err() {
             return Err(ConfigError(format!(
-                "default_workspace '{}' is not a valid workspace id (a-z, 0-9, '-')",
-                self.default_workspace
+                "ORVANTA_DEFAULT_WORKSPACE '{}' is not a valid workspace id (a-z, 0-9, '-')",
+                self.server.default_workspace
             )));
         }
-        if self.lease_s < 2 {
+        if self.worker.lease_s < 2 {
             return Err(ConfigError("ORVANTA_LEASE_S must be at least 2 seconds".into()));
         }
-        let largest = self.body_limit_bytes.max(self.multipart_limit_bytes);
-        if self.body_budget_bytes < largest {
+        let server = &self.server;
+        let largest = server.body_limit_bytes.max(server.multipart_limit_bytes);
+        if server.body_budget_bytes < largest {
             return Err(ConfigError(format!(
                 "ORVANTA_BODY_BUDGET_BYTES ({}) must be at least the largest body limit ({largest}), or no such body could ever be read",
-                self.body_budget_bytes
+                server.body_budget_bytes
             )));
         }
-        if self.worker_tags.is_empty() {
+        if self.worker.tags.is_empty() {
             return Err(ConfigError("ORVANTA_WORKER_TAGS must name at least one tag".into()));
         }
-        if let Some(t) = &self.admin_token {
+        if let Some(t) = &server.admin_token {
             if t.expose().len() < 16 {
                 return Err(ConfigError("ORVANTA_ADMIN_TOKEN must be at least 16 characters long".into()));
             }
         }
+        let sandbox = &self.sandbox;
+        if sandbox.uid == 0 || sandbox.gid == 0 {
+            return Err(ConfigError(
+                "ORVANTA_SANDBOX_UID and ORVANTA_SANDBOX_GID must not be 0: jobs never run as root".into(),
+            ));
+        }
+        if sandbox.memory_bytes < 32 << 20 {
+            return Err(ConfigError("ORVANTA_SANDBOX_MEMORY_BYTES must be at least 33554432 (32 MiB)".into()));
+        }
+        if sandbox.max_processes < 8 {
+            return Err(ConfigError("ORVANTA_SANDBOX_MAX_PROCESSES must be at least 8".into()));
+        }
+        if sandbox.file_size_bytes < 1 << 20 {
+            return Err(ConfigError("ORVANTA_SANDBOX_FILE_SIZE_BYTES must be at least 1048576 (1 MiB)".into()));
+        }
         Ok(())
+    }
+
+    /// The data folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.storage.data_dir
     }
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("orvanta.db").display()))
+        match &self.storage.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite:{}", self.storage.data_dir.join("orvanta.db").display()),
+        }
     }
 
     /// The URL scripts and printed examples use.
     pub fn base_url(&self) -> String {
-        self.base_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port))
+        self.server.base_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", self.server.port))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        format!("{}:{}", self.host, self.port)
+        format!("{}:{}", self.server.host, self.server.port)
             .parse()
-            .map_err(|_| ConfigError(format!("ORVANTA_HOST '{}' is not an IP address", self.host)))
+            .map_err(|_| ConfigError(format!("ORVANTA_HOST '{}' is not an IP address", self.server.host)))
     }
+
+    /// Job slots of a worker: as set, or one per core.
+    pub fn worker_slots(&self) -> usize {
+        match self.worker.slots {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// The sandbox of this worker's jobs.
+    pub fn sandbox(&self) -> orvanta_exec::SandboxConfig {
+        let s = &self.sandbox;
+        orvanta_exec::SandboxConfig {
+            enabled: s.mode == SandboxMode::Bubblewrap,
+            bwrap: s.bwrap.clone(),
+            uid: s.uid,
+            gid: s.gid,
+            network: s.network,
+            memory_bytes: s.memory_bytes,
+            max_processes: s.max_processes,
+            file_size_bytes: s.file_size_bytes,
+        }
+    }
+
+    /// The interpreters configured by path, instead of their names on PATH.
+    pub fn runtime_overrides(&self) -> std::collections::HashMap<orvanta_core::Language, PathBuf> {
+        use orvanta_core::Language;
+        let w = &self.worker;
+        [(Language::Python3, &w.python3), (Language::Deno, &w.deno), (Language::Bun, &w.bun), (Language::Bash, &w.bash)]
+            .into_iter()
+            .filter_map(|(language, path)| path.clone().map(|p| (language, p)))
+            .collect()
+    }
+}
+
+/// The settings table of `docs/configuration.md`, from [`SETTINGS`].
+pub fn settings_table() -> String {
+    let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+    let mut out = String::from("| key (file) | environment | default | meaning |\n|---|---|---|---|\n");
+    let mut section = "";
+    for setting in SETTINGS {
+        let (sec, key) = setting.key.split_once('.').unwrap_or(("", setting.key));
+        if sec != section {
+            out.push_str(&format!("| **`[{sec}]`** | | | |\n"));
+            section = sec;
+        }
+        let default = match &defaults[sec][key] {
+            serde_json::Value::Null => "unset".to_owned(),
+            serde_json::Value::String(s) => format!("`{s}`"),
+            serde_json::Value::Array(items) if items.is_empty() => "none".to_owned(),
+            serde_json::Value::Array(items) => {
+                format!("`{}`", items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(","))
+            }
+            other => format!("`{other}`"),
+        };
+        let env: Vec<String> = setting.env.iter().map(|e| format!("`{e}`")).collect();
+        let doc = setting.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("| `{key}` | {} | {default} | {doc} |\n", env.join(" or ")));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -343,10 +503,35 @@ mod tests {
     #[test]
     fn env_overrides_defaults_and_flags_override_env() {
         let cfg = Config::load_from(&Overrides::default(), &env(&[("ORVANTA_PORT", "9001")])).unwrap();
-        assert_eq!(cfg.port, 9001);
+        assert_eq!(cfg.server.port, 9001);
         let flags = Overrides { port: Some(9002), ..Default::default() };
         let cfg = Config::load_from(&flags, &env(&[("ORVANTA_PORT", "9001")])).unwrap();
-        assert_eq!(cfg.port, 9002);
+        assert_eq!(cfg.server.port, 9002);
+    }
+
+    #[test]
+    fn every_kind_of_value_reads_from_the_environment() {
+        let cfg = Config::load_from(
+            &Overrides::default(),
+            &env(&[
+                ("ORVANTA_SANDBOX", "none"),
+                ("ORVANTA_SANDBOX_NETWORK", "off"),
+                ("ORVANTA_WORKER_TAGS", "a, b,,c"),
+                ("INCLUDE_HEADERS", "X-One"),
+                ("ORVANTA_S3_BUCKET", ""),
+                ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.sandbox.mode, SandboxMode::None);
+        assert!(!cfg.sandbox.network);
+        assert!(!cfg.sandbox().enabled);
+        assert_eq!(cfg.worker.tags, ["a", "b", "c"]);
+        assert_eq!(cfg.server.include_headers, ["X-One"]);
+        assert_eq!(cfg.storage.s3_bucket, None, "empty means unset");
+        assert_eq!(cfg.database_url(), "postgres://u:pw@h/db");
+        assert!(!format!("{cfg:?}").contains("pw"), "DATABASE_URL is a secret");
+        assert!(cfg.worker_slots() >= 1);
     }
 
     #[test]
@@ -355,25 +540,66 @@ mod tests {
         assert!(e.0.contains("ORVANTA_PORT"), "{e}");
         let e = Config::load_from(&Overrides::default(), &env(&[("DATABASE_URL", "mysql://u:pw@h/db")])).unwrap_err();
         assert!(e.0.contains("DATABASE_URL") && !e.0.contains("pw"), "{e}");
+        let e = Config::load_from(&Overrides::default(), &env(&[("ORVANTA_SANDBOX", "docker")])).unwrap_err();
+        assert!(e.0.contains("ORVANTA_SANDBOX"), "{e}");
+        let e = Config::load_from(&Overrides::default(), &env(&[("ORVANTA_SANDBOX_UID", "0")])).unwrap_err();
+        assert!(e.0.contains("root"), "{e}");
+        let e = Config::load_from(&Overrides::default(), &env(&[("ORVANTA_SANDBOX_NETWORK", "maybe")])).unwrap_err();
+        assert!(e.0.contains("ORVANTA_SANDBOX_NETWORK"), "{e}");
     }
 
     #[test]
     fn secrets_do_not_print() {
         let s = Secret::new("hunter2hunter2hunter2");
         assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
     }
 
     #[test]
     fn file_layer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("orvanta.toml");
-        std::fs::write(&path, "port = 7000\nworkers = 3\n").unwrap();
+        std::fs::write(&path, "[server]\nport = 7000\n[worker]\nslots = 3\n[sandbox]\nmode = \"none\"\n").unwrap();
         let cfg =
             Config::load_from(&Overrides::default(), &env(&[("ORVANTA_CONFIG", path.to_str().unwrap())])).unwrap();
-        assert_eq!((cfg.port, cfg.workers), (7000, 3));
-        std::fs::write(&path, "prot = 7000\n").unwrap();
+        assert_eq!((cfg.server.port, cfg.worker.slots, cfg.sandbox.mode), (7000, 3, SandboxMode::None));
+        std::fs::write(&path, "[server]\nprot = 7000\n").unwrap();
         let e =
             Config::load_from(&Overrides::default(), &env(&[("ORVANTA_CONFIG", path.to_str().unwrap())])).unwrap_err();
         assert!(e.0.contains("prot"), "{e}");
+    }
+
+    #[test]
+    fn every_setting_has_an_environment_name_of_its_own() {
+        let mut names: Vec<&str> = SETTINGS.iter().flat_map(|s| s.env.iter().copied()).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "two settings share an environment name");
+        for setting in SETTINGS {
+            assert!(!setting.doc.trim().is_empty(), "{} has no documentation", setting.key);
+        }
+    }
+
+    /// The table in `docs/configuration.md` is this one; rewrite it with
+    /// `ORVANTA_WRITE_DOCS=1 cargo test -p orvanta-server docs_list_every_setting`.
+    #[test]
+    fn docs_list_every_setting() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+        let doc = std::fs::read_to_string(&path).unwrap();
+        let (begin, end) = ("<!-- settings:begin -->\n", "<!-- settings:end -->");
+        let start = doc.find(begin).expect("docs/configuration.md has no settings:begin marker") + begin.len();
+        let stop = doc.find(end).expect("docs/configuration.md has no settings:end marker");
+        let table = settings_table();
+        if doc[start..stop] != table {
+            if std::env::var_os("ORVANTA_WRITE_DOCS").is_some() {
+                std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+                return;
+            }
+            panic!(
+                "docs/configuration.md does not list the settings as cfg.rs defines them; run \
+                 ORVANTA_WRITE_DOCS=1 cargo test -p orvanta-server docs_list_every_setting"
+            );
+        }
     }
 }

@@ -552,6 +552,7 @@ fn child_job(
         idempotency_key: None,
         created_at: now,
         token_prefix: flow.token_prefix.clone(),
+        scopes: flow.scopes.clone(),
         flow: Some(link),
     }
 }

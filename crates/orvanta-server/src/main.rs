@@ -5,6 +5,7 @@
 //! - `migrate`: bring the database schema up to date and exit.
 //! - `routes`: print every route the API serves, with its methods, as JSON
 //!   (what the fuzz suite attacks and what `docs/API.md` must name).
+//! - `settings`: print the table of settings (`docs/configuration.md`).
 
 use clap::{Parser, Subcommand};
 use orvanta_server::app;
@@ -30,6 +31,8 @@ enum Command {
     Migrate(Overrides),
     /// Print every route of the API with its methods, as JSON.
     Routes,
+    /// Print every setting: its file key, environment name, default and meaning.
+    Settings,
 }
 
 /// glibc's malloc, tuned so that memory comes back after a burst of large
@@ -51,12 +54,28 @@ fn tune_malloc() {
     }
 }
 
+/// Files this process makes are its user's alone (`0600`, folders `0700`):
+/// the database, the admin token, objects, logs. What jobs must read (the
+/// runtime support files) is opened up explicitly.
+#[allow(unsafe_code)]
+fn private_files() {
+    // SAFETY: umask(2) takes an integer and cannot fail; called before any thread exists.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
     tune_malloc();
+    private_files();
     let cli = Cli::parse();
     if let Command::Routes = cli.command {
         let table = orvanta_server::http::route_table();
         println!("{}", serde_json::to_string_pretty(&table).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    if let Command::Settings = cli.command {
+        print!("{}", orvanta_server::cfg::settings_table());
         return ExitCode::SUCCESS;
     }
     app::init_tracing();
@@ -72,7 +91,7 @@ fn main() -> ExitCode {
         Command::Server(f) => (app::Role::Server, f),
         Command::Worker(f) => (app::Role::Worker, f),
         Command::Migrate(f) => (app::Role::Migrate, f),
-        Command::Routes => return ExitCode::SUCCESS,
+        Command::Routes | Command::Settings => return ExitCode::SUCCESS,
     };
     let result = runtime.block_on(async move {
         let cfg = Config::load(&flags)?;

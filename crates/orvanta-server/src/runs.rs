@@ -301,6 +301,7 @@ fn new_job(
         idempotency_key: opts.idempotency_key.clone().filter(|_| first && single),
         created_at: now,
         token_prefix: caller.token_prefix.clone(),
+        scopes: caller.scopes.as_ref().map(|granted| granted.iter().map(ToString::to_string).collect()),
         flow,
     }
 }

@@ -15,7 +15,7 @@ use orvanta_core::{
 pub(crate) const JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
      permissioned_as, tag, trigger, status, created_at, scheduled_for, started_at, completed_at, result, \
      parent_job, timeout_s, worker, retries, cancel_requested, purged, token_prefix, flow_version, flow_node, \
-     step_id, flow_index, root_job, flow_state, flow_rev";
+     step_id, flow_index, root_job, flow_state, flow_rev, scopes";
 
 /// The script columns, in the order every script query selects them.
 pub(crate) const SCRIPT_COLUMNS: &str = "hash, workspace, path, parent_hash, language, content, summary, \
@@ -54,6 +54,7 @@ pub(crate) struct JobRow {
     root_job: Option<String>,
     flow_state: Option<String>,
     flow_rev: i64,
+    scopes: Option<String>,
 }
 
 fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
@@ -104,6 +105,8 @@ impl TryFrom<JobRow> for Job {
             cancel_requested: r.cancel_requested,
             purged: r.purged,
             token_prefix: r.token_prefix,
+            // Unreadable scopes grant nothing.
+            scopes: r.scopes.as_deref().map(|s| serde_json::from_str(s).unwrap_or_default()),
             flow: match (r.flow_version, &r.root_job) {
                 (Some(v), Some(root)) => Some(orvanta_core::FlowLink {
                     version: orvanta_core::FlowVersion::from_i64(v),

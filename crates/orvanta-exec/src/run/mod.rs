@@ -37,6 +37,10 @@ mod supervise;
 pub(crate) mod support;
 mod sys;
 
+pub(crate) use prepare::cache_deno;
+pub(crate) use sys::{kill_pid, Signal};
+
+use crate::sandbox::JobLimits;
 use crate::schema::MainSignature;
 use crate::Runtimes;
 use orvanta_core::{JobId, Language};
@@ -60,12 +64,19 @@ pub struct Limits {
     pub log_cap_bytes: usize,
     /// How long the job's processes get between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
+    /// Memory, processes and file size: the sandbox's defaults where `None`.
+    pub resources: JobLimits,
 }
 
 impl Limits {
     /// `timeout` with the default log cap and kill grace.
     pub fn new(timeout: Duration) -> Self {
-        Self { timeout, log_cap_bytes: DEFAULT_LOG_CAP_BYTES, kill_grace: DEFAULT_KILL_GRACE }
+        Self {
+            timeout,
+            log_cap_bytes: DEFAULT_LOG_CAP_BYTES,
+            kill_grace: DEFAULT_KILL_GRACE,
+            resources: JobLimits::default(),
+        }
     }
 }
 
@@ -174,15 +185,30 @@ pub async fn run(
     let files = prepare::job_files(&req, &args, &runtimes.support);
     let work_root = req.work_root.to_path_buf();
     let name = req.job_id.to_string();
-    let created = tokio::task::spawn_blocking(move || prepare::JobDir::create(&work_root, &name, &files)).await;
+    let owner = runtimes.sandbox.job_owner();
+    let python = (req.language == Language::Python3).then(|| (runtime.program.clone(), runtimes.support.clone()));
+    let created = tokio::task::spawn_blocking(move || {
+        prepare::JobDir::create(&work_root, &name, &files, owner, python.as_ref().map(|(p, s)| (p.as_path(), s)))
+    })
+    .await;
     let dir = match created {
         Ok(Ok(dir)) => dir,
         Ok(Err(e)) => return setup_failed(&req, &e),
         Err(e) => return setup_failed(&req, &e),
     };
+    if req.language == Language::Deno && dir.new_script && runtimes.sandbox.enabled() {
+        // Jobs only read Deno's cache: it is filled for a version's first run.
+        let (runtimes, deno, work_root) = (runtimes.clone(), runtime.clone(), req.work_root.to_path_buf());
+        let script = runtimes.support.script_path(req.code, "main.ts");
+        let _ = tokio::task::spawn_blocking(move || prepare::cache_deno(&runtimes, &deno, &script, &work_root)).await;
+    }
     let outcome = match prepare::spawn(runtimes, runtime, &req, &args, &dir) {
         Ok(spawned) => supervise::supervise(spawned, req.language, req.limits, observer, cancel).await,
-        Err(e) => {
+        Err(prepare::SpawnError::Limits(e)) => {
+            tracing::error!(job_id = %req.job_id, "could not make the job's cgroup: {e}");
+            Outcome::error("SandboxError", format!("the worker could not set the job's limits (cgroup): {e}"))
+        }
+        Err(prepare::SpawnError::Start(e)) => {
             tracing::error!(job_id = %req.job_id, "could not start {}: {e}", runtime.program.display());
             Outcome::error(
                 "SpawnError",

@@ -3,6 +3,7 @@
 
 use super::channel::Channel;
 use super::support::{self, SupportDir};
+use crate::sandbox::{Confinement, JobCgroup, JobLimits};
 use crate::{JobRequest, Runtime, Runtimes};
 use orvanta_core::Language;
 use serde_json::{Map, Value};
@@ -11,6 +12,7 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
@@ -21,14 +23,30 @@ use tokio::process::{Child, Command};
 pub(crate) struct JobDir {
     path: PathBuf,
     removed: bool,
+    /// The job's code was written to the script cache by this call: the
+    /// first run of this version on this worker.
+    pub(crate) new_script: bool,
 }
 
 impl JobDir {
     /// Makes `work_root/<job id>` (`-2`, `-3`, … if a run of the same job
-    /// is still there), private to this user, and writes the job's files.
-    pub(crate) fn create(work_root: &Path, name: &str, files: &JobFiles) -> io::Result<Self> {
+    /// is still there), private to the job's user (`owner`, when the worker
+    /// is root and jobs run as another user), and writes the job's files.
+    /// Python code new to this worker is compiled to bytecode first, since
+    /// the job itself cannot write the cache.
+    pub(crate) fn create(
+        work_root: &Path,
+        name: &str,
+        files: &JobFiles,
+        owner: Option<(u32, u32)>,
+        python: Option<(&Path, &SupportDir)>,
+    ) -> io::Result<Self> {
+        let mut new_script = false;
         if let Some((path, code)) = &files.script {
-            support::write_if_changed(path, code)?;
+            new_script = support::write_if_changed(path, code)?;
+            if let (true, Some((program, support))) = (new_script, python) {
+                support.compile_script(program, path);
+            }
         }
         std::fs::create_dir_all(work_root)?;
         let mut builder = std::fs::DirBuilder::new();
@@ -48,11 +66,13 @@ impl JobDir {
         let written = std::fs::canonicalize(&path).and_then(|path| {
             for (name, content) in &files.in_dir {
                 std::fs::write(path.join(name), content)?;
+                chown(&path.join(name), owner)?;
             }
+            chown(&path, owner)?;
             Ok(path)
         });
         match written {
-            Ok(path) => Ok(Self { path, removed: false }),
+            Ok(path) => Ok(Self { path, removed: false, new_script }),
             Err(e) => {
                 // Nobody else will remove it.
                 let _ = std::fs::remove_dir_all(&path);
@@ -63,6 +83,11 @@ impl JobDir {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The last path component: the job's name for its cgroup.
+    fn name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
     /// Removes the directory off the async threads: a job may leave many files.
@@ -83,10 +108,86 @@ impl Drop for JobDir {
     }
 }
 
+/// Hands `path` to the job's user, when jobs run as another user.
+pub(crate) fn chown(path: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
+    match owner {
+        Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid)),
+        None => Ok(()),
+    }
+}
+
 fn remove_dir(path: &Path) {
     if let Err(e) = std::fs::remove_dir_all(path) {
         tracing::warn!("could not remove the job directory {}: {e}", path.display());
     }
+}
+
+/// How long `deno cache` may take (it downloads the script's imports).
+const DENO_CACHE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Fills Deno's cache for `script`: its module graph (the file, what it
+/// imports, the client library), downloaded and transpiled, in a sandbox
+/// that may write the cache and nothing else of the host's. `deno cache`
+/// runs nothing of the script. Blocking; best effort: a job whose script
+/// is not cached transpiles it in memory.
+pub(crate) fn cache_deno(runtimes: &Runtimes, deno: &Runtime, script: &Path, work_root: &Path) {
+    if let Err(e) = try_cache_deno(runtimes, deno, script, work_root) {
+        tracing::warn!(script = %script.display(), "could not fill Deno's cache: {e}");
+    }
+}
+
+fn try_cache_deno(runtimes: &Runtimes, deno: &Runtime, script: &Path, work_root: &Path) -> io::Result<()> {
+    let support = &runtimes.support;
+    let sandbox = &runtimes.sandbox;
+    let files = JobFiles { in_dir: Vec::new(), script: None };
+    let dir =
+        JobDir::create(work_root, &format!("cache-{}", orvanta_core::JobId::new()), &files, sandbox.job_owner(), None)?;
+    let name = dir.name();
+    let cache = support.deno_cache();
+    let confinement = Confinement {
+        dir: dir.path(),
+        name: &name,
+        limits: JobLimits::default(),
+        reserves_address_space: true,
+        writable: Some(&cache),
+    };
+    let args: Vec<OsString> = vec![
+        "cache".into(),
+        "--quiet".into(),
+        "--no-lock".into(),
+        format!("--config={}", support.deno_config().display()).into(),
+        script.into(),
+    ];
+    let (mut command, cgroup) = sandbox.wrap(&deno.program, &args, &confinement)?;
+    command
+        .env_clear()
+        .envs(base_environment(runtimes, dir.path()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn()?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > DENO_CACHE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deno cache took too long"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    drop(cgroup);
+    if !status.success() {
+        let mut err = String::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            use std::io::Read;
+            let _ = stderr.by_ref().take(4096).read_to_string(&mut err);
+        }
+        return Err(io::Error::other(format!("{status}: {}", err.trim())));
+    }
+    Ok(())
 }
 
 /// The files a job starts from: its code and its arguments.
@@ -130,6 +231,11 @@ pub(crate) struct Spawned {
     pub(crate) child: Child,
     /// The child's pid, which `process_group(0)` made its group's id.
     pub(crate) pgid: Option<u32>,
+    /// Whether the child is bubblewrap: the job's processes are below it,
+    /// in a session and pid namespace of their own.
+    pub(crate) sandboxed: bool,
+    /// The job's cgroup, if limits are enforced through one.
+    pub(crate) cgroup: Option<JobCgroup>,
     /// stdout and stderr merged, or stdout alone for Bash.
     pub(crate) out: pipe::Receiver,
     /// stderr for Bash, whose result is the last line of stdout alone.
@@ -138,48 +244,74 @@ pub(crate) struct Spawned {
     pub(crate) channel: Option<Channel>,
 }
 
-/// Starts the job's process in `dir`, in a process group of its own, with a
-/// scrubbed environment.
+/// Why a job could not start.
+#[derive(Debug)]
+pub(crate) enum SpawnError {
+    /// Its cgroup could not be made.
+    Limits(io::Error),
+    /// Its pipes or its process.
+    Start(io::Error),
+}
+
+/// Starts the job's process in its sandbox, with a scrubbed environment.
 pub(crate) fn spawn(
     runtimes: &Runtimes,
     runtime: &Runtime,
     req: &JobRequest<'_>,
     args: &Map<String, Value>,
     dir: &JobDir,
-) -> io::Result<Spawned> {
+) -> Result<Spawned, SpawnError> {
     let support = &runtimes.support;
-    let mut command = Command::new(&runtime.program);
-    command.args(arguments(req, args, support, dir.path()));
+    let sandbox = &runtimes.sandbox;
+    let name = dir.name();
+    let confinement = Confinement {
+        dir: dir.path(),
+        name: &name,
+        limits: req.limits.resources,
+        reserves_address_space: matches!(req.language, Language::Deno | Language::Bun),
+        writable: None,
+    };
+    let (command, cgroup) = sandbox
+        .wrap(&runtime.program, &arguments(req, args, support, dir.path()), &confinement)
+        .map_err(SpawnError::Limits)?;
+    let mut command = Command::from(command);
     command
-        .current_dir(dir.path())
         .env_clear()
         .envs(environment(runtimes, req, dir.path()))
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-
-    let channel = match req.language {
-        Language::Bash => None,
-        _ => Some(Channel::create(&dir.path().join("out.fifo"))?),
+    let start = |command: &mut Command| -> io::Result<Spawned> {
+        let channel = match req.language {
+            Language::Bash => None,
+            _ => {
+                let fifo = dir.path().join("out.fifo");
+                let channel = Channel::create(&fifo)?;
+                chown(&fifo, sandbox.job_owner())?;
+                Some(channel)
+            }
+        };
+        let (out_writer, out) = pipe::pipe()?;
+        let out_writer = out_writer.into_blocking_fd()?;
+        let err = if req.language == Language::Bash {
+            let (err_writer, err) = pipe::pipe()?;
+            command.stderr(err_writer.into_blocking_fd()?);
+            Some(err)
+        } else {
+            // One pipe for both keeps prints and errors in the order they happened.
+            command.stderr(out_writer.try_clone()?);
+            None
+        };
+        command.stdout(out_writer);
+        let child = command.spawn()?;
+        Ok(Spawned { pgid: child.id(), child, sandboxed: sandbox.enabled(), cgroup: None, out, err, channel })
     };
-
-    let (out_writer, out) = pipe::pipe()?;
-    let out_writer = out_writer.into_blocking_fd()?;
-    let err = if req.language == Language::Bash {
-        let (err_writer, err) = pipe::pipe()?;
-        command.stderr(err_writer.into_blocking_fd()?);
-        Some(err)
-    } else {
-        // One pipe for both keeps prints and errors in the order they happened.
-        command.stderr(out_writer.try_clone()?);
-        None
-    };
-    command.stdout(out_writer);
-    let child = command.spawn()?;
+    let mut spawned = start(&mut command).map_err(SpawnError::Start)?;
     // `command` still holds our copies of the pipes' write ends: dropping it
     // lets end-of-file come when the job's processes have closed theirs.
     drop(command);
-    Ok(Spawned { pgid: child.id(), child, out, err, channel })
+    spawned.cgroup = cgroup;
+    Ok(spawned)
 }
 
 fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir, dir: &Path) -> Vec<OsString> {
@@ -220,12 +352,20 @@ fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportD
 
 /// The job's whole environment: nothing of the server's own.
 fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'static str, OsString)> {
-    let support = &runtimes.support;
-    vec![
+    let mut env = vec![
         ("ORVANTA_BASE_URL", req.base_url.into()),
         ("ORVANTA_WORKSPACE", req.workspace.into()),
         ("ORVANTA_JOB_ID", req.job_id.to_string().into()),
         ("ORVANTA_TOKEN", req.token.into()),
+    ];
+    env.extend(base_environment(runtimes, dir));
+    env
+}
+
+/// What every process in a sandbox gets: the interpreters' settings.
+fn base_environment(runtimes: &Runtimes, dir: &Path) -> Vec<(&'static str, OsString)> {
+    let support = &runtimes.support;
+    vec![
         ("PATH", search_path(runtimes)),
         ("HOME", dir.into()),
         ("TMPDIR", dir.into()),
@@ -233,7 +373,6 @@ fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'
         ("NO_COLOR", "1".into()),
         ("PYTHONPATH", support.python_search_path()),
         ("PYTHONUNBUFFERED", "1".into()),
-        ("PYTHONPYCACHEPREFIX", support.python_cache().into()),
         ("DENO_DIR", support.deno_cache().into()),
         ("DENO_NO_UPDATE_CHECK", "1".into()),
         ("BUN_RUNTIME_TRANSPILER_CACHE_PATH", support.bun_cache().into()),

@@ -7,6 +7,7 @@ use super::logs::{LastLine, LogSink, Utf8Decoder};
 use super::prepare::Spawned;
 use super::sys::{self, Signal};
 use super::{KillReason, Limits, Outcome, RunObserver, CANCELED};
+use crate::sandbox::JobCgroup;
 use orvanta_core::Language;
 use serde_json::{json, Value};
 use std::io;
@@ -31,10 +32,14 @@ pub(crate) async fn supervise(
     observer: &dyn RunObserver,
     cancel: CancellationToken,
 ) -> Outcome {
-    let Spawned { mut child, pgid, out, err, channel } = spawned;
-    let mut group = Group { pgid };
+    let Spawned { mut child, pgid, sandboxed, cgroup, out, err, channel } = spawned;
+    let mut group = Group { pgid, sandboxed };
     let mut pump = Pump::new(out, err, channel, limits.log_cap_bytes, language == Language::Bash);
     let deadline = deadline_after(limits.timeout);
+    // A job at its process limit (a fork bomb) is stopped: it would
+    // otherwise spin on failing forks until its timeout.
+    let mut limit_check = tokio::time::interval(LIMIT_CHECK);
+    let at_process_limit = || cgroup.as_ref().is_some_and(JobCgroup::hit_process_limit);
 
     // `biased`: an exit that is ready wins over a cancel or timeout that is
     // ready at the same moment, and both over more logs.
@@ -42,8 +47,9 @@ pub(crate) async fn supervise(
         tokio::select! {
             biased;
             status = child.wait() => break Ok(status),
-            () = cancel.cancelled() => break Err(KillReason::Canceled(CANCELED.to_owned())),
-            () = tokio::time::sleep_until(deadline) => break Err(KillReason::Timeout(limits.timeout)),
+            () = cancel.cancelled() => break Err(Stop::Killed(KillReason::Canceled(CANCELED.to_owned()))),
+            () = tokio::time::sleep_until(deadline) => break Err(Stop::Killed(KillReason::Timeout(limits.timeout))),
+            _ = limit_check.tick(), if cgroup.is_some() => if at_process_limit() { break Err(Stop::ProcessLimit) },
             event = pump.next() => pump.handle(event, observer).await,
         }
     };
@@ -53,7 +59,11 @@ pub(crate) async fn supervise(
             group.kill_all();
             Ok(status)
         }
-        Err(reason) => {
+        Err(stop) => {
+            if stop == Stop::ProcessLimit {
+                // Forks would go on failing: no grace.
+                group.kill_all();
+            }
             group.signal(Signal::Term);
             let grace = tokio::time::sleep(limits.kill_grace);
             tokio::pin!(grace);
@@ -67,9 +77,12 @@ pub(crate) async fn supervise(
             }
             group.kill_all();
             let _ = child.wait().await;
-            Err(reason)
+            Err(stop)
         }
     };
+    if let Some(cgroup) = &cgroup {
+        cgroup.kill_all();
+    }
 
     let until = Instant::now() + DRAIN_BOUND;
     while pump.logs_open() {
@@ -81,11 +94,50 @@ pub(crate) async fn supervise(
     }
     let left = pump.finish(observer).await;
 
+    // A job that reached its process limit fails, also when it ended
+    // before the supervisor looked: which forks failed is not knowable.
+    let ended = match ended {
+        Ok(_) if at_process_limit() => Err(Stop::ProcessLimit),
+        other => other,
+    };
     match ended {
-        Err(reason) => Outcome::Killed(reason),
+        Err(Stop::Killed(reason)) => Outcome::Killed(reason),
+        Err(Stop::ProcessLimit) => process_limit(cgroup.as_ref().map_or(0, |c| c.max_processes), left),
         Ok(Err(e)) => Outcome::error("WaitError", format!("could not wait for the job's process: {e}")),
-        Ok(Ok(status)) => outcome(status, language, left),
+        Ok(Ok(status)) => match &cgroup {
+            Some(cgroup) if !status.success() && cgroup.hit_memory_limit() => memory_limit(cgroup.memory_bytes, left),
+            _ => outcome(status, language, left, sandboxed),
+        },
     }
+}
+
+/// How often the supervisor looks at the job's process count.
+const LIMIT_CHECK: Duration = Duration::from_millis(100);
+
+/// Why the supervisor stopped a job.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    Killed(KillReason),
+    /// It tried to run more processes than its limit.
+    ProcessLimit,
+}
+
+fn process_limit(max: u64, left: Left) -> Outcome {
+    Outcome::Failure(json!({ "error": {
+        "name": "ProcessLimit",
+        "message": format!("the job tried to run more than {max} processes at once and was stopped; raise the script's process limit if it needs more"),
+        "max_processes": max,
+        "last_logs": left.last_logs,
+    }}))
+}
+
+fn memory_limit(bytes: u64, left: Left) -> Outcome {
+    Outcome::Failure(json!({ "error": {
+        "name": "MemoryLimit",
+        "message": format!("the job used more than its memory limit ({} MiB) and was killed; raise the script's memory limit if it needs more", bytes >> 20),
+        "memory_bytes": bytes,
+        "last_logs": left.last_logs,
+    }}))
 }
 
 /// What the job left: its last message, the tail of its logs, and for Bash
@@ -96,7 +148,7 @@ struct Left {
     last_line: Option<String>,
 }
 
-fn outcome(status: ExitStatus, language: Language, left: Left) -> Outcome {
+fn outcome(status: ExitStatus, language: Language, left: Left, sandboxed: bool) -> Outcome {
     if let Some(Final::Error(error)) = left.final_message {
         return Outcome::Failure(json!({ "error": error_object(error) }));
     }
@@ -109,7 +161,13 @@ fn outcome(status: ExitStatus, language: Language, left: Left) -> Outcome {
             (_, _) => Value::Null,
         });
     }
-    let error = match (status.code(), status.signal()) {
+    // bubblewrap exits with 128 + n when the job died of signal n.
+    let signal = match (status.code(), status.signal()) {
+        (Some(code), None) if sandboxed && (129..=128 + 64).contains(&code) => Some(code - 128),
+        (_, signal) => signal,
+    };
+    let code = status.code().filter(|_| signal.is_none());
+    let error = match (code, signal) {
         (Some(code), _) => json!({
             "name": "ExitCode",
             "message": format!("the process exited with code {code}"),
@@ -158,6 +216,7 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGTERM => " (SIGTERM)",
         libc::SIGINT => " (SIGINT)",
         libc::SIGBUS => " (SIGBUS)",
+        libc::SIGXFSZ => " (SIGXFSZ: a file grew past the file size limit)",
         _ => "",
     }
 }
@@ -170,13 +229,26 @@ fn deadline_after(timeout: Duration) -> Instant {
 
 /// The job's process group. Dropping it (the run's future dropped) kills
 /// whatever is left of the job.
+///
+/// In a sandbox the group holds bubblewrap alone: SIGKILL to it takes the
+/// whole sandbox along (its init dies with it, and the kernel ends every
+/// process of a pid namespace whose init ends), but SIGTERM would too, with
+/// no grace for the job. So SIGTERM goes to the job's processes themselves.
 struct Group {
     pgid: Option<u32>,
+    sandboxed: bool,
 }
 
 impl Group {
     fn signal(&self, signal: Signal) {
         let Some(pgid) = self.pgid else { return };
+        if self.sandboxed && signal == Signal::Term {
+            // The sandbox's init ignores it; the job's processes get it.
+            for pid in sys::descendants(pgid) {
+                let _ = sys::kill_pid(pid, Signal::Term);
+            }
+            return;
+        }
         if let Err(e) = sys::kill_group(pgid, signal) {
             // ESRCH: the group is already gone, which is what we wanted.
             if e.raw_os_error() != Some(libc::ESRCH) {

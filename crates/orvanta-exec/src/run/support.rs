@@ -12,7 +12,7 @@
 //! <support>/clients/ts/deno.json                        (Deno's import map)
 //! <support>/cache/deno, cache/bun                       (transpile caches)
 //! <support>/cache/scripts/<sha256>/main.{py,ts}         (jobs' code, by content)
-//! <support>/cache/pycache/...                           (PYTHONPYCACHEPREFIX)
+//! <support>/cache/scripts/<sha256>/__pycache__/           (compiled before the first run)
 //! <support>/cache/scripts/node_modules -> ../../clients/ts/node_modules
 //! ```
 //!
@@ -25,6 +25,12 @@
 //! Several workers may share one support directory, and jobs may be running
 //! while another process starts: files are replaced by rename, and only when
 //! their content changed.
+//!
+//! Jobs only read this folder (their sandbox binds it read-only) and run as
+//! another user: everything here is readable by everyone and writable by
+//! the worker alone. Caches are filled by the worker, never by a job: Python
+//! bytecode is compiled before a script version first runs, Deno's cache is
+//! filled by `deno cache` (which loads the module graph and runs nothing).
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -47,8 +53,10 @@ impl SupportDir {
     /// Writes the support files below `root` (created if needed) and returns
     /// the installed layout. `root` is made absolute: jobs run elsewhere.
     pub(crate) fn install(root: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(root)?;
+        make_dirs(root)?;
         let dir = Self { root: std::fs::canonicalize(root)? };
+        // The support folder may predate the sandbox (files private to the worker).
+        open_up(&dir.root)?;
         write_if_changed(&dir.wrapper_py(), WRAPPER_PY)?;
         write_if_changed(&dir.wrapper_ts(), WRAPPER_TS)?;
         write_if_changed(&dir.python_path().join("orvanta/__init__.py"), CLIENT_PY)?;
@@ -60,8 +68,8 @@ impl SupportDir {
             "imports": { "orvanta-client": file_url(&ts_client.join("mod.ts")) }
         });
         write_if_changed(&dir.deno_config(), &format!("{import_map:#}\n"))?;
-        std::fs::create_dir_all(dir.deno_cache())?;
-        std::fs::create_dir_all(dir.bun_cache())?;
+        make_dirs(&dir.deno_cache())?;
+        make_dirs(&dir.bun_cache())?;
         // Bun resolves `orvanta-client` from the script's folder upwards.
         ensure_symlink(Path::new("../../clients/ts/node_modules"), &dir.scripts().join("node_modules"))?;
         Ok(dir)
@@ -83,12 +91,6 @@ impl SupportDir {
         path.push(":");
         path.push(self.root.join("wrappers"));
         path
-    }
-
-    /// `PYTHONPYCACHEPREFIX`: bytecode of the wrapper, the standard library
-    /// and the scripts (named by their hash, so it stays bounded by versions).
-    pub(crate) fn python_cache(&self) -> PathBuf {
-        self.root.join("cache/pycache")
     }
 
     pub(crate) fn wrapper_ts(&self) -> PathBuf {
@@ -137,21 +139,112 @@ impl SupportDir {
         self.root.join("cache/deno")
     }
 
+    /// Compiles the wrapper and the client library to bytecode (their
+    /// `__pycache__`), which jobs can only read. Best effort: without it
+    /// Python compiles them in memory at each start.
+    pub(crate) fn compile_python(&self, python: &Path) {
+        let dirs = [self.root.join("wrappers"), self.python_path()];
+        let status = python_tool(python).args(["-m", "compileall", "-q"]).args(&dirs).status();
+        if !status.is_ok_and(|s| s.success()) {
+            tracing::warn!("could not precompile the Python wrapper: jobs will compile it at each start");
+        }
+        for dir in dirs {
+            let _ = open_up(&dir);
+        }
+    }
+
+    /// Compiles one script's code (`main.py`) to bytecode beside it. Only
+    /// compiles: nothing of the script runs here.
+    pub(crate) fn compile_script(&self, python: &Path, script: &Path) {
+        let _ = python_tool(python).args(["-m", "py_compile"]).arg(script).status();
+        if let Some(dir) = script.parent() {
+            let _ = open_up(dir);
+        }
+    }
+
     /// Bun's transpiler cache, kept across jobs for the same reason.
     pub(crate) fn bun_cache(&self) -> PathBuf {
         self.root.join("cache/bun")
     }
 }
 
-/// Replaces `path` by `content` through a rename, so that a job starting
-/// meanwhile sees the old file or the new one, never half of one. Reading
-/// first also repairs a file that something else changed.
-pub(crate) fn write_if_changed(path: &Path, content: &str) -> io::Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+/// Python run as a tool (`-m compileall`): isolated from the environment
+/// and the user's site folder, quiet.
+fn python_tool(python: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(python);
+    command
+        .args(["-I", "-S"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// Makes `path` and what is below it readable (not writable) by everyone:
+/// jobs run as another user and only read the support files.
+pub(crate) fn open_up(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
         return Ok(());
     }
+    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
+    if meta.permissions().mode() & 0o7777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            open_up(&entry?.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives `path` and what is below it to `owner` (the jobs' user, which
+/// fills Deno's cache in a sandbox).
+pub(crate) fn chown_tree(path: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Some((uid, gid)) = owner else { return Ok(()) };
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.uid() != uid || meta.gid() != gid {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), owner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes `dir` and its missing parents, each readable by everyone.
+fn make_dirs(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_dirs(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces `path` by `content` through a rename, so that a job starting
+/// meanwhile sees the old file or the new one, never half of one. Reading
+/// first also repairs a file that something else changed. Says whether it
+/// wrote. The file and the folders made for it are readable by everyone.
+pub(crate) fn write_if_changed(path: &Path, content: &str) -> io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+        return Ok(false);
+    }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        make_dirs(parent)?;
     }
     // Unique per call: two job slots may write the same new script at once.
     static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -159,7 +252,9 @@ pub(crate) fn write_if_changed(path: &Path, content: &str) -> io::Result<()> {
     let mut temp = path.as_os_str().to_owned();
     temp.push(format!(".{}-{n}.tmp", std::process::id()));
     std::fs::write(&temp, content)?;
-    std::fs::rename(&temp, path)
+    std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o644))?;
+    std::fs::rename(&temp, path)?;
+    Ok(true)
 }
 
 fn ensure_symlink(target: &Path, link: &Path) -> io::Result<()> {
@@ -167,7 +262,7 @@ fn ensure_symlink(target: &Path, link: &Path) -> io::Result<()> {
         return Ok(());
     }
     if let Some(parent) = link.parent() {
-        std::fs::create_dir_all(parent)?;
+        make_dirs(parent)?;
     }
     match std::fs::symlink_metadata(link) {
         Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(link)?,

@@ -1,6 +1,7 @@
-//! The two system calls that neither std nor tokio wraps: signalling a whole
-//! process group, and making a FIFO. The workspace denies `unsafe`; these two
-//! small functions are the exceptions, each with its reason.
+//! The two system calls that neither std nor tokio wraps: signalling a
+//! process or a whole process group, and making a FIFO. The workspace denies
+//! `unsafe`; these two small functions are the exceptions, each with its
+//! reason. And the walk of `/proc` that finds a job's processes.
 
 use std::ffi::CString;
 use std::io;
@@ -20,24 +21,62 @@ pub(crate) enum Signal {
 ///
 /// Refuses group ids below 2: `kill(-1)` would signal every process we may
 /// signal, and `kill(0)` our own group.
-#[allow(unsafe_code)]
 pub(crate) fn kill_group(pgid: u32, signal: Signal) -> io::Result<()> {
-    let pgid = i32::try_from(pgid)
+    send(pgid, signal, true)
+}
+
+/// Sends `signal` to one process.
+pub(crate) fn kill_pid(pid: u32, signal: Signal) -> io::Result<()> {
+    send(pid, signal, false)
+}
+
+#[allow(unsafe_code)]
+fn send(id: u32, signal: Signal, group: bool) -> io::Result<()> {
+    let id = i32::try_from(id)
         .ok()
         .filter(|&id| id > 1)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process group id"))?;
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process id"))?;
     let signal = match signal {
         Signal::Term => libc::SIGTERM,
         Signal::Kill => libc::SIGKILL,
     };
     // SAFETY: kill(2) takes two integers and touches no memory of this
-    // process; `-pgid` (pgid > 1, checked above) addresses that group only.
-    let rc = unsafe { libc::kill(-pgid, signal) };
+    // process; `id > 1` (checked above) addresses one process, or with
+    // `-id` that group only.
+    let rc = unsafe { libc::kill(if group { -id } else { id }, signal) };
     if rc == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// Every process below `pid` (children, theirs, ...), from `/proc`. In a
+/// sandbox, orphans are adopted by the sandbox's own init, itself below the
+/// process Orvanta spawned: this finds all of a job's processes, also those
+/// that called `setsid`.
+pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(id) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.push((id, ppid));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, ppid)| *ppid == parent).map(|(id, _)| *id));
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// Creates a FIFO at `path`, readable and writable by this user only.

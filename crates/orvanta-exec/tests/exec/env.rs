@@ -27,12 +27,13 @@ async fn the_environment_is_scrubbed() {
         "ORVANTA_TOKEN",
         "PATH",
         "HOME",
+        // Set by bubblewrap to the job folder, where it starts.
+        "PWD",
         "TMPDIR",
         "LANG",
         "NO_COLOR",
         "PYTHONPATH",
         "PYTHONUNBUFFERED",
-        "PYTHONPYCACHEPREFIX",
         "DENO_DIR",
         "DENO_NO_UPDATE_CHECK",
         "BUN_RUNTIME_TRANSPILER_CACHE_PATH",
@@ -63,7 +64,7 @@ async fn interpreters_are_resolved_to_real_executables() {
 #[tokio::test]
 async fn a_missing_runtime_fails_the_job_clearly() {
     let overrides = HashMap::from([(Python3, PathBuf::from("/nonexistent/python3"))]);
-    let runtimes = Runtimes::discover(&scratch().join("support"), &overrides).unwrap();
+    let runtimes = Runtimes::discover(&scratch().join("support"), &overrides, Default::default()).unwrap();
     assert_eq!(runtimes.missing(), [Python3]);
     assert_eq!(runtimes.to_json()["python3"], json!(null));
     let outcome = Job::new(Python3, "def main():\n    return 1\n").run_with(&runtimes, &Recorder::default()).await;

@@ -7,60 +7,75 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Whether `pid` still runs (a zombie waiting for its reaper does not).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+/// A `sleep` duration no other process on the machine uses: jobs run in a
+/// pid namespace of their own, so the pids they print mean nothing here,
+/// and their processes are found by their command line instead.
+fn marker() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("1000.{}{:04}{:09}", std::process::id(), n, nanos)
+}
+
+/// The processes (not zombies) whose command line holds `marker`.
+pub fn running_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if !String::from_utf8_lossy(&cmdline).contains(marker) {
+            continue;
+        }
         // The state follows the command name in parentheses.
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')),
-        Err(_) => false,
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X')) {
+            found.push(pid);
+        }
     }
+    found
 }
 
-/// The pid a job printed as `pid <n>`.
-fn printed_pid(logs: &str) -> u32 {
-    logs.lines()
-        .find_map(|line| line.strip_prefix("pid "))
-        .and_then(|pid| pid.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the job did not print its grandchild's pid: {logs:?}"))
-}
-
-async fn assert_gone(pid: u32) {
+pub async fn assert_gone(marker: &str) {
     // SIGKILL has been sent and its pipe closed before run returned; allow
     // the kernel a moment to finish the exit.
     for _ in 0..100 {
-        if !alive(pid) {
+        if running_with(marker).is_empty() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("process {pid} survived the kill of its job");
+    panic!("a process ({marker}) survived the end of its job: {:?}", running_with(marker));
 }
 
 #[tokio::test]
 async fn a_timeout_kills_the_job_and_its_grandchildren() {
     // The background sleep keeps stdout open: the run must not wait for it.
-    let code = "sleep 1000 &\necho \"pid $!\"\nsleep 1000\n";
+    let mark = marker();
+    let code = format!("sleep {mark} &\nsleep 1000\n");
     let recorder = Recorder::default();
     let started = Instant::now();
-    let outcome = Job::new(Bash, code).timeout(Duration::from_secs(1)).run(&recorder).await;
+    let job = Job::new(Bash, &code).timeout(Duration::from_secs(1));
+    let outcome = job.run(&recorder).await;
     assert_eq!(outcome, Outcome::Killed(KillReason::Timeout(Duration::from_secs(1))));
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    assert_gone(printed_pid(&recorder.logs())).await;
+    assert_gone(&mark).await;
 }
 
 #[tokio::test]
 async fn a_timeout_kills_a_python_subprocess_that_ignores_sigterm() {
-    let code = r#"
+    let mark = marker();
+    let code = format!(
+        r#"
 import subprocess, time
 def main():
-    child = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep 1000"])
-    print("pid", child.pid, flush=True)
+    child = subprocess.Popen(["bash", "-c", "trap '' TERM; sleep {mark}"])
     time.sleep(1000)
-"#;
+"#
+    );
     let recorder = Recorder::default();
-    let outcome = Job::new(Python3, code).timeout(Duration::from_secs(2)).run(&recorder).await;
+    let outcome = Job::new(Python3, &code).timeout(Duration::from_secs(2)).run(&recorder).await;
     assert_eq!(outcome, Outcome::Killed(KillReason::Timeout(Duration::from_secs(2))));
-    assert_gone(printed_pid(&recorder.logs())).await;
+    assert_gone(&mark).await;
 }
 
 #[tokio::test]
@@ -102,17 +117,51 @@ async fn the_job_directory_is_removed_afterwards() {
 }
 
 #[tokio::test]
-async fn a_process_that_left_the_group_does_not_hold_the_job() {
-    // setsid escapes the group kill and keeps stdout open; the run still
-    // returns, after a bounded wait for the pipe.
-    let code = "setsid sleep 30 &\necho \"pid $!\"\necho done\n";
+async fn a_process_that_called_setsid_ends_with_its_job() {
+    // setsid leaves the process group and keeps stdout open: the run still
+    // returns at once, and the process is gone with the job's sandbox.
+    let mark = marker();
+    let code = format!("setsid sleep {mark} &\nsleep 0.2\necho done\n");
     let recorder = Recorder::default();
     let started = Instant::now();
-    let outcome = Job::new(Bash, code).run(&recorder).await;
+    let outcome = Job::new(Bash, &code).run(&recorder).await;
     let took = started.elapsed();
-    let logs = recorder.logs();
-    // Clean up what this test started on purpose.
-    let _ = std::process::Command::new("kill").arg(printed_pid(&logs).to_string()).status();
     assert_eq!(outcome, Outcome::Success("done".into()));
     assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_gone(&mark).await;
+}
+
+#[tokio::test]
+async fn a_daemon_that_called_setsid_ends_when_its_job_is_canceled() {
+    // The classic double fork: a grandchild in a session of its own, its
+    // parent gone, ignoring SIGTERM.
+    let mark = marker();
+    let code = format!(
+        r#"
+import os, subprocess, time
+def main():
+    subprocess.Popen(["setsid", "bash", "-c", "trap '' TERM HUP; (sleep {mark} &) ; sleep {mark}"], start_new_session=True)
+    print("started", flush=True)
+    time.sleep(1000)
+"#
+    );
+    let job = Job::new(Python3, &code);
+    let cancel = job.cancel.clone();
+    let mark_seen = mark.clone();
+    let recorder = Recorder {
+        on_log: Some(Box::new(move |_| {
+            // Canceled once the daemon runs.
+            for _ in 0..200 {
+                if running_with(&mark_seen).len() >= 2 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            cancel.cancel();
+        })),
+        ..Recorder::default()
+    };
+    let outcome = job.run(&recorder).await;
+    assert!(matches!(outcome, Outcome::Killed(KillReason::Canceled(_))), "{outcome:?}");
+    assert_gone(&mark).await;
 }

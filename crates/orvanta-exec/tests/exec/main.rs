@@ -6,6 +6,7 @@ mod bash;
 mod env;
 mod limits;
 mod python;
+mod sandbox;
 mod typescript;
 
 use orvanta_core::{JobId, Language};
@@ -35,8 +36,8 @@ pub fn runtimes() -> &'static Runtimes {
     RUNTIMES.get_or_init(|| {
         // Before the first spawn, while the other tests wait on this lock.
         std::env::set_var(LEAK_MARKER, "must-not-leak");
-        let runtimes =
-            Runtimes::discover(&scratch().join("support"), &HashMap::new()).expect("installing the support files");
+        let runtimes = Runtimes::discover(&scratch().join("support"), &HashMap::new(), Default::default())
+            .expect("installing the support files");
         let missing = runtimes.missing();
         assert!(
             missing.is_empty(),
@@ -106,11 +107,7 @@ impl Job {
             language,
             code: code.to_owned(),
             args: Value::Object(Map::new()),
-            limits: Limits {
-                timeout: Duration::from_secs(60),
-                log_cap_bytes: orvanta_exec::run::DEFAULT_LOG_CAP_BYTES,
-                kill_grace: Duration::from_millis(500),
-            },
+            limits: Limits { kill_grace: Duration::from_millis(500), ..Limits::new(Duration::from_secs(60)) },
             job_id: JobId::new(),
             cancel: CancellationToken::new(),
             signature: None,

@@ -2,14 +2,16 @@
 //!
 //! Signed with the instance key (HMAC-SHA256), never stored: minting one costs
 //! no database write, which matters on the hot path of every job. A job token
-//! carries the job's identity and rights (its `permissioned_as` user, in its
-//! workspace) and expires with the job's timeout.
+//! names its job and an expiry (the job's timeout), nothing more: the rights
+//! come from the database at each use (see [`super::Principal`]): the job's
+//! `permissioned_as` user as that user's row says now, in the job's
+//! workspace, within the scopes of the token that started the job, and only
+//! while the job runs. No claim can grant more than a row says.
 
-use super::Principal;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use orvanta_core::{JobId, Username, WorkspaceId};
+use orvanta_core::JobId;
 use sha2::Sha256;
 
 const PREFIX: &str = "ojt_";
@@ -24,13 +26,20 @@ impl std::fmt::Debug for JobTokenKey {
     }
 }
 
+/// What a job token says. Unknown fields are refused: a token minted with
+/// claims of an older form does not verify.
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Claims {
-    w: WorkspaceId,
-    u: Username,
     j: JobId,
-    a: bool,
     e: i64,
+}
+
+/// A verified job token: its job and when it expires (millis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobClaims {
+    pub job: JobId,
+    pub expires_at: i64,
 }
 
 impl JobTokenKey {
@@ -80,9 +89,9 @@ impl JobTokenKey {
         mac.verify_slice(&given).is_ok()
     }
 
-    /// A token for `job`, valid until `expires_at` (millis).
-    pub fn mint(&self, ws: &WorkspaceId, user: &Username, super_admin: bool, job: JobId, expires_at: i64) -> String {
-        let claims = Claims { w: ws.clone(), u: user.clone(), j: job, a: super_admin, e: expires_at };
+    /// A token for `job`, valid until `expires_at` (millis) at most.
+    pub fn mint(&self, job: JobId, expires_at: i64) -> String {
+        let claims = Claims { j: job, e: expires_at };
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
         let mut mac = self.mac();
         mac.update(body.as_bytes());
@@ -90,8 +99,13 @@ impl JobTokenKey {
         format!("{PREFIX}{body}.{sig}")
     }
 
-    /// The principal of a valid, unexpired job token; `None` for anything else.
-    pub fn verify(&self, token: &str) -> Option<Principal> {
+    /// Whether `token` has the form of a job token (it may still be invalid).
+    pub fn is_job_token(token: &str) -> bool {
+        token.starts_with(PREFIX)
+    }
+
+    /// The claims of a validly signed, unexpired job token; `None` for anything else.
+    pub fn verify(&self, token: &str) -> Option<JobClaims> {
         let rest = token.strip_prefix(PREFIX)?;
         let (body, sig) = rest.split_once('.')?;
         let mut mac = self.mac();
@@ -101,15 +115,7 @@ impl JobTokenKey {
         if claims.e <= orvanta_core::now_millis() {
             return None;
         }
-        Some(Principal {
-            username: claims.u,
-            super_admin: claims.a,
-            scopes: None,
-            workspace: Some(claims.w),
-            job: Some(claims.j),
-            expires_at: Some(claims.e),
-            token_prefix: None,
-        })
+        Some(JobClaims { job: claims.j, expires_at: claims.e })
     }
 }
 
@@ -120,16 +126,26 @@ mod tests {
     #[test]
     fn mint_and_verify() {
         let key = JobTokenKey([7; 32]);
-        let ws = WorkspaceId::parse("demo").unwrap();
-        let user = Username::parse("admin").unwrap();
         let job = JobId::new();
-        let t = key.mint(&ws, &user, false, job, orvanta_core::now_millis() + 60_000);
-        let p = key.verify(&t).unwrap();
-        assert_eq!((p.username, p.job, p.workspace), (user.clone(), Some(job), Some(ws.clone())));
+        let t = key.mint(job, orvanta_core::now_millis() + 60_000);
+        assert_eq!(key.verify(&t).map(|c| c.job), Some(job));
         let forged = t.replace(".", ".x");
         assert!(key.verify(&forged).is_none());
         assert!(JobTokenKey([8; 32]).verify(&t).is_none());
-        let expired = key.mint(&ws, &user, false, job, orvanta_core::now_millis() - 1);
+        let expired = key.mint(job, orvanta_core::now_millis() - 1);
         assert!(key.verify(&expired).is_none());
+    }
+
+    #[test]
+    fn extra_claims_are_refused_even_when_signed() {
+        // An admin claim, signed with the right key, as the old form had.
+        let key = JobTokenKey([7; 32]);
+        let body = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"j": JobId::new(), "e": orvanta_core::now_millis() + 60_000, "a": true}).to_string(),
+        );
+        let mut mac = key.mac();
+        mac.update(body.as_bytes());
+        let token = format!("{PREFIX}{body}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+        assert!(key.verify(&token).is_none());
     }
 }

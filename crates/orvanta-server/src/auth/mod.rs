@@ -9,7 +9,7 @@
 mod job_token;
 mod scopes;
 
-pub use job_token::JobTokenKey;
+pub use job_token::{JobClaims, JobTokenKey};
 pub use scopes::Scope;
 
 use crate::cache::TtlCache;
@@ -200,8 +200,13 @@ impl FromRequestParts<AppState> for Principal {
                 "no token: send 'Authorization: Bearer <token>', the 'token' cookie or '?token=<token>'".into(),
             )
         })?;
-        if let Some(claims) = state.job_key.verify(&token) {
-            return Ok(claims);
+        if JobTokenKey::is_job_token(&token) {
+            let claims = state.job_key.verify(&token).ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "the job token is not valid or has expired; job tokens work only inside their job".into(),
+                )
+            })?;
+            return job_principal(state, claims).await;
         }
         let record = state.tokens.lookup(state, &hash_token(&token)).await?;
         let Some(record) = record else {
@@ -225,6 +230,38 @@ impl FromRequestParts<AppState> for Principal {
             token_prefix: Some(record.prefix),
         })
     }
+}
+
+/// The principal of a job token, from the database: the job's
+/// `permissioned_as` user as its row says now, in the job's workspace,
+/// within the scopes of the token that started the job, and only while the
+/// job runs. Not cached: a job token stops working the moment its job ends.
+async fn job_principal(state: &AppState, claims: JobClaims) -> ApiResult<Principal> {
+    let ended = || {
+        ApiError::Unauthorized(
+            "this job token's job is not running (it ended, or never started); job tokens work only while their job runs"
+                .into(),
+        )
+    };
+    let job = state.store.job_by_id(claims.job).await?.ok_or_else(ended)?;
+    if job.status != orvanta_core::JobStatus::Running {
+        return Err(ended());
+    }
+    let user =
+        state.caches.users.get_or_load(job.permissioned_as.clone(), state.store.get_user(&job.permissioned_as)).await?;
+    let user = user.ok_or_else(|| ApiError::Unauthorized("the job's user no longer exists".into()))?;
+    // Unparsable scopes grant nothing: an empty list, not all rights.
+    let scopes = job.scopes.as_ref().map(|list| list.iter().filter_map(|s| Scope::parse(s).ok()).collect());
+    Ok(Principal {
+        username: job.permissioned_as,
+        super_admin: user.super_admin,
+        scopes,
+        workspace: Some(job.workspace),
+        job: Some(job.id),
+        expires_at: Some(claims.expires_at),
+        // The jobs this job starts are started by the same token.
+        token_prefix: job.token_prefix,
+    })
 }
 
 /// A short-lived cache of token lookups, so a busy webhook does not cost a

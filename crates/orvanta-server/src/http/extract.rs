@@ -24,7 +24,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// Reads the whole body under the general limit and the shared budget.
 pub async fn read_body(req: Request, state: &AppState) -> Result<(Bytes, Held), ApiError> {
     let (parts, body) = req.into_parts();
-    let limit = Limit { bytes: state.cfg.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" };
+    let limit = Limit { bytes: state.cfg.server.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" };
     super::body::read(&state.bodies, &parts.headers, body, limit).await
 }
 

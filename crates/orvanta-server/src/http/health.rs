@@ -17,7 +17,7 @@ async fn version() -> &'static str {
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let db = state.store.ping().await;
-    let since = orvanta_core::now_millis() - (state.cfg.lease_s as i64 * 2000).max(10_000);
+    let since = orvanta_core::now_millis() - (state.cfg.worker.lease_s as i64 * 2000).max(10_000);
     let workers = match state.store.count_workers(since).await {
         Ok(n) => n,
         Err(_) => state.embedded_workers as i64,
@@ -29,6 +29,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         "backend": state.store.backend(),
         "workers": workers,
         "runtimes": state.runtimes.to_json(),
+        // The sandbox of this process's jobs; null where no worker runs.
+        "sandbox": (state.embedded_workers > 0).then(|| state.runtimes.sandbox().report()),
         "version": env!("CARGO_PKG_VERSION"),
     });
     (status, Json(body))

@@ -266,7 +266,7 @@ pub async fn start(
     let (body, _held) = read_limited(state, &parts.headers, body).await?;
     let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };
-    let settings = ArgsSettings { include_headers: state.cfg.include_headers.clone() };
+    let settings = ArgsSettings { include_headers: state.cfg.server.include_headers.clone() };
     let (args, batch) = match request_args::build(input, &*state.objects, &settings).await? {
         RunArgs::One(a) => (vec![a], false),
         RunArgs::Batch(_) if mode != Mode::Async => {
@@ -304,9 +304,9 @@ async fn read_limited(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     let limit = if multipart {
-        Limit { bytes: state.cfg.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" }
+        Limit { bytes: state.cfg.server.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" }
     } else {
-        Limit { bytes: state.cfg.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" }
+        Limit { bytes: state.cfg.server.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" }
     };
     super::body::read(&state.bodies, headers, body, limit).await
 }
@@ -331,7 +331,7 @@ fn async_answer(started: &Started) -> Response {
 
 async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response> {
     let id = started.ids[0];
-    let timeout = Duration::from_secs(state.cfg.sync_timeout_s);
+    let timeout = Duration::from_secs(state.cfg.server.sync_timeout_s);
     let store = state.store.clone();
     let ws = started.runnable.workspace().clone();
     let (error_status, delete_after_use) = (started.runnable.error_status_code(), started.runnable.delete_after_use());

@@ -153,7 +153,7 @@ impl Watch {
     /// Subscribes before the first read, so nothing that happens after it is missed.
     fn new(state: &AppState, ws: WorkspaceId, id: JobId, opts: WatchOpts) -> Self {
         let now = Instant::now();
-        let timeout = state.cfg.sse_timeout_s;
+        let timeout = state.cfg.server.sse_timeout_s;
         Self {
             events: state.store.subscribe(),
             store: state.store.clone(),

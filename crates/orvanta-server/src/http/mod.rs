@@ -51,7 +51,7 @@ pub fn route_table() -> Vec<RouteSpec> {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let limit = state.cfg.body_limit_bytes;
+    let limit = state.cfg.server.body_limit_bytes;
     let (router, _) = routes().into_parts();
     router
         .fallback(|| async {

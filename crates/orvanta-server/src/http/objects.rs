@@ -79,7 +79,7 @@ async fn upload(
     objects::check_key(&key)?;
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Files take the upload limit, like multipart run requests.
-    let limit = Limit { bytes: state.cfg.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" };
+    let limit = Limit { bytes: state.cfg.server.multipart_limit_bytes, setting: "ORVANTA_MULTIPART_LIMIT_BYTES" };
     let (parts, body) = req.into_parts();
     let (bytes, _held) = super::body::read(&state.bodies, &parts.headers, body, limit).await?;
     state.objects.put(&ws, &key, Object { bytes, content_type }).await?;

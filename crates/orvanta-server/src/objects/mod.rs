@@ -48,9 +48,9 @@ pub trait ObjectStore: Send + Sync + 'static {
 /// The object store the configuration names: S3-compatible when
 /// `s3_bucket` is set, else the local folder `{data_dir}/objects`.
 pub fn from_config(cfg: &crate::cfg::Config) -> Result<std::sync::Arc<dyn ObjectStore>, crate::cfg::ConfigError> {
-    Ok(match &cfg.s3_bucket {
+    Ok(match &cfg.storage.s3_bucket {
         Some(bucket) => std::sync::Arc::new(S3Objects::new(cfg, bucket)?),
-        None => std::sync::Arc::new(LocalObjects::new(cfg.data_dir.join("objects"))),
+        None => std::sync::Arc::new(LocalObjects::new(cfg.storage.data_dir.join("objects"))),
     })
 }
 

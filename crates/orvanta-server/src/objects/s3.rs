@@ -23,13 +23,13 @@ pub struct S3Objects {
 }
 
 impl S3Objects {
-    /// The store `cfg` describes; `bucket` is `cfg.s3_bucket`. Nothing is
+    /// The store `cfg` describes; `bucket` is `cfg.storage.s3_bucket`. Nothing is
     /// contacted here: the server starts even when the store is down, and
     /// requests that need it answer 503 naming it.
     pub fn new(cfg: &Config, bucket: &str) -> Result<Self, ConfigError> {
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(bucket)
-            .with_region(&cfg.s3_region)
+            .with_region(&cfg.storage.s3_region)
             .with_retry(RetryConfig {
                 backoff: BackoffConfig {
                     init_backoff: Duration::from_millis(100),
@@ -45,7 +45,7 @@ impl S3Objects {
                     // Uploads may be as large as the multipart limit (256 MiB by default).
                     .with_timeout(Duration::from_secs(300)),
             );
-        let description = match &cfg.s3_endpoint {
+        let description = match &cfg.storage.s3_endpoint {
             Some(endpoint) => {
                 // Path-style requests (`{endpoint}/{bucket}/{key}`), which every S3-compatible server accepts.
                 builder = builder
@@ -54,9 +54,9 @@ impl S3Objects {
                     .with_virtual_hosted_style_request(false);
                 format!("S3 bucket '{bucket}' at {endpoint}")
             }
-            None => format!("S3 bucket '{bucket}' in region {}", cfg.s3_region),
+            None => format!("S3 bucket '{bucket}' in region {}", cfg.storage.s3_region),
         };
-        match (&cfg.s3_access_key_id, &cfg.s3_secret_access_key) {
+        match (&cfg.storage.s3_access_key_id, &cfg.storage.s3_secret_access_key) {
             (Some(id), Some(secret)) => {
                 builder = builder.with_access_key_id(id).with_secret_access_key(secret.expose());
             }
@@ -119,13 +119,12 @@ mod tests {
     use crate::cfg::Secret;
 
     fn cfg(endpoint: &str) -> Config {
-        Config {
-            s3_bucket: Some("b".into()),
-            s3_endpoint: Some(endpoint.into()),
-            s3_access_key_id: Some("id".into()),
-            s3_secret_access_key: Some(Secret::new("secret")),
-            ..Config::default()
-        }
+        let mut cfg = Config::default();
+        cfg.storage.s3_bucket = Some("b".into());
+        cfg.storage.s3_endpoint = Some(endpoint.into());
+        cfg.storage.s3_access_key_id = Some("id".into());
+        cfg.storage.s3_secret_access_key = Some(Secret::new("secret"));
+        cfg
     }
 
     #[tokio::test]
@@ -145,7 +144,7 @@ mod tests {
     #[test]
     fn half_credentials_are_refused() {
         let mut c = cfg("http://127.0.0.1:1");
-        c.s3_secret_access_key = None;
+        c.storage.s3_secret_access_key = None;
         // (No `unwrap_err`: the store has no `Debug`, which could print credentials.)
         let err = S3Objects::new(&c, "b").err().expect("half credentials must be refused");
         assert!(err.0.contains("ORVANTA_S3_SECRET_ACCESS_KEY"), "{err}");

@@ -51,7 +51,7 @@ impl Lease {
             store: ctx.store.clone(),
             id: job.id,
             worker: worker.to_owned(),
-            lease: Duration::from_secs(ctx.cfg.lease_s),
+            lease: Duration::from_secs(ctx.cfg.worker.lease_s),
             cancel: cancel.clone(),
             stop: stop.clone(),
             lost: lost.clone(),

@@ -53,7 +53,7 @@ pub struct WorkerCtx {
 
 impl WorkerCtx {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>, runtimes: Arc<Runtimes>, job_key: Arc<JobTokenKey>) -> Self {
-        let work_root = cfg.data_dir.join("jobs");
+        let work_root = cfg.storage.data_dir.join("jobs");
         Self { store, cfg, runtimes, job_key, work_root, defs: FlowDefs::default(), cache: Mutex::new(HashMap::new()) }
     }
 
@@ -118,7 +118,8 @@ pub enum StepOutcome {
 /// Claims one due job and runs it to the end.
 pub async fn try_execute_step(ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
     let now = orvanta_core::now_millis();
-    let claim = Claim { worker, tags: &ctx.cfg.worker_tags, now, lease_until: now + ctx.cfg.lease_s as i64 * 1000 };
+    let claim =
+        Claim { worker, tags: &ctx.cfg.worker.tags, now, lease_until: now + ctx.cfg.worker.lease_s as i64 * 1000 };
     let Some(job) = ctx.store.claim(&claim).await? else { return Ok(StepOutcome::Idle) };
     tracing::debug!(job = %job.id, path = ?job.path, kind = job.kind.as_str(), "claimed");
     if job.kind == JobKind::Flow {
@@ -170,11 +171,11 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
     };
     let empty = serde_json::Map::new();
     let args = job.args.as_ref().and_then(Value::as_object).unwrap_or(&empty);
-    let timeout = Duration::from_secs(job.timeout_s.unwrap_or(ctx.cfg.job_timeout_s).max(1));
+    let timeout = Duration::from_secs(job.timeout_s.unwrap_or(ctx.cfg.worker.job_timeout_s).max(1));
     let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
     let token_until = orvanta_core::now_millis().saturating_add(timeout_ms).saturating_add(300_000);
-    let token = ctx.job_key.mint(&job.workspace, &job.permissioned_as, false, job.id, token_until);
-    let sink = match output::Sink::start(ctx.store.clone(), job, ctx.cfg.log_cap_bytes).await {
+    let token = ctx.job_key.mint(job.id, token_until);
+    let sink = match output::Sink::start(ctx.store.clone(), job, ctx.cfg.worker.log_cap_bytes).await {
         Ok(s) => s,
         Err(e) => return failure("StoreError", format!("the job's output could not be prepared: {e}")),
     };
@@ -190,8 +191,9 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
         token: &token,
         limits: Limits {
             timeout,
-            log_cap_bytes: ctx.cfg.log_cap_bytes,
-            kill_grace: Duration::from_millis(ctx.cfg.kill_grace_ms),
+            log_cap_bytes: ctx.cfg.worker.log_cap_bytes,
+            kill_grace: Duration::from_millis(ctx.cfg.worker.kill_grace_ms),
+            resources: Default::default(),
         },
         work_root: &ctx.work_root,
     };
@@ -215,7 +217,7 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
 
 /// Runs worker slots until `shutdown`; each slot steps in a loop.
 pub async fn run(ctx: Arc<WorkerCtx>, name: String, shutdown: CancellationToken) {
-    let slots = ctx.cfg.workers.max(1);
+    let slots = ctx.cfg.worker_slots();
     let mut tasks = Vec::with_capacity(slots);
     for slot in 0..slots {
         let ctx = ctx.clone();
@@ -278,7 +280,7 @@ async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, 
 /// suspend passed its deadline, and deletes expired tokens (they are refused
 /// from the moment they expire).
 pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
-    let every = Duration::from_millis((cfg.lease_s * 1000 / 3).max(500));
+    let every = Duration::from_millis((cfg.worker.lease_s * 1000 / 3).max(500));
     let defs = FlowDefs::default();
     let engine = Engine { store: &*store, defs: &defs };
     let mut last_repair: Option<std::time::Instant> = None;
@@ -288,7 +290,7 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
             repair_flows(&engine, &*store).await;
         }
         let now = orvanta_core::now_millis();
-        match store.sweep_expired_leases(now, cfg.max_retries).await {
+        match store.sweep_expired_leases(now, cfg.worker.max_retries).await {
             Ok(swept) if !swept.is_empty() => {
                 tracing::warn!(?swept, "jobs of vanished workers swept");
                 for s in swept {

@@ -12,10 +12,17 @@ async fn health_and_version_need_no_token() {
     let h: serde_json::Value = app.client.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(h["status"], "ok");
     assert_eq!(h["database"], "ok");
-    assert_eq!(h["workers"], 1);
+    // One job slot per core by default.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(h["workers"], cores, "{h}");
     for lang in ["python3", "deno", "bun", "bash"] {
         assert!(h["runtimes"][lang]["version"].is_string(), "runtime {lang} missing in {h}");
     }
+    // Jobs run sandboxed, and health says how.
+    assert_eq!(h["sandbox"]["isolation"], "bubblewrap", "{h}");
+    assert!(["cgroup v2", "cgroup v1", "rlimits"].contains(&h["sandbox"]["limits"].as_str().unwrap()), "{h}");
+    assert_eq!(h["sandbox"]["network"], true, "{h}");
+    assert_eq!(h["sandbox"]["memory_bytes"], 2u64 << 30, "{h}");
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ fn job(tag: &str) -> NewJob {
         idempotency_key: None,
         created_at: now,
         token_prefix: None,
+        scopes: None,
         flow: None,
     }
 }

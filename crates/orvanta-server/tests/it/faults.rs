@@ -2,17 +2,43 @@
 //! the process dying the next instant.
 
 use crate::harness::*;
+use crate::rendezvous::Rendezvous;
 use serde_json::{json, Value};
 use std::path::Path;
 
-const ONCE: &str = r#"import os, time
-def main(marker: str):
-    if not os.path.exists(marker):
-        with open(marker, "w") as f:
-            f.write(str(os.getpid()))
-        time.sleep(300)
+/// Sleeps the first time (its worker is killed meanwhile), returns the
+/// second. `attempts` counts the runs; `mark` names its `sleep` process, so
+/// that the test can tell it is gone.
+const ONCE: &str = r#"import subprocess, urllib.request
+def main(attempts: str, mark: str):
+    if urllib.request.urlopen(attempts, b"run").read() == b"1":
+        subprocess.run(["sleep", mark])
     return "ran again"
 "#;
+
+/// A `sleep` duration that names a job's process on this machine.
+pub fn sleep_mark() -> String {
+    format!("1000.{}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000)
+}
+
+/// Whether a process with `mark` in its command line runs (not a zombie).
+pub fn running(mark: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains(mark) && !stat.contains(") Z ")
+    })
+}
+
+/// A job's processes die with its worker: no second copy of the job may
+/// run beside the one the lease sweep starts again.
+pub async fn assert_gone_with_its_worker(mark: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running(mark) {
+        assert!(std::time::Instant::now() < until, "the job ({mark}) outlived its worker, killed with SIGKILL");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 fn up_on(dir: &Path) -> TestApp {
     let mut opts = Opts { data_dir: Some(dir.to_path_buf()), ..Default::default() };
@@ -25,13 +51,6 @@ fn kill9(app: &mut TestApp) {
     let _ = app.child.wait();
 }
 
-/// Kills the orphaned job process a killed worker left behind.
-fn kill_orphan(marker: &Path) {
-    if let Ok(pid) = std::fs::read_to_string(marker) {
-        let _ = std::process::Command::new("kill").args(["-9", pid.trim()]).status();
-    }
-}
-
 async fn wait_running(app: &TestApp, id: &str, retries: i64) {
     app.wait_for(id, 30, "running", |j| j["status"] == "running" && j["retries"] == retries).await;
 }
@@ -39,14 +58,15 @@ async fn wait_running(app: &TestApp, id: &str, retries: i64) {
 #[tokio::test]
 async fn a_killed_worker_job_is_requeued_once_then_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("marker");
+    let rv = Rendezvous::start().await;
+    let mark = sleep_mark();
     let mut app = up_on(dir.path());
     app.create_script("u/admin/once", "python3", ONCE).await;
-    let id = app.run_async("u/admin/once", &json!({"marker": marker})).await;
+    let id = app.run_async("u/admin/once", &json!({"attempts": rv.url("once"), "mark": mark})).await;
     wait_running(&app, &id, 0).await;
-    wait_for_file(&marker, 60).await;
+    rv.wait("once", 60).await;
     kill9(&mut app);
-    kill_orphan(&marker);
+    assert_gone_with_its_worker(&mark).await;
     let app = up_on(dir.path());
     let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "success", "{job}");
@@ -56,11 +76,10 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     assert!(logs.contains("previous worker"), "{logs}");
 
     // A job whose worker dies twice fails with a clear error.
-    std::fs::remove_file(&marker).unwrap();
-    let code = "import os, time\ndef main(marker: str):\n    open(marker, 'a').write(str(os.getpid()) + ' ')\n    time.sleep(300)\n";
+    let code = "import time\ndef main():\n    time.sleep(300)\n";
     app.create_script("u/admin/always", "python3", code).await;
     let mut app = app;
-    let id = app.run_async("u/admin/always", &json!({"marker": marker})).await;
+    let id = app.run_async("u/admin/always", &json!({})).await;
     wait_running(&app, &id, 0).await;
     kill9(&mut app);
     let mut app = up_on(dir.path());
@@ -70,9 +89,6 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "failure", "{job}");
     assert_eq!(job["result"]["error"]["name"], "WorkerLost", "{job}");
-    for pid in std::fs::read_to_string(&marker).unwrap_or_default().split_whitespace() {
-        let _ = std::process::Command::new("kill").args(["-9", pid]).status();
-    }
 }
 
 #[tokio::test]
@@ -153,48 +169,48 @@ async fn an_acknowledged_burst_survives_a_kill_on_postgres() {
 /// A flow whose middle step's process is killed with its worker: after a
 /// restart the step runs again, the flow finishes, and the steps that had
 /// finished before the kill did not run twice.
-fn flow_with_a_fragile_middle(dir: &Path) -> (Value, std::path::PathBuf, std::path::PathBuf) {
-    let log = dir.join("steps.log");
-    let marker = dir.join("marker");
+fn flow_with_a_fragile_middle(rv: &Rendezvous, mark: &str) -> Value {
+    let steps = rv.url("steps");
     let b = format!(
-        "import os, time\ndef main():\n    if not os.path.exists('{m}'):\n        open('{m}', 'w').write(str(os.getpid()))\n        time.sleep(300)\n    return 'b done'\n",
-        m = marker.display()
+        "import subprocess, urllib.request\ndef main():\n    if urllib.request.urlopen('{attempts}', b'b').read() == b'1':\n        subprocess.run(['sleep', '{mark}'])\n    return 'b done'\n",
+        attempts = rv.url("b")
     );
-    let flow = json!({"modules": [
-        {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": format!("echo a >> {}\necho 1", log.display())}},
+    json!({"modules": [
+        {"id": "a", "value": {"type": "rawscript", "language": "bash", "content": format!("curl -sf -d a {steps} > /dev/null\necho 1")}},
         {"id": "b", "value": {"type": "rawscript", "language": "python3", "content": b}},
-        {"id": "c", "value": {"type": "rawscript", "language": "bash", "content": format!("echo c >> {}\necho '\"end\"'", log.display())}},
-    ]});
-    (flow, log, marker)
+        {"id": "c", "value": {"type": "rawscript", "language": "bash", "content": format!("curl -sf -d c {steps} > /dev/null\necho '\"end\"'")}},
+    ]})
 }
 
-fn assert_each_step_once(log: &Path) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["a", "c"], "a finished step never runs again");
+fn assert_each_step_once(rv: &Rendezvous) {
+    assert_eq!(rv.values("steps"), ["a", "c"], "a finished step never runs again");
 }
 
 #[tokio::test]
 async fn a_flow_killed_mid_step_resumes_after_a_restart_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let (flow, log, marker) = flow_with_a_fragile_middle(dir.path());
+    let rv = Rendezvous::start().await;
+    let mark = sleep_mark();
+    let flow = flow_with_a_fragile_middle(&rv, &mark);
     let mut app = up_on(dir.path());
     let r = app.post_json("/flows/create", &json!({"path": "u/admin/fragile", "value": flow})).await;
     assert_eq!(r.status(), 201);
     let id = app.run_async_target("/jobs/run/f/u/admin/fragile", &json!({})).await;
-    wait_for_file(&marker, 60).await;
+    rv.wait("b", 60).await;
     kill9(&mut app);
-    kill_orphan(&marker);
+    assert_gone_with_its_worker(&mark).await;
     let app = up_on(dir.path());
     let job = app.wait_done(&id, 90).await;
     assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!("end")), "{job}");
-    assert_each_step_once(&log);
+    assert_each_step_once(&rv);
 }
 
 #[tokio::test]
 async fn a_flow_whose_worker_dies_resumes_on_another_worker_on_postgres() {
     let url = fresh_pg_database().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (flow, log, marker) = flow_with_a_fragile_middle(dir.path());
+    let rv = Rendezvous::start().await;
+    let mark = sleep_mark();
+    let flow = flow_with_a_fragile_middle(&rv, &mark);
     let opts = |role: &'static str| {
         let mut o = Opts { role, db: Db::Postgres(url.clone()), ..Default::default() };
         o.env.push(("ORVANTA_LEASE_S".into(), "6".into()));
@@ -207,13 +223,13 @@ async fn a_flow_whose_worker_dies_resumes_on_another_worker_on_postgres() {
     let r = server.post_json("/flows/create", &json!({"path": "u/admin/fragile", "value": flow})).await;
     assert_eq!(r.status(), 201);
     let id = server.run_async_target("/jobs/run/f/u/admin/fragile", &json!({})).await;
-    wait_for_file(&marker, 60).await;
+    rv.wait("b", 60).await;
     kill9(&mut w1);
-    kill_orphan(&marker);
+    assert_gone_with_its_worker(&mark).await;
     let _w2 = start(wopts);
     let job = server.wait_done(&id, 90).await;
     assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!("end")), "{job}");
-    assert_each_step_once(&log);
+    assert_each_step_once(&rv);
 }
 
 #[tokio::test]

@@ -289,12 +289,8 @@ async fn loops_branches_subflows_and_identity() {
 #[tokio::test]
 async fn retries_stops_skips_continue_on_error_and_the_failure_module() {
     let app = spawn_app();
-    let dir = tempfile::tempdir().unwrap();
-    let counter = dir.path().join("tries");
-    let flaky = format!(
-        "n=$(cat {c} 2>/dev/null || echo 0)\nn=$((n + 1))\necho $n > {c}\nif [ $n -lt 3 ]; then exit 1; fi\necho $n",
-        c = counter.display()
-    );
+    let rv = crate::rendezvous::Rendezvous::start().await;
+    let flaky = format!("n=$(curl -sf -d try {})\nif [ $n -lt 3 ]; then exit 1; fi\necho $n", rv.url("tries"));
     let flow = json!({
         "modules": [
             {"id": "flaky", "retry": {"constant": {"attempts": 3, "seconds": 0}},
@@ -506,16 +502,15 @@ async fn a_flow_whose_last_step_streams_is_streamed() {
 #[tokio::test]
 async fn canceling_a_flow_stops_its_running_step() {
     let app = spawn_app();
-    let dir = tempfile::tempdir().unwrap();
-    let marker = dir.path().join("started");
-    let code = format!("touch {}\nsleep 300", marker.display());
+    let rv = crate::rendezvous::Rendezvous::start().await;
+    let code = format!("curl -sf -d started {}\nsleep 300", rv.url("started"));
     app.create_flow(
         "u/admin/long",
         json!({"modules": [bash("wait", &code, json!({})), bash("never", "echo no", json!({}))]}),
     )
     .await;
     let id = app.run_async_target("/jobs/run/f/u/admin/long", &json!({})).await;
-    wait_for_file(&marker, 60).await;
+    rv.wait("started", 60).await;
     let r = app.post_json(&format!("/jobs_u/queue/cancel/{id}"), &json!({"reason": "enough"})).await;
     assert_eq!(r.status(), 200);
     let done = app.wait_done(&id, 30).await;

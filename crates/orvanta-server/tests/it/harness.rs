@@ -409,12 +409,3 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
-
-/// Waits until `path` exists, at most `secs`: a test that waits must fail, not hang.
-pub async fn wait_for_file(path: &Path, secs: u64) {
-    let until = std::time::Instant::now() + Duration::from_secs(secs);
-    while !path.exists() {
-        assert!(std::time::Instant::now() < until, "{} did not appear within {secs} s", path.display());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}

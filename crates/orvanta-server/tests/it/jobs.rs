@@ -56,34 +56,31 @@ async fn logs_are_readable_while_the_job_runs() {
 }
 
 #[tokio::test]
-async fn cancel_kills_the_whole_process_group() {
+async fn cancel_kills_the_whole_sandbox() {
     let app = spawn_app();
-    let marker = app.data_dir().join("grandchild.pid");
-    let code = format!("sleep 300 &\necho $! > {}\nwait\n", marker.display());
+    let rv = crate::rendezvous::Rendezvous::start().await;
+    let mark = crate::faults::sleep_mark();
+    // A grandchild in a session of its own, ignoring SIGTERM and SIGHUP.
+    let code = format!(
+        "setsid bash -c \"trap '' TERM HUP; sleep {mark}\" &\ncurl -sf -d started {}\nwait\n",
+        rv.url("started")
+    );
     app.create_script("u/admin/tree", "bash", &code).await;
     let id = app.run_async("u/admin/tree", &json!({})).await;
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    while !marker.exists() || std::fs::read_to_string(&marker).unwrap().trim().is_empty() {
-        assert!(std::time::Instant::now() < until, "the script never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid: i32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    rv.wait("started", 30).await;
+    assert!(crate::faults::running(&mark));
     let r = app.client.post(app.ws(&format!("/jobs_u/queue/cancel/{id}"))).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let job = app.wait_done(&id, 20).await;
     assert_eq!(job["status"], "canceled");
     let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
-        assert!(std::time::Instant::now() < until, "the grandchild {pid} survived the cancel");
+    while crate::faults::running(&mark) {
+        assert!(std::time::Instant::now() < until, "the setsid grandchild survived the cancel");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A finished job cannot be canceled again.
     let r = app.client.post(app.ws(&format!("/jobs_u/queue/cancel/{id}"))).bearer_auth(TOKEN).send().await.unwrap();
     assert_error(r, 409, "already finished").await;
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true)
 }
 
 #[tokio::test]

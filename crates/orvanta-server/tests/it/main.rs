@@ -1,5 +1,6 @@
 //! Orvanta's integration tests: the real binary, real HTTP, real runtimes.
 
+mod attacks;
 mod auth;
 mod bootstrap;
 mod clients;
@@ -13,6 +14,7 @@ mod jobs;
 mod languages;
 mod objects;
 mod postgres;
+mod rendezvous;
 mod request_args;
 mod responses;
 mod run_routes;

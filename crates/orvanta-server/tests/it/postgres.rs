@@ -40,7 +40,9 @@ async fn server_and_two_workers_share_the_queue() {
         server.post_json("/jobs/run_wait_result/p/u/admin/nap", &json!({"i": 7})).await.json().await.unwrap();
     assert_eq!(v, 7);
     let health: Value = server.client.get(server.url("/api/health")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(health["workers"], 2, "{health}");
+    // Job slots: one per core in each worker process.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(health["workers"], 2 * cores, "{health}");
     assert_eq!(health["backend"], "postgres");
 }
 
@@ -51,17 +53,16 @@ async fn a_killed_worker_process_job_is_requeued_on_postgres() {
     let mut wopts = pg_opts("worker", &url);
     wopts.env.push(("ORVANTA_BASE_URL".into(), server.base.clone()));
     let mut w1 = start(wopts.clone());
-    let marker = server.data_dir().join("marker");
-    let code = "import os, time\ndef main(marker: str):\n    if not os.path.exists(marker):\n        open(marker, 'w').write(str(os.getpid()))\n        time.sleep(300)\n    return 'second'\n";
+    let rv = crate::rendezvous::Rendezvous::start().await;
+    let mark = crate::faults::sleep_mark();
+    let code = "import subprocess, urllib.request\ndef main(attempts: str, mark: str):\n    if urllib.request.urlopen(attempts, b'run').read() == b'1':\n        subprocess.run(['sleep', mark])\n    return 'second'\n";
     server.create_script("u/admin/once", "python3", code).await;
-    let id = server.run_async("u/admin/once", &json!({"marker": marker})).await;
+    let id = server.run_async("u/admin/once", &json!({"attempts": rv.url("once"), "mark": mark})).await;
     server.wait_for(&id, 30, "running", |j| j["status"] == "running").await;
-    wait_for_file(&marker, 60).await;
+    rv.wait("once", 60).await;
     let _ = w1.child.kill();
     let _ = w1.child.wait();
-    if let Ok(pid) = std::fs::read_to_string(&marker) {
-        let _ = std::process::Command::new("kill").args(["-9", pid.trim()]).status();
-    }
+    crate::faults::assert_gone_with_its_worker(&mark).await;
     let _w2 = start(wopts);
     let job = server.wait_done(&id, 60).await;
     assert_eq!(job["status"], "success", "{job}");

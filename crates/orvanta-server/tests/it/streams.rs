@@ -1,35 +1,29 @@
 //! Server-sent events (contract §6): `run_and_stream` and `getupdate_sse`.
 //!
 //! Liveness is proven without timing thresholds: a script yields its first
-//! chunk, then waits for a marker file that the test creates only once it has
-//! received that chunk, so the chunk necessarily arrived while the job ran.
+//! chunk, then waits for the test's go (see `rendezvous`), which the test
+//! gives only once it has received that chunk, so the chunk necessarily
+//! arrived while the job ran.
 
 use crate::harness::*;
+use crate::rendezvous::Rendezvous;
 use serde_json::{json, Value};
-use std::path::Path;
 
-/// Waits (up to 60 s) for the marker file; the job fails if it never comes.
-const PY_STREAM: &str = r#"import os, time
-def main(marker: str):
+/// Waits (up to 120 s) for the go; the job fails if it never comes.
+const PY_STREAM: &str = r#"import urllib.request
+def main(go: str):
     yield "first "
-    for _ in range(6000):
-        if os.path.exists(marker):
-            break
-        time.sleep(0.01)
-    else:
-        raise Exception("the marker never came")
+    urllib.request.urlopen(go, timeout=130).read()
     yield "second"
 "#;
 
 fn ts_stream(ret: &str) -> String {
     format!(
-        r#"import {{ existsSync }} from "node:fs";
-export async function* main(marker: string) {{
+        r#"export async function* main(go: string) {{
   yield "first ";
-  for (let i = 0; i < 6000 && !existsSync(marker); i++) {{
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }}
-  if (!existsSync(marker)) throw new Error("the marker never came");
+  const r = await fetch(go);
+  if (!r.ok) throw new Error("the go never came");
+  await r.text();
   yield "second";
   return {ret};
 }}
@@ -58,10 +52,10 @@ async fn next_update(sse: &mut SseReader) -> Value {
 }
 
 /// Reads the first chunk, releases the script, and answers the events after it.
-async fn first_chunk_then_release(sse: &mut SseReader, marker: &Path, what: &str) -> Vec<Value> {
+async fn first_chunk_then_release(sse: &mut SseReader, rv: &Rendezvous, what: &str) -> Vec<Value> {
     let first = next_update(sse).await;
     assert_eq!(first, json!({"type": "update", "new_result_stream": "first ", "stream_offset": 6}), "{what}");
-    std::fs::write(marker, "go").unwrap();
+    rv.release(what);
     let rest: Vec<Value> = sse.rest().await.into_iter().filter(|e| e["type"] != "ping").collect();
     assert_eq!(rest.len(), 2, "{what}: {rest:?}");
     assert_eq!(rest[0], json!({"type": "update", "new_result_stream": "second", "stream_offset": 12}), "{what}");
@@ -72,9 +66,9 @@ async fn first_chunk_then_release(sse: &mut SseReader, marker: &Path, what: &str
 async fn a_python_generator_streams_live_then_completes_with_the_whole_stream() {
     let app = spawn_app();
     app.create_script("u/admin/gen", "python3", PY_STREAM).await;
-    let marker = app.data_dir().join("go-python");
-    let (id, mut sse) = open_stream(&app, "u/admin/gen", &json!({"marker": marker})).await;
-    let rest = first_chunk_then_release(&mut sse, &marker, "python").await;
+    let rv = Rendezvous::start().await;
+    let (id, mut sse) = open_stream(&app, "u/admin/gen", &json!({"go": rv.url("python")})).await;
+    let rest = first_chunk_then_release(&mut sse, &rv, "python").await;
     assert_eq!(rest[1], json!({"type": "update", "completed": true, "only_result": "first second"}));
     let job = app.job(&id).await;
     assert_eq!((job["status"].as_str(), job["trigger"].as_str()), (Some("success"), Some("stream")), "{job}");
@@ -89,9 +83,9 @@ async fn typescript_async_generators_stream_live_in_deno_and_bun_with_their_retu
     ] {
         let path = format!("u/admin/gen_{lang}");
         app.create_script(&path, lang, &ts_stream(ret)).await;
-        let marker = app.data_dir().join(format!("go-{lang}"));
-        let (_, mut sse) = open_stream(&app, &path, &json!({"marker": marker})).await;
-        let rest = first_chunk_then_release(&mut sse, &marker, lang).await;
+        let rv = Rendezvous::start().await;
+        let (_, mut sse) = open_stream(&app, &path, &json!({"go": rv.url(lang)})).await;
+        let rest = first_chunk_then_release(&mut sse, &rv, lang).await;
         assert_eq!(rest[1], json!({"type": "update", "completed": true, "only_result": only_result}), "{lang}");
     }
 }
@@ -118,19 +112,16 @@ async fn a_failed_stream_ends_with_its_error_and_get_takes_the_payload() {
 #[tokio::test]
 async fn getupdate_sse_follows_the_logs_of_a_running_job_until_it_completes() {
     let app = spawn_app();
-    let code = r#"import os, time
-def main(marker: str):
+    let code = r#"import urllib.request
+def main(go: str):
     print("line one", flush=True)
-    for _ in range(6000):
-        if os.path.exists(marker):
-            break
-        time.sleep(0.01)
+    urllib.request.urlopen(go, timeout=130).read()
     print("line two", flush=True)
     return 5
 "#;
     app.create_script("u/admin/logs", "python3", code).await;
-    let marker = app.data_dir().join("go-logs");
-    let id = app.run_async("u/admin/logs", &json!({"marker": marker})).await;
+    let rv = Rendezvous::start().await;
+    let id = app.run_async("u/admin/logs", &json!({"go": rv.url("logs")})).await;
     let r = app.get(&format!("/jobs_u/getupdate_sse/{id}?fast=true")).await;
     assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "text/event-stream"));
     let mut sse = SseReader::new(r);
@@ -146,7 +137,7 @@ def main(marker: str):
         }
         if logs.contains("line one") && !released {
             assert!(!logs.contains("line two"), "{logs}");
-            std::fs::write(&marker, "go").unwrap();
+            rv.release("logs");
             released = true;
         }
         if e["completed"] == true {

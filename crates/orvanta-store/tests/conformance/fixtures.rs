@@ -47,6 +47,7 @@ pub fn new_user(name: &str) -> NewUser {
 pub fn new_job() -> NewJob {
     NewJob {
         token_prefix: None,
+        scopes: None,
         flow: None,
         id: JobId::new(),
         workspace: ws("demo"),

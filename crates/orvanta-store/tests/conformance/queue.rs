@@ -14,6 +14,7 @@ pub async fn enqueue_round_trip(s: Arc<dyn Store>) {
     job.parent_job = Some(parent);
     job.scheduled_for = T0 + 5;
     job.token_prefix = Some("orv_abcdef".into());
+    job.scopes = Some(vec!["jobs:run:scripts:u/admin/hook".into()]);
     let id = enqueue_one(&*s, job.clone()).await;
 
     let got = s.get_job(&ws("demo"), id).await.unwrap().expect("the job is stored");
@@ -25,6 +26,7 @@ pub async fn enqueue_round_trip(s: Arc<dyn Store>) {
     assert_eq!((got.tag.as_str(), got.trigger.as_str()), ("default", "api"));
     assert_eq!(got.status, JobStatus::Queued);
     assert_eq!(got.token_prefix.as_deref(), Some("orv_abcdef"), "the starting token is kept");
+    assert_eq!(got.scopes, Some(vec!["jobs:run:scripts:u/admin/hook".to_owned()]), "with its scopes");
     assert_eq!((got.created_at, got.scheduled_for), (T0, T0 + 5));
     assert_eq!((got.started_at, got.completed_at, got.result), (None, None, None));
     assert_eq!((got.parent_job, got.timeout_s), (Some(parent), Some(30)));
