@@ -125,6 +125,7 @@ async fn run_once(backend: &str, steps: usize, n: u32, runtimes: Arc<Runtimes>) 
         created_at: now,
         token_prefix: None,
         scopes: None,
+        concurrency: None,
         flow: Some(FlowLink { version, node: String::new(), step_id: None, index: None, root: id }),
     };
     let mut events = store.subscribe();

@@ -155,6 +155,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
                         created_at: now,
                         token_prefix: None,
                         scopes: None,
+                        concurrency: None,
                         flow: None,
                     };
                     let t = Instant::now();

@@ -137,8 +137,19 @@ pub struct NewJob {
     /// The scopes of the token that started the job (`None`: all its
     /// owner's rights): the job's own token has no more.
     pub scopes: Option<Vec<String>>,
+    /// At most `limit` jobs of `key` run at once, across all workers.
+    pub concurrency: Option<Concurrency>,
     /// For the jobs of a flow run: where in which flow the job belongs.
     pub flow: Option<FlowLink>,
+}
+
+/// A limit on how many jobs of one key (a script, by workspace and path)
+/// run at once, across all workers: the claim skips a job whose key is at
+/// its limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concurrency {
+    pub key: String,
+    pub limit: u32,
 }
 
 /// Where a job of a flow run belongs: the flow version whose value holds the
@@ -192,6 +203,8 @@ pub struct Job {
     pub token_prefix: Option<String>,
     /// The scopes of the token that started the job; `None`: all its owner's rights.
     pub scopes: Option<Vec<String>>,
+    /// The concurrency limit the job was queued under.
+    pub concurrency: Option<Concurrency>,
     /// For the jobs of a flow run: where in which flow the job belongs.
     pub flow: Option<FlowLink>,
     /// A flow run's engine state (kind `flow`).

@@ -21,6 +21,18 @@ pub struct ScriptSettings {
     /// At most this many jobs of the script run at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency_limit: Option<u32>,
+    /// `Some(false)`: each job in a process of its own, never a warm one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm: Option<bool>,
+    /// Memory of one job, in bytes; the instance's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// Processes one job may run at once; the instance's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_processes: Option<u64>,
+    /// Largest file one job may write, in bytes; the instance's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size_bytes: Option<u64>,
 }
 
 /// A new version of a script, as the store receives it.

@@ -16,8 +16,9 @@ pub mod run;
 pub mod runtimes;
 pub mod sandbox;
 pub mod schema;
+mod seccomp;
 
-pub use run::{JobRequest, KillReason, Limits, Outcome, RunObserver};
+pub use run::{JobRequest, KillReason, Limits, Outcome, RunObserver, Warm, WarmConfig, WarmPool, WarmStats};
 pub use runtimes::{Runtime, Runtimes};
 pub use sandbox::{JobLimits, Sandbox, SandboxConfig, SandboxReport};
 pub use schema::{parse_main, ArgError, MainSignature, Param, SchemaError};

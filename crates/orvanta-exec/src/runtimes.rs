@@ -109,7 +109,7 @@ impl Runtimes {
                 }
             }
         }
-        let sandbox = Sandbox::prepare(sandbox, read_only)?;
+        let sandbox = Sandbox::prepare(sandbox, read_only, support.root())?;
         // Jobs cannot write the caches: they are filled here for the
         // wrappers and the client libraries, and per script version later.
         if let Some(python) = found.get(&Language::Python3) {
@@ -118,8 +118,8 @@ impl Runtimes {
         let runtimes = Runtimes { found, support, sandbox };
         if let (Some(deno), true) = (runtimes.get(Language::Deno), runtimes.sandbox.enabled()) {
             let cache = runtimes.support.deno_cache();
-            if let Err(e) = crate::run::support::chown_tree(&cache, runtimes.sandbox.job_owner()) {
-                tracing::warn!("could not hand Deno's cache to the jobs' user: {e}");
+            if let Err(e) = crate::run::support::chown_tree(&cache, runtimes.sandbox.cache_owner()) {
+                tracing::warn!("could not hand Deno's cache to its user: {e}");
             }
             crate::run::cache_deno(&runtimes, deno, &runtimes.support.wrapper_ts(), &std::env::temp_dir());
         }

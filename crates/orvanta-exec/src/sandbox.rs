@@ -1,18 +1,25 @@
 //! The sandbox every job runs in: bubblewrap (`bwrap`), one per job.
 //!
 //! Inside, a job sees the system's programs and libraries, its interpreter,
-//! Orvanta's wrappers, client libraries and its own code — all read-only —
-//! its own job folder (read-write) and a private `/tmp`, and nothing else of
-//! the host's files: not the data folder, not the database, not the admin
-//! token, not other jobs' folders. It has its own pid, ipc, uts and mount
+//! Orvanta's wrappers, client libraries and its own code, and its job folder
+//! (arguments and result channel) — all read-only — and a private `/tmp`,
+//! its working directory and `HOME`: a tmpfs no larger than its memory
+//! limit, whose pages count toward that limit, so that no job can fill the
+//! disk. Nothing else of the host's files: not the data folder, not the
+//! database, not the admin token, not other jobs' folders. It has its own pid, ipc, uts and mount
 //! namespaces (it cannot see or signal the server's processes) and runs as
 //! an unprivileged user:
 //!
 //! - when the worker runs as root, bubblewrap runs privileged and the job is
-//!   switched to `uid`/`gid` (default 65534) by `setpriv` inside, with no
-//!   capabilities and `no_new_privs`;
+//!   switched to `uid`/`gid` (default 99999, an id of no account) by
+//!   `setpriv` inside, with no capabilities and `no_new_privs`;
 //! - otherwise bubblewrap makes a user namespace and the job keeps the
 //!   worker's (unprivileged) uid.
+//!
+//! A system-call filter (`seccomp.rs`) refuses what no script needs and
+//! most kernel exploits start from: new namespaces (so no nested user
+//! namespace with its capabilities), the keyrings, bpf, io_uring,
+//! userfaultfd, perf events, mounts.
 //!
 //! Limits: memory and processes through a cgroup per job when the machine
 //! lets the worker make one (v2, or v1's `memory` and `pids` controllers);
@@ -38,9 +45,14 @@ pub struct SandboxConfig {
     pub enabled: bool,
     /// The bubblewrap program.
     pub bwrap: PathBuf,
-    /// The user and group jobs run as when the worker is root.
+    /// The user and group jobs run as when the worker is root: an id no
+    /// account and no other program on the host uses.
     pub uid: u32,
     pub gid: u32,
+    /// The user and group that fill Deno's cache (which jobs only read),
+    /// when the worker is root; apart from the jobs' and used by nothing else.
+    pub cache_uid: u32,
+    pub cache_gid: u32,
     /// Whether jobs reach the network.
     pub network: bool,
     pub memory_bytes: u64,
@@ -53,8 +65,10 @@ impl Default for SandboxConfig {
         Self {
             enabled: true,
             bwrap: PathBuf::from("bwrap"),
-            uid: 65534,
-            gid: 65534,
+            uid: 99999,
+            gid: 99999,
+            cache_uid: 99998,
+            cache_gid: 99998,
             network: true,
             memory_bytes: 2 << 30,
             max_processes: 512,
@@ -98,6 +112,11 @@ pub struct Sandbox {
     read_only: Vec<PathBuf>,
     bwrap: PathBuf,
     setpriv: Option<PathBuf>,
+    /// Whether this bubblewrap can size a tmpfs (`--size`, 0.7 and later).
+    sized_tmpfs: bool,
+    /// The system-call filter's program (see `seccomp`), a file the shell
+    /// before bubblewrap opens for it.
+    seccomp: Option<PathBuf>,
 }
 
 /// What a sandbox is, for `/api/health` and the start-up line.
@@ -126,11 +145,11 @@ fn is_mounted(path: &Path) -> bool {
 impl Sandbox {
     /// Checks that bubblewrap runs here and finds how limits can be
     /// enforced. `read_only` are the folders jobs need besides the system's:
-    /// the interpreters' prefixes and Orvanta's support files.
-    pub fn prepare(config: SandboxConfig, read_only: Vec<PathBuf>) -> Result<Self, SandboxError> {
+    /// the interpreters' prefixes and Orvanta's support files. The filter's
+    /// program is written to `filter_dir`.
+    pub fn prepare(config: SandboxConfig, read_only: Vec<PathBuf>, filter_dir: &Path) -> Result<Self, SandboxError> {
         let root = is_root();
         let limits = if config.enabled { detect_cgroups() } else { LimitMode::Rlimits };
-        sweep_cgroups(&limits);
         let mut sandbox = Sandbox {
             bwrap: config.bwrap.clone(),
             config,
@@ -138,6 +157,8 @@ impl Sandbox {
             limits,
             read_only: read_only.into_iter().filter(|p| p.exists()).collect(),
             setpriv: None,
+            sized_tmpfs: false,
+            seccomp: None,
         };
         if !sandbox.config.enabled {
             return Ok(sandbox);
@@ -153,10 +174,20 @@ impl Sandbox {
                 SandboxError("setpriv (util-linux) was not found: the worker runs as root and needs it to run jobs as an unprivileged user".into())
             })?);
         }
+        sandbox.sized_tmpfs = StdCommand::new(&sandbox.bwrap)
+            .arg("--help")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--size"));
+        let filter = filter_dir.join("seccomp.bpf");
+        std::fs::write(&filter, crate::seccomp::program()).map_err(|e| {
+            SandboxError(format!("could not write the system-call filter to {}: {e}", filter.display()))
+        })?;
+        sandbox.seccomp = Some(filter.clone());
         // A real run of the smallest sandbox: refused namespaces show here, at start.
         let probe = tempdir_for_probe()?;
-        let mut cmd = StdCommand::new(&sandbox.bwrap);
-        cmd.args(sandbox.bwrap_args(&probe, Some(&probe), None)).arg("--").arg("/bin/true");
+        let mut cmd = StdCommand::new("/bin/sh");
+        cmd.args(["-c", "exec 9<\"$1\" && shift && exec \"$@\"", "orvanta-probe"]).arg(&filter).arg(&sandbox.bwrap);
+        cmd.args(sandbox.bwrap_args(Some(&probe), None, 64 << 20)).arg("--").arg("/bin/true");
         let out = cmd.output().map_err(|e| SandboxError(format!("bubblewrap could not start: {e}")))?;
         let _ = std::fs::remove_dir(&probe);
         if !out.status.success() {
@@ -193,6 +224,29 @@ impl Sandbox {
         (self.config.enabled && self.root).then_some((self.config.uid, self.config.gid))
     }
 
+    /// The owner of Deno's cache, when it is not the worker.
+    pub(crate) fn cache_owner(&self) -> Option<(u32, u32)> {
+        (self.config.enabled && self.root).then_some((self.config.cache_uid, self.config.cache_gid))
+    }
+
+    /// Whether a spare sandbox (started before its job, see `run/spare.rs`)
+    /// gives a job with `limits` the sandbox a fresh one would.
+    pub(crate) fn spares_fit(&self, limits: &JobLimits) -> bool {
+        self.config.enabled
+            && !matches!(self.limits, LimitMode::Rlimits)
+            && limits.file_size_bytes.is_none_or(|f| f == self.config.file_size_bytes)
+    }
+
+    /// Where a job works (its working directory, `HOME`, `TMPDIR`): the
+    /// sandbox's `/tmp`, or without a sandbox its job folder.
+    pub(crate) fn work_dir<'a>(&self, job_dir: &'a Path) -> &'a Path {
+        if self.config.enabled {
+            Path::new("/tmp")
+        } else {
+            job_dir
+        }
+    }
+
     /// The command that runs `program args` in a sandbox around `job.dir`,
     /// and the job's cgroup (kept by the caller until the job is over).
     pub(crate) fn wrap(
@@ -210,11 +264,17 @@ impl Sandbox {
         };
         // A small shell runs first: it joins the cgroup (so that nothing the
         // job forks can start outside it), sets the rlimits, and becomes the sandbox.
-        let mut script = String::from(
-            "unset PWD OLDPWD; while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; ",
-        );
+        let mut script = String::from("unset PWD OLDPWD; ");
+        // bubblewrap reads the system-call filter from descriptor 9.
+        let filter = self.seccomp.as_ref().filter(|_| self.config.enabled);
+        if filter.is_some() {
+            script.push_str("exec 9<\"$1\" || exit 125; shift; ");
+        }
+        script.push_str("while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift; ");
         // dash counts the file size in 512-byte blocks.
         script.push_str(&format!("ulimit -f {} || exit 125; ", fsize.div_ceil(512)));
+        // The cache is for every job to read; a job's own files are its own.
+        script.push_str(if job.cache { "umask 022; " } else { "umask 077; " });
         if cgroup.is_none() && self.config.enabled {
             script.push_str(&format!("ulimit -u {procs} 2>/dev/null; "));
             if !job.reserves_address_space {
@@ -224,16 +284,24 @@ impl Sandbox {
         script.push_str("exec \"$@\"");
         let mut cmd = StdCommand::new("/bin/sh");
         cmd.arg("-c").arg(script).arg("orvanta-sandbox");
+        if let Some(filter) = filter {
+            cmd.arg(filter);
+        }
         if let Some(cg) = &cgroup {
             cmd.args(cg.procs_files());
         }
         cmd.arg("--");
         if self.config.enabled {
-            cmd.arg(&self.bwrap).args(self.bwrap_args(job.dir, Some(job.dir), job.writable)).arg("--");
+            cmd.arg(&self.bwrap).args(self.bwrap_args(Some(job.dir), job.writable, memory)).arg("--");
             if let Some(setpriv) = &self.setpriv {
+                let (uid, gid) = if job.cache {
+                    (self.config.cache_uid, self.config.cache_gid)
+                } else {
+                    (self.config.uid, self.config.gid)
+                };
                 cmd.arg(setpriv).args([
-                    format!("--reuid={}", self.config.uid),
-                    format!("--regid={}", self.config.gid),
+                    format!("--reuid={uid}"),
+                    format!("--regid={gid}"),
                     "--clear-groups".into(),
                     "--inh-caps=-all".into(),
                     "--bounding-set=-all".into(),
@@ -243,11 +311,14 @@ impl Sandbox {
             }
         }
         cmd.arg(program).args(args).current_dir(job.dir);
+        crate::run::confine_child(&mut cmd);
         Ok((cmd, cgroup))
     }
 
-    /// bubblewrap's arguments for a job in `dir` (the probe passes no job folder).
-    fn bwrap_args(&self, chdir: &Path, job_dir: Option<&Path>, writable: Option<&Path>) -> Vec<OsString> {
+    /// bubblewrap's arguments: the job folder (read-only: arguments and
+    /// channels), a folder it may write (the cache step's), and the size of
+    /// its `/tmp`, where it works.
+    fn bwrap_args(&self, job_dir: Option<&Path>, writable: Option<&Path>, tmp_bytes: u64) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
         for flag in [
@@ -266,9 +337,18 @@ impl Sandbox {
         if !self.root {
             push("--unshare-user");
         }
+        if self.seccomp.is_some() {
+            a.extend(["--seccomp".into(), "9".into()]);
+        }
         // First the fresh file systems, then what is bound over them: a job
-        // folder under /tmp stays visible.
-        a.extend(["--dev".into(), "/dev".into(), "--proc".into(), "/proc".into(), "--tmpfs".into(), "/tmp".into()]);
+        // folder under /tmp stays visible. The job works in /tmp, a tmpfs
+        // whose pages count toward its memory (cgroup), and no larger than
+        // its memory limit: the disk is not the job's to fill.
+        a.extend(["--dev".into(), "/dev".into(), "--proc".into(), "/proc".into()]);
+        if self.sized_tmpfs {
+            a.extend(["--size".into(), tmp_bytes.to_string().into()]);
+        }
+        a.extend(["--perms".into(), "1777".into(), "--tmpfs".into(), "/tmp".into()]);
         for dir in SYSTEM {
             a.extend(["--ro-bind-try".into(), dir.into(), dir.into()]);
         }
@@ -280,7 +360,7 @@ impl Sandbox {
         binds.extend(self.read_only.iter().map(|d| ("--ro-bind", d.as_path())));
         binds.extend(writable.map(|d| ("--bind", d)));
         if let Some(dir) = job_dir {
-            binds.push(("--bind", dir));
+            binds.push(("--ro-bind", dir));
         }
         // bubblewrap makes missing parents of a mount point private (0700,
         // root's when privileged): made here first, they are 0755 and the
@@ -299,8 +379,8 @@ impl Sandbox {
         for (how, target) in binds {
             a.extend([how.into(), target.into(), target.into()]);
         }
-        // bubblewrap sets PWD (the job folder) after its chdir, whatever it is told.
-        a.extend(["--chdir".into(), chdir.into()]);
+        // bubblewrap sets PWD after its chdir, whatever it is told.
+        a.extend(["--chdir".into(), "/tmp".into()]);
         a
     }
 }
@@ -318,6 +398,9 @@ pub(crate) struct Confinement<'a> {
     pub(crate) reserves_address_space: bool,
     /// One more folder bound read-write (the Deno cache, for `deno cache`).
     pub(crate) writable: Option<&'a Path>,
+    /// It fills Deno's cache: it runs as the cache's user, and what it
+    /// writes is readable by every job.
+    pub(crate) cache: bool,
 }
 
 /// A job's cgroup(s), removed when dropped (after its processes are gone).
@@ -384,6 +467,41 @@ impl JobCgroup {
             .collect()
     }
 
+    /// Sets the job's own limits (a spare sandbox's cgroup was made with the
+    /// instance's).
+    pub(crate) fn set_limits(&mut self, memory: Option<u64>, procs: Option<u64>) -> io::Result<()> {
+        if let Some(memory) = memory.filter(|&m| m != self.memory_bytes) {
+            if self.v2 {
+                write(&self.dirs[0].join("memory.max"), &memory.to_string())?;
+            } else {
+                // memsw must stay at least the memory limit: raise in the right order.
+                let memsw = self.dirs[0].join("memory.memsw.limit_in_bytes");
+                if memory > self.memory_bytes {
+                    let _ = write(&memsw, &memory.to_string());
+                    write(&self.dirs[0].join("memory.limit_in_bytes"), &memory.to_string())?;
+                } else {
+                    write(&self.dirs[0].join("memory.limit_in_bytes"), &memory.to_string())?;
+                    let _ = write(&memsw, &memory.to_string());
+                }
+            }
+            self.memory_bytes = memory;
+        }
+        if let Some(procs) = procs.filter(|&p| p != self.max_processes) {
+            let dir = if self.v2 { &self.dirs[0] } else { &self.dirs[1] };
+            write(&dir.join("pids.max"), &procs.to_string())?;
+            self.max_processes = procs;
+        }
+        Ok(())
+    }
+
+    /// The anonymous memory the job's processes use now (not the page
+    /// cache, which the kernel reclaims), if known.
+    pub(crate) fn memory_usage(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(self.dirs.first()?.join("memory.stat")).ok()?;
+        let key = if self.v2 { "anon " } else { "total_rss " };
+        stat.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.trim().parse().ok())
+    }
+
     /// Whether the kernel killed a process of the job for going over its
     /// memory limit.
     pub(crate) fn hit_memory_limit(&self) -> bool {
@@ -400,6 +518,19 @@ impl JobCgroup {
         dir.and_then(|d| std::fs::read_to_string(d.join("pids.events")).ok())
             .map(|s| s.lines().any(|l| l.starts_with("max ") && !l.ends_with(" 0")))
             .unwrap_or(false)
+    }
+}
+
+impl JobCgroup {
+    /// Removes the cgroup off the job's path: the kernel may take a few
+    /// milliseconds to let go of an emptied memory cgroup.
+    pub(crate) fn remove_later(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(move || drop(self));
+            }
+            Err(_) => drop(self),
+        }
     }
 }
 
@@ -422,22 +553,30 @@ fn write(path: &Path, value: &str) -> io::Result<()> {
     std::fs::write(path, value)
 }
 
-/// Where per-job cgroups can be made, if anywhere: a folder of Orvanta's own
-/// under the worker's cgroup that accepts new children.
+/// Where per-job cgroups can be made, if anywhere: a folder of this worker
+/// process's own, `orvanta-jobs/w<pid>-<time>`, under the worker's cgroup.
+/// Several workers may share the worker's cgroup (processes of one
+/// machine or container): each sweeps only what dead workers left.
 fn detect_cgroups() -> LimitMode {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let base = Path::new("/sys/fs/cgroup");
+    let mine = format!(
+        "w{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
     // cgroup v2 (unified): `0::/path`.
     if base.join("cgroup.controllers").exists() {
         let rel = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim_start_matches('/');
-        let dir = base.join(rel).join("orvanta-jobs");
+        let jobs = base.join(rel).join("orvanta-jobs");
         let controllers = std::fs::read_to_string(base.join(rel).join("cgroup.controllers")).unwrap_or_default();
-        if controllers.contains("memory")
-            && controllers.contains("pids")
-            && std::fs::create_dir_all(&dir).is_ok()
-            && write(&dir.join("cgroup.subtree_control"), "+memory +pids").is_ok()
-        {
-            return LimitMode::CgroupV2(dir);
+        let enable = |dir: &Path| write(&dir.join("cgroup.subtree_control"), "+memory +pids").is_ok();
+        if controllers.contains("memory") && controllers.contains("pids") && std::fs::create_dir_all(&jobs).is_ok() {
+            sweep_dead_workers(&jobs);
+            let dir = jobs.join(&mine);
+            if enable(&jobs) && std::fs::create_dir_all(&dir).is_ok() && enable(&dir) {
+                return LimitMode::CgroupV2(dir);
+            }
         }
         return LimitMode::Rlimits;
     }
@@ -448,7 +587,10 @@ fn detect_cgroups() -> LimitMode {
             let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
             names.split(',').any(|n| n == controller).then(|| path.trim_start_matches('/').to_owned())
         })?;
-        let dir = base.join(controller).join(rel).join("orvanta-jobs");
+        let jobs = base.join(controller).join(rel).join("orvanta-jobs");
+        std::fs::create_dir_all(&jobs).ok()?;
+        sweep_dead_workers(&jobs);
+        let dir = jobs.join(&mine);
         std::fs::create_dir_all(&dir).ok()?;
         Some(dir)
     };
@@ -458,21 +600,30 @@ fn detect_cgroups() -> LimitMode {
     }
 }
 
-/// Removes the empty cgroups a worker killed before it could clean up
-/// left behind. Those of jobs still running elsewhere are not empty, and
-/// the kernel refuses to remove them.
-fn sweep_cgroups(mode: &LimitMode) {
-    let roots = match mode {
-        LimitMode::CgroupV2(dir) => vec![dir],
-        LimitMode::CgroupV1 { memory, pids } => vec![memory, pids],
-        LimitMode::Rlimits => Vec::new(),
-    };
-    for root in roots {
-        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let _ = std::fs::remove_dir(entry.path());
+/// Removes what workers that are gone left under `jobs`: their folders
+/// (`w<pid>-...`, the pid no longer running) and the cgroups of their jobs,
+/// killing any process still in them.
+fn sweep_dead_workers(jobs: &Path) {
+    for entry in std::fs::read_dir(jobs).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix('w').and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok())
+        else {
+            // A job cgroup of an older layout: removed if empty.
+            let _ = std::fs::remove_dir(entry.path());
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let worker = entry.path();
+        for job in std::fs::read_dir(&worker).into_iter().flatten().flatten() {
+            if job.file_type().is_ok_and(|t| t.is_dir()) {
+                let leftover = JobCgroup { dirs: vec![job.path()], v2: false, memory_bytes: 0, max_processes: 0 };
+                // Dropping it kills what is left and removes it.
+                drop(leftover);
             }
         }
+        let _ = std::fs::remove_dir(&worker);
     }
 }
 

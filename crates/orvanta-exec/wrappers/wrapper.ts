@@ -2,8 +2,9 @@
 // exported `main`.
 //
 // Contract with crates/orvanta-exec/src/run (keep both sides in step):
-// - the working directory is the job directory; it holds args.json and
-//   out.fifo (the result channel, opened by Orvanta first);
+// - the job folder, the first argument (read-only in the sandbox), holds
+//   args.json and out.fifo (the result channel, opened by Orvanta first); the
+//   working directory is where the job may write (the sandbox's /tmp);
 // - args.json is {"main": path of the script's file, "params": [names of
 //   main's parameters, in order], "extra": bool, "args": {name: value}}: the
 //   script (kept outside the job directory, at a path per content, so that
@@ -14,28 +15,62 @@
 //   no parameter names;
 // - one JSON object per line goes to out.fifo: {"stream": "<chunk>"} for each
 //   value an async iterable yields, then {"result": <value>} or {"error": {...}};
-// - stdout and stderr are the job's logs, nothing is parsed from them.
+// - stdout and stderr are the job's logs, nothing is parsed from them;
+// - with ORVANTA_WARM=1, a warm process (see crates/orvanta-exec/src/run/warm.rs):
+//   the job folder holds in.fifo, where each job comes as one JSON line
+//   {"job", "token", "call": <what args.json holds>, "end": <marker>}, and
+//   out.fifo; the script is imported once, at the first job; before each job
+//   the working directory is reset; after it the end marker goes to stdout.
 //
 // Deno's own APIs in Deno: its Node compatibility layer costs ~25 ms to load
 // and every job would pay for it. Node's APIs in Bun, where they are native.
 
 type Io = {
   jobDir: string;
+  home: string;
+  warm: boolean;
   readText(path: string): string;
   openWrite(path: string): (data: Uint8Array, offset: number) => number;
+  /** The lines of a FIFO, as they come. */
+  lines(path: string): AsyncIterable<string>;
+  setEnv(name: string, value: string): void;
+  unsetEnv(name: string): void;
+  chdir(path: string): void;
+  writeStdout(data: Uint8Array, offset: number): number;
   fail(): void;
 };
+
+async function* splitLines(chunks: AsyncIterable<Uint8Array>): AsyncIterable<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of chunks) {
+    pending += decoder.decode(chunk, { stream: true });
+    let at: number;
+    while ((at = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, at);
+      pending = pending.slice(at + 1);
+      if (line.trim()) yield line;
+    }
+  }
+}
 
 // deno-lint-ignore no-explicit-any
 const deno = (globalThis as any).Deno;
 const io: Io = deno
   ? {
-    jobDir: deno.cwd(),
+    jobDir: deno.args[0] ?? deno.cwd(),
+    home: deno.cwd(),
+    warm: deno.env.get("ORVANTA_WARM") === "1",
     readText: (path) => deno.readTextFileSync(path),
     openWrite(path) {
       const file = deno.openSync(path, { write: true });
       return (data, offset) => file.writeSync(data.subarray(offset));
     },
+    lines: (path) => splitLines(deno.openSync(path, { read: true }).readable),
+    setEnv: (name, value) => deno.env.set(name, value),
+    unsetEnv: (name) => deno.env.delete(name),
+    chdir: (path) => deno.chdir(path),
+    writeStdout: (data, offset) => deno.stdout.writeSync(data.subarray(offset)),
     fail() {
       deno.exitCode = 1;
     },
@@ -45,12 +80,23 @@ const io: Io = deno
     // deno-lint-ignore no-explicit-any
     const process = (globalThis as any).process;
     return {
-      jobDir: process.cwd(),
+      jobDir: process.argv[2] ?? process.cwd(),
+      home: process.cwd(),
+      warm: process.env.ORVANTA_WARM === "1",
       readText: (path: string) => fs.readFileSync(path, "utf8"),
       openWrite(path: string) {
         const fd = fs.openSync(path, "w");
         return (data: Uint8Array, offset: number) => fs.writeSync(fd, data, offset);
       },
+      lines: (path: string) => splitLines(fs.createReadStream(path)),
+      setEnv(name: string, value: string) {
+        process.env[name] = value;
+      },
+      unsetEnv(name: string) {
+        delete process.env[name];
+      },
+      chdir: (path: string) => process.chdir(path),
+      writeStdout: (data: Uint8Array, offset: number) => fs.writeSync(1, data, offset),
       fail() {
         process.exitCode = 1;
       },
@@ -126,12 +172,15 @@ function describe(error: unknown): Record<string, unknown> {
   return { name: "Error", message };
 }
 
-try {
-  const call: Call = JSON.parse(io.readText(`${jobDir}/args.json`));
-  const url = new URL("file:///");
-  url.pathname = call.main;
-  const mod = await import(url.href);
-  if (typeof mod.main !== "function") {
+/** Imports the script and calls its main with the call's arguments. */
+async function call(call: Call, loaded?: Record<string, unknown>): Promise<[unknown, Record<string, unknown>]> {
+  let mod = loaded;
+  if (mod === undefined) {
+    const url = new URL("file:///");
+    url.pathname = call.main;
+    mod = await import(url.href);
+  }
+  if (typeof mod!.main !== "function") {
     throw new TypeError("the script does not export a function named main");
   }
   const args: unknown[] = call.params.map((name) =>
@@ -141,9 +190,42 @@ try {
     const declared = new Set(call.params);
     args.push(Object.fromEntries(Object.entries(call.args).filter(([name]) => !declared.has(name))));
   }
-  const result = await settle(await mod.main(...args));
-  send({ result: result === undefined ? null : result });
-} catch (error) {
-  send({ error: describe(error) });
-  io.fail();
+  // deno-lint-ignore no-explicit-any
+  const result = await settle(await (mod!.main as any)(...args));
+  return [result === undefined ? null : result, mod!];
+}
+
+if (!io.warm) {
+  try {
+    const [result] = await call(JSON.parse(io.readText(`${jobDir}/args.json`)));
+    send({ result });
+  } catch (error) {
+    send({ error: describe(error) });
+    io.fail();
+  }
+} else {
+  // A warm process: many jobs of one script version, one at a time. The
+  // module's state persists between them, as in AWS Lambda.
+  let mod: Record<string, unknown> | undefined;
+  // The job's environment is the same as in a process of its own.
+  io.unsetEnv("ORVANTA_WARM");
+  for await (const line of io.lines(`${jobDir}/in.fifo`)) {
+    const request = JSON.parse(line);
+    io.setEnv("ORVANTA_JOB_ID", request.job);
+    io.setEnv("ORVANTA_TOKEN", request.token);
+    io.chdir(io.home);
+    try {
+      const [result, loaded] = await call(request.call, mod);
+      mod = loaded;
+      send({ result });
+    } catch (error) {
+      send({ error: describe(error) });
+    }
+    // After the job's own output: console writes to a pipe are synchronous.
+    const end = encoder.encode(request.end);
+    let done = 0;
+    while (done < end.length) {
+      done += io.writeStdout(end, done);
+    }
+  }
 }

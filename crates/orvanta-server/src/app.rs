@@ -90,9 +90,11 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(worker::sweep_loop(store.clone(), cfg.clone(), shutdown.clone())));
     let embedded = if runs_jobs { cfg.worker_slots() } else { 0 };
+    let mut warm = None;
     if embedded > 0 {
         let name = worker_name();
         let ctx = Arc::new(WorkerCtx::new(store.clone(), cfg.clone(), runtimes.clone(), job_key.clone()));
+        warm = ctx.warm.clone();
         // The first heartbeat is in before any request is served: a sync call
         // asks the heartbeats whether a worker serves its tag.
         let tags = cfg.worker.tags.clone();
@@ -114,6 +116,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.server.body_budget_bytes)),
             defs: Default::default(),
             embedded_workers: embedded,
+            warm,
         };
         print_facts(&cfg, &facts, store.backend(), role);
         let app = crate::http::router(state);

@@ -269,10 +269,14 @@ settings! {
         mode: SandboxMode = SandboxMode::Bubblewrap, env "ORVANTA_SANDBOX";
         /// The bubblewrap program.
         bwrap: PathBuf = PathBuf::from("bwrap"), env "ORVANTA_SANDBOX_BWRAP";
-        /// The user jobs run as when the worker runs as root (never 0).
-        uid: u32 = 65534, env "ORVANTA_SANDBOX_UID";
+        /// The user jobs run as when the worker runs as root: an id no account and no other program uses (never 0).
+        uid: u32 = 99999, env "ORVANTA_SANDBOX_UID";
         /// The group jobs run as when the worker runs as root (never 0).
-        gid: u32 = 65534, env "ORVANTA_SANDBOX_GID";
+        gid: u32 = 99999, env "ORVANTA_SANDBOX_GID";
+        /// The user that fills Deno's cache, which jobs only read, when the worker runs as root: another id of Orvanta's alone.
+        cache_uid: u32 = 99998, env "ORVANTA_SANDBOX_CACHE_UID";
+        /// The group that fills Deno's cache.
+        cache_gid: u32 = 99998, env "ORVANTA_SANDBOX_CACHE_GID";
         /// Whether jobs reach the network.
         network: bool = true, env "ORVANTA_SANDBOX_NETWORK";
         /// Memory of one job (all its processes), in bytes.
@@ -281,6 +285,20 @@ settings! {
         max_processes: u64 = 512, env "ORVANTA_SANDBOX_MAX_PROCESSES";
         /// Largest file a job may write, in bytes.
         file_size_bytes: u64 = 1 << 30, env "ORVANTA_SANDBOX_FILE_SIZE_BYTES";
+    }
+
+    /// Warm processes: Python, Deno and Bun interpreters that import a script version once and run many of its jobs.
+    warm: WarmSettings {
+        /// Whether jobs run in warm processes (a script may opt out with `warm: false`).
+        enabled: bool = true, env "ORVANTA_WARM";
+        /// Warm processes one worker keeps, all scripts together; the least recently used idle one makes room.
+        max_processes: usize = 16, env "ORVANTA_WARM_MAX_PROCESSES";
+        /// A warm process is replaced after this many jobs.
+        jobs_per_process: u64 = 1000, env "ORVANTA_WARM_JOBS_PER_PROCESS";
+        /// A warm process idle this many seconds ends.
+        idle_s: u64 = 300, env "ORVANTA_WARM_IDLE_S";
+        /// A warm process whose memory grew past this many bytes is replaced after its job.
+        memory_bytes: u64 = 512 << 20, env "ORVANTA_WARM_MEMORY_BYTES";
     }
 }
 
@@ -390,9 +408,15 @@ impl Config {
             }
         }
         let sandbox = &self.sandbox;
-        if sandbox.uid == 0 || sandbox.gid == 0 {
+        if [sandbox.uid, sandbox.gid, sandbox.cache_uid, sandbox.cache_gid].contains(&0) {
             return Err(ConfigError(
-                "ORVANTA_SANDBOX_UID and ORVANTA_SANDBOX_GID must not be 0: jobs never run as root".into(),
+                "ORVANTA_SANDBOX_UID, _GID, _CACHE_UID and _CACHE_GID must not be 0: jobs never run as root".into(),
+            ));
+        }
+        if sandbox.uid == sandbox.cache_uid {
+            return Err(ConfigError(
+                "ORVANTA_SANDBOX_CACHE_UID must differ from ORVANTA_SANDBOX_UID: jobs must not write what other jobs run"
+                    .into(),
             ));
         }
         if sandbox.memory_bytes < 32 << 20 {
@@ -400,6 +424,11 @@ impl Config {
         }
         if sandbox.max_processes < 8 {
             return Err(ConfigError("ORVANTA_SANDBOX_MAX_PROCESSES must be at least 8".into()));
+        }
+        if self.warm.jobs_per_process == 0 || self.warm.max_processes == 0 {
+            return Err(ConfigError(
+                "ORVANTA_WARM_JOBS_PER_PROCESS and ORVANTA_WARM_MAX_PROCESSES must be at least 1; ORVANTA_WARM=false turns warm processes off".into(),
+            ));
         }
         if sandbox.file_size_bytes < 1 << 20 {
             return Err(ConfigError("ORVANTA_SANDBOX_FILE_SIZE_BYTES must be at least 1048576 (1 MiB)".into()));
@@ -447,10 +476,25 @@ impl Config {
             bwrap: s.bwrap.clone(),
             uid: s.uid,
             gid: s.gid,
+            cache_uid: s.cache_uid,
+            cache_gid: s.cache_gid,
             network: s.network,
             memory_bytes: s.memory_bytes,
             max_processes: s.max_processes,
             file_size_bytes: s.file_size_bytes,
+        }
+    }
+
+    /// A worker's pool: its warm processes (used when `warm.enabled`), and
+    /// a spare sandbox per job slot.
+    pub fn warm(&self) -> orvanta_exec::WarmConfig {
+        let w = &self.warm;
+        orvanta_exec::WarmConfig {
+            max_processes: w.max_processes,
+            jobs_per_process: w.jobs_per_process,
+            idle: std::time::Duration::from_secs(w.idle_s),
+            memory_bytes: w.memory_bytes,
+            spares: self.worker_slots(),
         }
     }
 

@@ -553,6 +553,7 @@ fn child_job(
         created_at: now,
         token_prefix: flow.token_prefix.clone(),
         scopes: flow.scopes.clone(),
+        concurrency: None,
         flow: Some(link),
     }
 }

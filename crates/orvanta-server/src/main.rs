@@ -65,9 +65,26 @@ fn private_files() {
     }
 }
 
+/// Marks every file descriptor this process inherited beyond stdin, stdout
+/// and stderr close-on-exec: what a launcher left open (a file, a pipe, a
+/// socket) must not reach the jobs this process starts.
+#[allow(unsafe_code)]
+fn keep_inherited_files() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|&fd| fd > 2) {
+        // SAFETY: fcntl(2) with F_SETFD only sets a flag of a descriptor
+        // number; a number that is not (or no longer) open fails with EBADF.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tune_malloc();
     private_files();
+    keep_inherited_files();
     let cli = Cli::parse();
     if let Command::Routes = cli.command {
         let table = orvanta_server::http::route_table();

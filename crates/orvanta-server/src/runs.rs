@@ -302,6 +302,13 @@ fn new_job(
         created_at: now,
         token_prefix: caller.token_prefix.clone(),
         scopes: caller.scopes.as_ref().map(|granted| granted.iter().map(ToString::to_string).collect()),
+        concurrency: match runnable {
+            Runnable::Script(s) => s.settings.concurrency_limit.map(|limit| orvanta_core::Concurrency {
+                key: format!("{}/{}", s.workspace, s.path),
+                limit: limit.max(1),
+            }),
+            Runnable::Flow(_) => None,
+        },
         flow,
     }
 }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub bodies: Arc<crate::http::body::BodyBudget>,
     /// Job slots of the workers embedded in this process.
     pub embedded_workers: usize,
+    /// The warm processes of the worker embedded in this process.
+    pub warm: Option<Arc<orvanta_exec::WarmPool>>,
 }
 
 impl AppState {

@@ -15,6 +15,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 2, name: "worker_tags", sql: include_str!("sqlite/migrations/0002_worker_tags.sql") },
     Migration { version: 3, name: "flows", sql: include_str!("sqlite/migrations/0003_flows.sql") },
     Migration { version: 4, name: "job_scopes", sql: include_str!("sqlite/migrations/0004_job_scopes.sql") },
+    Migration { version: 5, name: "concurrency", sql: include_str!("sqlite/migrations/0005_concurrency.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -22,6 +23,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 2, name: "worker_tags", sql: include_str!("postgres/migrations/0002_worker_tags.sql") },
     Migration { version: 3, name: "flows", sql: include_str!("postgres/migrations/0003_flows.sql") },
     Migration { version: 4, name: "job_scopes", sql: include_str!("postgres/migrations/0004_job_scopes.sql") },
+    Migration { version: 5, name: "concurrency", sql: include_str!("postgres/migrations/0005_concurrency.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -15,7 +15,7 @@ use orvanta_core::{
 pub(crate) const JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
      permissioned_as, tag, trigger, status, created_at, scheduled_for, started_at, completed_at, result, \
      parent_job, timeout_s, worker, retries, cancel_requested, purged, token_prefix, flow_version, flow_node, \
-     step_id, flow_index, root_job, flow_state, flow_rev, scopes";
+     step_id, flow_index, root_job, flow_state, flow_rev, scopes, concurrency_key, concurrency_limit";
 
 /// The script columns, in the order every script query selects them.
 pub(crate) const SCRIPT_COLUMNS: &str = "hash, workspace, path, parent_hash, language, content, summary, \
@@ -55,6 +55,8 @@ pub(crate) struct JobRow {
     flow_state: Option<String>,
     flow_rev: i64,
     scopes: Option<String>,
+    concurrency_key: Option<String>,
+    concurrency_limit: Option<i64>,
 }
 
 fn json(s: Option<String>) -> Result<Option<serde_json::Value>, StoreError> {
@@ -107,6 +109,12 @@ impl TryFrom<JobRow> for Job {
             token_prefix: r.token_prefix,
             // Unreadable scopes grant nothing.
             scopes: r.scopes.as_deref().map(|s| serde_json::from_str(s).unwrap_or_default()),
+            concurrency: match (r.concurrency_key, r.concurrency_limit) {
+                (Some(key), Some(limit)) => {
+                    Some(orvanta_core::Concurrency { key, limit: u32::try_from(limit.max(1)).unwrap_or(u32::MAX) })
+                }
+                _ => None,
+            },
             flow: match (r.flow_version, &r.root_job) {
                 (Some(v), Some(root)) => Some(orvanta_core::FlowLink {
                     version: orvanta_core::FlowVersion::from_i64(v),

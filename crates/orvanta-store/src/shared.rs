@@ -36,10 +36,10 @@ pub(crate) fn script_race_message(s: &NewScript) -> String {
 /// The columns a new job is inserted with, in the order [`bind_new_job`] binds them.
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash, language, args, created_by, \
      permissioned_as, tag, trigger, created_at, scheduled_for, parent_job, timeout_s, token_prefix, flow_version, \
-     flow_node, step_id, flow_index, root_job, scopes";
+     flow_node, step_id, flow_index, root_job, scopes, concurrency_key, concurrency_limit";
 
 /// How many values [`bind_new_job`] binds.
-pub(crate) const NEW_JOB_VALUES: usize = 22;
+pub(crate) const NEW_JOB_VALUES: usize = 24;
 
 /// Binds the values of a new job, in the order of [`NEW_JOB_COLUMNS`], on a
 /// query of either backend.
@@ -68,6 +68,8 @@ macro_rules! bind_new_job {
             .bind(job.flow.as_ref().and_then(|f| f.index))
             .bind(job.flow.as_ref().map(|f| f.root.to_string()))
             .bind(job.scopes.as_ref().map(|s| serde_json::Value::from(s.clone()).to_string()))
+            .bind(job.concurrency.as_ref().map(|c| c.key.clone()))
+            .bind(job.concurrency.as_ref().map(|c| i64::from(c.limit)))
     }};
 }
 pub(crate) use bind_new_job;

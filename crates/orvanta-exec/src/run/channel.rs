@@ -36,6 +36,9 @@ pub(crate) struct Channel {
     /// A message grew over [`MAX_MESSAGE`]: its bytes are dropped up to the
     /// next newline, and the job's outcome is that error, whatever follows.
     oversized: bool,
+    /// Lines that were not Orvanta's messages, in this job: the first is
+    /// logged, then one in a thousand, so a job cannot flood the log.
+    ignored: u64,
 }
 
 /// The largest message (one result, or one stream chunk) kept in memory.
@@ -55,6 +58,7 @@ impl Channel {
             closed: false,
             final_message: None,
             oversized: false,
+            ignored: 0,
         })
     }
 
@@ -92,9 +96,28 @@ impl Channel {
         }
     }
 
+    /// The outcome message of the job so far, taken: a warm process's
+    /// channel then serves its next job.
+    pub(crate) fn take_final(&mut self) -> Option<Final> {
+        self.oversized = false;
+        self.ignored = 0;
+        self.final_message.take()
+    }
+
+    /// Whether an outcome message came.
+    pub(crate) fn has_final(&self) -> bool {
+        self.final_message.is_some()
+    }
+
     /// Reads what is left in the pipe, without waiting, and handles it all,
     /// an unterminated last line included.
     pub(crate) async fn finish(mut self, observer: &dyn RunObserver) -> Option<Final> {
+        self.read_rest(observer).await;
+        self.final_message
+    }
+
+    /// [`Channel::finish`] without giving the channel up.
+    pub(crate) async fn read_rest(&mut self, observer: &dyn RunObserver) {
         loop {
             match self.sync.read(&mut self.read_buf) {
                 Ok(0) => break,
@@ -113,7 +136,6 @@ impl Channel {
             let line = std::mem::take(&mut self.buf);
             self.handle(&line, observer).await;
         }
-        self.final_message
     }
 
     async fn handle_lines(&mut self, observer: &dyn RunObserver) {
@@ -131,10 +153,16 @@ impl Channel {
             Some(Message::Stream(chunk)) => observer.on_stream(&chunk).await,
             Some(Message::Final(_)) if self.oversized => {}
             Some(Message::Final(message)) => self.final_message = Some(message),
-            None => tracing::warn!(
-                "ignoring a message on the result channel that is not Orvanta's: {}",
-                String::from_utf8_lossy(&line[..line.len().min(200)])
-            ),
+            None => {
+                if self.ignored.is_multiple_of(1000) {
+                    tracing::warn!(
+                        ignored = self.ignored + 1,
+                        "ignoring a message on the result channel that is not Orvanta's: {}",
+                        String::from_utf8_lossy(&line[..line.len().min(200)])
+                    );
+                }
+                self.ignored += 1;
+            }
         }
     }
 }

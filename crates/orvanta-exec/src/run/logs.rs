@@ -133,6 +133,42 @@ fn human_size(bytes: usize) -> String {
     }
 }
 
+/// Finds where a warm process says a job's output ended: the bytes before
+/// the marker are the job's logs; the marker is never shown. A stream may
+/// cut the marker across reads, so a tail that could begin it is held back.
+#[derive(Debug)]
+pub(crate) struct EndMarker {
+    marker: Vec<u8>,
+    held: Vec<u8>,
+}
+
+impl EndMarker {
+    pub(crate) fn new(marker: &[u8]) -> Self {
+        Self { marker: marker.to_vec(), held: Vec::new() }
+    }
+
+    /// The job's bytes among `bytes` (with what was held back), and whether
+    /// the marker came. What follows the marker is not the job's: dropped.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> (Vec<u8>, bool) {
+        let mut data = std::mem::take(&mut self.held);
+        data.extend_from_slice(bytes);
+        if let Some(at) = data.windows(self.marker.len()).position(|w| w == self.marker.as_slice()) {
+            data.truncate(at);
+            return (data, true);
+        }
+        // The longest end of `data` that could start the marker.
+        let most = (self.marker.len() - 1).min(data.len());
+        let keep = (1..=most).rev().find(|&n| self.marker.starts_with(&data[data.len() - n..])).unwrap_or(0);
+        self.held = data.split_off(data.len() - keep);
+        (data, false)
+    }
+
+    /// What was held back when the stream ended without the marker.
+    pub(crate) fn rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// Follows a byte stream and remembers its last line that is not blank.
 #[derive(Debug, Default)]
 pub(crate) struct LastLine {
@@ -210,6 +246,20 @@ mod tests {
         let last = sink.last_lines();
         assert!(last.starts_with("line 11\n"), "{last}");
         assert!(last.ends_with("line 30"), "{last}");
+    }
+
+    #[test]
+    fn the_end_marker_is_found_across_reads_and_never_shown() {
+        let mut m = EndMarker::new(b"<END>");
+        assert_eq!(m.feed(b"hello <"), (b"hello ".to_vec(), false));
+        assert_eq!(m.feed(b"EN"), (Vec::new(), false));
+        assert_eq!(m.feed(b"D>after"), (Vec::new(), true));
+        let mut m = EndMarker::new(b"<END>");
+        assert_eq!(m.feed(b"a <E b"), (b"a <E b".to_vec(), false));
+        assert_eq!(m.feed(b"x<END>"), (b"x".to_vec(), true));
+        let mut m = EndMarker::new(b"<END>");
+        assert_eq!(m.feed(b"tail<"), (b"tail".to_vec(), false));
+        assert_eq!(m.rest(), b"<".to_vec());
     }
 
     #[test]

@@ -33,16 +33,20 @@
 mod channel;
 mod logs;
 mod prepare;
+mod spare;
 mod supervise;
 pub(crate) mod support;
 mod sys;
+mod warm;
+
+pub use warm::{WarmConfig, WarmPool, WarmStats};
 
 pub(crate) use prepare::cache_deno;
-pub(crate) use sys::{kill_pid, Signal};
+pub(crate) use sys::{confine_child, kill_pid, Signal};
 
 use crate::sandbox::JobLimits;
 use crate::schema::MainSignature;
-use crate::Runtimes;
+use crate::{Runtime, Runtimes};
 use orvanta_core::{JobId, Language};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -98,6 +102,19 @@ pub struct JobRequest<'a> {
     pub limits: Limits,
     /// The job's temporary directory is made inside.
     pub work_root: &'a Path,
+    /// The worker's pool: warm processes, and spare sandboxes for jobs
+    /// that run in a process of their own; `None`: neither.
+    pub warm: Option<Warm<'a>>,
+}
+
+/// Where a job's process comes from: a pool, and the key of the script
+/// version whose warm processes it may use (two versions must never share
+/// a key); `key: None` (or Bash): a process of its own, in a spare sandbox
+/// when the pool has one.
+#[derive(Debug, Clone, Copy)]
+pub struct Warm<'a> {
+    pub pool: &'a WarmPool,
+    pub key: Option<&'a str>,
 }
 
 /// Receives what a job produces while it runs.
@@ -181,6 +198,31 @@ pub async fn run(
     if cancel.is_cancelled() {
         return Outcome::Killed(KillReason::Canceled(CANCELED.to_owned()));
     }
+    if let (Some(warm), Some(key)) = (req.warm, req.warm.and_then(|w| w.key)) {
+        if req.language != Language::Bash {
+            let outcome = warm::run(warm.pool, key, runtimes, runtime, &req, &args, observer, cancel.clone()).await;
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+            // Every warm process is busy: a process of its own.
+        }
+    }
+    let pool = req.warm.map(|w| w.pool).filter(|_| runtimes.sandbox.spares_fit(&req.limits.resources));
+    if let Some(spare) = pool.and_then(WarmPool::take_spare) {
+        let launched = spare.launch(runtimes, runtime, &req, &args).await;
+        // The next job's sandbox starts while this job's interpreter does.
+        if let Some(pool) = pool {
+            pool.fill_spares(runtimes, req.work_root).await;
+        }
+        return match launched {
+            Ok((spawned, dir)) => {
+                let outcome = supervise::supervise(spawned, req.language, req.limits, observer, cancel).await;
+                dir.remove().await;
+                outcome
+            }
+            Err(e) => spawn_failed(&req, runtime, e),
+        };
+    }
 
     let files = prepare::job_files(&req, &args, &runtimes.support);
     let work_root = req.work_root.to_path_buf();
@@ -196,28 +238,34 @@ pub async fn run(
         Ok(Err(e)) => return setup_failed(&req, &e),
         Err(e) => return setup_failed(&req, &e),
     };
-    if req.language == Language::Deno && dir.new_script && runtimes.sandbox.enabled() {
-        // Jobs only read Deno's cache: it is filled for a version's first run.
-        let (runtimes, deno, work_root) = (runtimes.clone(), runtime.clone(), req.work_root.to_path_buf());
-        let script = runtimes.support.script_path(req.code, "main.ts");
-        let _ = tokio::task::spawn_blocking(move || prepare::cache_deno(&runtimes, &deno, &script, &work_root)).await;
+    prepare::cache_new_deno_script(runtimes, runtime, &req, &dir).await;
+    let spawned = prepare::spawn(runtimes, runtime, &req, &args, &dir);
+    if let Some(pool) = pool {
+        // Spares for the jobs to come, while this one starts.
+        pool.fill_spares(runtimes, req.work_root).await;
     }
-    let outcome = match prepare::spawn(runtimes, runtime, &req, &args, &dir) {
+    let outcome = match spawned {
         Ok(spawned) => supervise::supervise(spawned, req.language, req.limits, observer, cancel).await,
-        Err(prepare::SpawnError::Limits(e)) => {
+        Err(e) => spawn_failed(&req, runtime, e),
+    };
+    dir.remove().await;
+    outcome
+}
+
+fn spawn_failed(req: &JobRequest<'_>, runtime: &Runtime, e: prepare::SpawnError) -> Outcome {
+    match e {
+        prepare::SpawnError::Limits(e) => {
             tracing::error!(job_id = %req.job_id, "could not make the job's cgroup: {e}");
             Outcome::error("SandboxError", format!("the worker could not set the job's limits (cgroup): {e}"))
         }
-        Err(prepare::SpawnError::Start(e)) => {
+        prepare::SpawnError::Start(e) => {
             tracing::error!(job_id = %req.job_id, "could not start {}: {e}", runtime.program.display());
             Outcome::error(
                 "SpawnError",
                 format!("could not start {} ({}): {e}", req.language, runtime.program.display()),
             )
         }
-    };
-    dir.remove().await;
-    outcome
+    }
 }
 
 /// The text of [`KillReason::Canceled`].

@@ -41,13 +41,14 @@ impl JobDir {
         owner: Option<(u32, u32)>,
         python: Option<(&Path, &SupportDir)>,
     ) -> io::Result<Self> {
-        let mut new_script = false;
-        if let Some((path, code)) = &files.script {
-            new_script = support::write_if_changed(path, code)?;
-            if let (true, Some((program, support))) = (new_script, python) {
-                support.compile_script(program, path);
-            }
-        }
+        let mut dir = Self::create_empty(work_root, name, owner)?;
+        // On failure, dropping `dir` removes it.
+        dir.write(files, owner, python)?;
+        Ok(dir)
+    }
+
+    /// Makes the folder alone (see [`JobDir::create`]).
+    pub(crate) fn create_empty(work_root: &Path, name: &str, owner: Option<(u32, u32)>) -> io::Result<Self> {
         std::fs::create_dir_all(work_root)?;
         let mut builder = std::fs::DirBuilder::new();
         builder.mode(0o700);
@@ -63,22 +64,32 @@ impl JobDir {
                 Err(e) => return Err(e),
             }
         };
-        let written = std::fs::canonicalize(&path).and_then(|path| {
-            for (name, content) in &files.in_dir {
-                std::fs::write(path.join(name), content)?;
-                chown(&path.join(name), owner)?;
-            }
-            chown(&path, owner)?;
-            Ok(path)
-        });
-        match written {
-            Ok(path) => Ok(Self { path, removed: false, new_script }),
-            Err(e) => {
-                // Nobody else will remove it.
-                let _ = std::fs::remove_dir_all(&path);
-                Err(e)
+        // From here on, a failure drops `dir`, which removes the folder.
+        let mut dir = Self { path, removed: false, new_script: false };
+        dir.path = std::fs::canonicalize(&dir.path)?;
+        chown(&dir.path, owner)?;
+        Ok(dir)
+    }
+
+    /// Writes the job's files into the folder, and its code into the
+    /// script cache (compiled, for Python, when new to this worker).
+    pub(crate) fn write(
+        &mut self,
+        files: &JobFiles,
+        owner: Option<(u32, u32)>,
+        python: Option<(&Path, &SupportDir)>,
+    ) -> io::Result<()> {
+        if let Some((path, code)) = &files.script {
+            self.new_script = support::write_if_changed(path, code)?;
+            if let (true, Some((program, support))) = (self.new_script, python) {
+                support.compile_script(program, path);
             }
         }
+        for (name, content) in &files.in_dir {
+            std::fs::write(self.path.join(name), content)?;
+            chown(&self.path.join(name), owner)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -86,7 +97,7 @@ impl JobDir {
     }
 
     /// The last path component: the job's name for its cgroup.
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
@@ -140,8 +151,13 @@ fn try_cache_deno(runtimes: &Runtimes, deno: &Runtime, script: &Path, work_root:
     let support = &runtimes.support;
     let sandbox = &runtimes.sandbox;
     let files = JobFiles { in_dir: Vec::new(), script: None };
-    let dir =
-        JobDir::create(work_root, &format!("cache-{}", orvanta_core::JobId::new()), &files, sandbox.job_owner(), None)?;
+    let dir = JobDir::create(
+        work_root,
+        &format!("cache-{}", orvanta_core::JobId::new()),
+        &files,
+        sandbox.cache_owner(),
+        None,
+    )?;
     let name = dir.name();
     let cache = support.deno_cache();
     let confinement = Confinement {
@@ -150,6 +166,7 @@ fn try_cache_deno(runtimes: &Runtimes, deno: &Runtime, script: &Path, work_root:
         limits: JobLimits::default(),
         reserves_address_space: true,
         writable: Some(&cache),
+        cache: true,
     };
     let args: Vec<OsString> = vec![
         "cache".into(),
@@ -200,23 +217,34 @@ pub(crate) struct JobFiles {
 }
 
 pub(crate) fn job_files(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir) -> JobFiles {
-    let code = req.code.as_bytes().to_vec();
     match req.language {
-        Language::Python3 => JobFiles {
-            in_dir: vec![("args.json", to_json(&Value::Object(args.clone())))],
-            script: Some((support.script_path(req.code, "main.py"), req.code.to_owned())),
-        },
-        Language::Deno | Language::Bun => {
-            let script = support.script_path(req.code, "main.ts");
-            let call = serde_json::json!({
-                "main": script.display().to_string(),
-                "params": req.signature.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-                "extra": req.signature.accepts_extra,
-                "args": args,
-            });
-            JobFiles { in_dir: vec![("args.json", to_json(&call))], script: Some((script, req.code.to_owned())) }
+        Language::Bash => JobFiles { in_dir: vec![("main.sh", req.code.as_bytes().to_vec())], script: None },
+        _ => {
+            let mut files = script_files(req, support);
+            files.in_dir.push(("args.json", to_json(&call(req, args, support))));
+            files
         }
-        Language::Bash => JobFiles { in_dir: vec![("main.sh", code)], script: None },
+    }
+}
+
+/// A script's code in the support folder's cache (Python and TypeScript),
+/// and nothing in the job's folder: what a warm process starts from.
+pub(crate) fn script_files(req: &JobRequest<'_>, support: &SupportDir) -> JobFiles {
+    let file = if req.language == Language::Python3 { "main.py" } else { "main.ts" };
+    JobFiles { in_dir: Vec::new(), script: Some((support.script_path(req.code, file), req.code.to_owned())) }
+}
+
+/// What the wrapper calls `main` with: keyword arguments for Python; for
+/// TypeScript the script's file, its parameters in order and the arguments.
+pub(crate) fn call(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir) -> Value {
+    match req.language {
+        Language::Deno | Language::Bun => serde_json::json!({
+            "main": support.script_path(req.code, "main.ts").display().to_string(),
+            "params": req.signature.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            "extra": req.signature.accepts_extra,
+            "args": args,
+        }),
+        _ => Value::Object(args.clone()),
     }
 }
 
@@ -242,6 +270,33 @@ pub(crate) struct Spawned {
     pub(crate) err: Option<pipe::Receiver>,
     /// The result channel; Bash has none.
     pub(crate) channel: Option<Channel>,
+    /// Held while the job runs: a spare sandbox's `go`, whose line would
+    /// vanish if the FIFO had no writer left when the sandbox opens it.
+    pub(crate) hold: Option<tokio::net::unix::pipe::Sender>,
+}
+
+/// How a job (or a warm process of its script) is confined: in `dir`,
+/// with the script's limits.
+pub(crate) fn job_confinement<'a>(req: &JobRequest<'_>, dir: &'a Path, name: &'a str) -> Confinement<'a> {
+    Confinement {
+        dir,
+        name,
+        limits: req.limits.resources,
+        // V8 and JavaScriptCore reserve far more address space than they use.
+        reserves_address_space: matches!(req.language, Language::Deno | Language::Bun),
+        writable: None,
+        cache: false,
+    }
+}
+
+/// Fills Deno's cache for the job's script when this worker just wrote it
+/// (its version's first run here): jobs only read the cache.
+pub(crate) async fn cache_new_deno_script(runtimes: &Runtimes, deno: &Runtime, req: &JobRequest<'_>, dir: &JobDir) {
+    if req.language == Language::Deno && dir.new_script && runtimes.sandbox.enabled() {
+        let (runtimes, deno, work_root) = (runtimes.clone(), deno.clone(), req.work_root.to_path_buf());
+        let script = runtimes.support.script_path(req.code, "main.ts");
+        let _ = tokio::task::spawn_blocking(move || cache_deno(&runtimes, &deno, &script, &work_root)).await;
+    }
 }
 
 /// Why a job could not start.
@@ -264,13 +319,7 @@ pub(crate) fn spawn(
     let support = &runtimes.support;
     let sandbox = &runtimes.sandbox;
     let name = dir.name();
-    let confinement = Confinement {
-        dir: dir.path(),
-        name: &name,
-        limits: req.limits.resources,
-        reserves_address_space: matches!(req.language, Language::Deno | Language::Bun),
-        writable: None,
-    };
+    let confinement = job_confinement(req, dir.path(), &name);
     let (command, cgroup) = sandbox
         .wrap(&runtime.program, &arguments(req, args, support, dir.path()), &confinement)
         .map_err(SpawnError::Limits)?;
@@ -304,7 +353,16 @@ pub(crate) fn spawn(
         };
         command.stdout(out_writer);
         let child = command.spawn()?;
-        Ok(Spawned { pgid: child.id(), child, sandboxed: sandbox.enabled(), cgroup: None, out, err, channel })
+        Ok(Spawned {
+            pgid: child.id(),
+            child,
+            sandboxed: sandbox.enabled(),
+            cgroup: None,
+            out,
+            err,
+            channel,
+            hold: None,
+        })
     };
     let mut spawned = start(&mut command).map_err(SpawnError::Start)?;
     // `command` still holds our copies of the pipes' write ends: dropping it
@@ -314,14 +372,34 @@ pub(crate) fn spawn(
     Ok(spawned)
 }
 
-fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportDir, dir: &Path) -> Vec<OsString> {
+pub(crate) fn arguments(
+    req: &JobRequest<'_>,
+    args: &Map<String, Value>,
+    support: &SupportDir,
+    dir: &Path,
+) -> Vec<OsString> {
     match req.language {
+        Language::Bash => bash_arguments(req, args, dir),
+        _ => interpreter_arguments(req, support, "run", dir),
+    }
+}
+
+/// The interpreter's arguments for Python and TypeScript; `entry` is the
+/// Python wrapper's function: `run` (one job) or `serve` (a warm process).
+/// The wrappers find their channels in the job folder `dir`, named last.
+pub(crate) fn interpreter_arguments(
+    req: &JobRequest<'_>,
+    support: &SupportDir,
+    entry: &str,
+    dir: &Path,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = match req.language {
         // `-c import`: the wrapper is a module, so its bytecode is cached; it
         // imports `main` from the folder given after it.
         Language::Python3 => {
             let script_dir =
                 support.script_path(req.code, "main.py").parent().map(Path::to_path_buf).unwrap_or_default();
-            vec!["-c".into(), "import orvanta_wrapper".into(), script_dir.into()]
+            vec!["-c".into(), format!("import orvanta_wrapper as w; w.{entry}()").into(), script_dir.into()]
         }
         Language::Deno => vec![
             "run".into(),
@@ -333,42 +411,49 @@ fn arguments(req: &JobRequest<'_>, args: &Map<String, Value>, support: &SupportD
             format!("--config={}", support.deno_config().display()).into(),
             support.wrapper_ts().into(),
         ],
-        Language::Bun => vec!["run".into(), "--no-install".into(), support.wrapper_ts().into()],
-        Language::Bash => {
-            let mut line: Vec<OsString> = vec![dir.join("main.sh").into()];
-            line.extend(req.signature.params.iter().map(|param| {
-                // Strings as they are, the rest as JSON text; an absent
-                // optional argument is empty, so `${1:-default}` applies.
-                match args.get(&param.name) {
-                    None => OsString::new(),
-                    Some(Value::String(text)) => text.into(),
-                    Some(other) => other.to_string().into(),
-                }
-            }));
-            line
-        }
-    }
+        _ => vec!["run".into(), "--no-install".into(), support.wrapper_ts().into()],
+    };
+    args.push(dir.into());
+    args
+}
+
+/// Bash gets its arguments positionally, in parameter order: strings as
+/// they are, the rest as JSON text; an absent optional argument is empty,
+/// so `${1:-default}` applies.
+fn bash_arguments(req: &JobRequest<'_>, args: &Map<String, Value>, dir: &Path) -> Vec<OsString> {
+    let mut line: Vec<OsString> = vec![dir.join("main.sh").into()];
+    line.extend(req.signature.params.iter().map(|param| match args.get(&param.name) {
+        None => OsString::new(),
+        Some(Value::String(text)) => text.into(),
+        Some(other) => other.to_string().into(),
+    }));
+    line
 }
 
 /// The job's whole environment: nothing of the server's own.
-fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'static str, OsString)> {
-    let mut env = vec![
-        ("ORVANTA_BASE_URL", req.base_url.into()),
-        ("ORVANTA_WORKSPACE", req.workspace.into()),
-        ("ORVANTA_JOB_ID", req.job_id.to_string().into()),
-        ("ORVANTA_TOKEN", req.token.into()),
-    ];
+pub(crate) fn environment(runtimes: &Runtimes, req: &JobRequest<'_>, dir: &Path) -> Vec<(&'static str, OsString)> {
+    let mut env = job_variables(req);
     env.extend(base_environment(runtimes, dir));
     env
 }
 
+/// The variables that name the job: where it calls back, as whom.
+pub(crate) fn job_variables(req: &JobRequest<'_>) -> Vec<(&'static str, OsString)> {
+    vec![
+        ("ORVANTA_BASE_URL", req.base_url.into()),
+        ("ORVANTA_WORKSPACE", req.workspace.into()),
+        ("ORVANTA_JOB_ID", req.job_id.to_string().into()),
+        ("ORVANTA_TOKEN", req.token.into()),
+    ]
+}
+
 /// What every process in a sandbox gets: the interpreters' settings.
-fn base_environment(runtimes: &Runtimes, dir: &Path) -> Vec<(&'static str, OsString)> {
+pub(crate) fn base_environment(runtimes: &Runtimes, dir: &Path) -> Vec<(&'static str, OsString)> {
     let support = &runtimes.support;
     vec![
         ("PATH", search_path(runtimes)),
-        ("HOME", dir.into()),
-        ("TMPDIR", dir.into()),
+        ("HOME", runtimes.sandbox.work_dir(dir).into()),
+        ("TMPDIR", runtimes.sandbox.work_dir(dir).into()),
         ("LANG", "C.UTF-8".into()),
         ("NO_COLOR", "1".into()),
         ("PYTHONPATH", support.python_search_path()),

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 /// group is dead by then, so end-of-file comes at once; only a process that
 /// left the group (setsid) can hold the pipe open, and it must not hold the
 /// job with it.
-const DRAIN_BOUND: Duration = Duration::from_millis(500);
+pub(crate) const DRAIN_BOUND: Duration = Duration::from_millis(500);
 
 pub(crate) async fn supervise(
     spawned: Spawned,
@@ -32,8 +32,8 @@ pub(crate) async fn supervise(
     observer: &dyn RunObserver,
     cancel: CancellationToken,
 ) -> Outcome {
-    let Spawned { mut child, pgid, sandboxed, cgroup, out, err, channel } = spawned;
-    let mut group = Group { pgid, sandboxed };
+    let Spawned { mut child, pgid, sandboxed, cgroup, out, err, channel, hold: _hold } = spawned;
+    let mut group = Group::new(pgid, sandboxed);
     let mut pump = Pump::new(out, err, channel, limits.log_cap_bytes, language == Language::Bash);
     let deadline = deadline_after(limits.timeout);
     // A job at its process limit (a fork bomb) is stopped: it would
@@ -100,7 +100,7 @@ pub(crate) async fn supervise(
         Ok(_) if at_process_limit() => Err(Stop::ProcessLimit),
         other => other,
     };
-    match ended {
+    let outcome = match ended {
         Err(Stop::Killed(reason)) => Outcome::Killed(reason),
         Err(Stop::ProcessLimit) => process_limit(cgroup.as_ref().map_or(0, |c| c.max_processes), left),
         Ok(Err(e)) => Outcome::error("WaitError", format!("could not wait for the job's process: {e}")),
@@ -108,21 +108,25 @@ pub(crate) async fn supervise(
             Some(cgroup) if !status.success() && cgroup.hit_memory_limit() => memory_limit(cgroup.memory_bytes, left),
             _ => outcome(status, language, left, sandboxed),
         },
+    };
+    if let Some(cgroup) = cgroup {
+        cgroup.remove_later();
     }
+    outcome
 }
 
 /// How often the supervisor looks at the job's process count.
-const LIMIT_CHECK: Duration = Duration::from_millis(100);
+pub(crate) const LIMIT_CHECK: Duration = Duration::from_millis(100);
 
 /// Why the supervisor stopped a job.
 #[derive(Debug, PartialEq)]
-enum Stop {
+pub(crate) enum Stop {
     Killed(KillReason),
     /// It tried to run more processes than its limit.
     ProcessLimit,
 }
 
-fn process_limit(max: u64, left: Left) -> Outcome {
+pub(crate) fn process_limit(max: u64, left: Left) -> Outcome {
     Outcome::Failure(json!({ "error": {
         "name": "ProcessLimit",
         "message": format!("the job tried to run more than {max} processes at once and was stopped; raise the script's process limit if it needs more"),
@@ -131,7 +135,7 @@ fn process_limit(max: u64, left: Left) -> Outcome {
     }}))
 }
 
-fn memory_limit(bytes: u64, left: Left) -> Outcome {
+pub(crate) fn memory_limit(bytes: u64, left: Left) -> Outcome {
     Outcome::Failure(json!({ "error": {
         "name": "MemoryLimit",
         "message": format!("the job used more than its memory limit ({} MiB) and was killed; raise the script's memory limit if it needs more", bytes >> 20),
@@ -142,13 +146,13 @@ fn memory_limit(bytes: u64, left: Left) -> Outcome {
 
 /// What the job left: its last message, the tail of its logs, and for Bash
 /// the last line of stdout.
-struct Left {
-    final_message: Option<Final>,
-    last_logs: String,
-    last_line: Option<String>,
+pub(crate) struct Left {
+    pub(crate) final_message: Option<Final>,
+    pub(crate) last_logs: String,
+    pub(crate) last_line: Option<String>,
 }
 
-fn outcome(status: ExitStatus, language: Language, left: Left, sandboxed: bool) -> Outcome {
+pub(crate) fn outcome(status: ExitStatus, language: Language, left: Left, sandboxed: bool) -> Outcome {
     if let Some(Final::Error(error)) = left.final_message {
         return Outcome::Failure(json!({ "error": error_object(error) }));
     }
@@ -191,7 +195,7 @@ fn outcome(status: ExitStatus, language: Language, left: Left, sandboxed: bool) 
 
 /// The wrapper's error as the contract shapes it: an object with a `name`
 /// and a `message`, whatever the script threw.
-fn error_object(error: Value) -> Value {
+pub(crate) fn error_object(error: Value) -> Value {
     match error {
         Value::Object(mut fields) => {
             if !fields.get("name").is_some_and(Value::is_string) {
@@ -222,7 +226,7 @@ fn signal_name(signal: i32) -> &'static str {
 }
 
 /// `now + timeout`, or a year from now for a timeout too large to add.
-fn deadline_after(timeout: Duration) -> Instant {
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
@@ -234,13 +238,18 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// whole sandbox along (its init dies with it, and the kernel ends every
 /// process of a pid namespace whose init ends), but SIGTERM would too, with
 /// no grace for the job. So SIGTERM goes to the job's processes themselves.
-struct Group {
+#[derive(Debug)]
+pub(crate) struct Group {
     pgid: Option<u32>,
     sandboxed: bool,
 }
 
 impl Group {
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn new(pgid: Option<u32>, sandboxed: bool) -> Self {
+        Self { pgid, sandboxed }
+    }
+
+    pub(crate) fn signal(&self, signal: Signal) {
         let Some(pgid) = self.pgid else { return };
         if self.sandboxed && signal == Signal::Term {
             // The sandbox's init ignores it; the job's processes get it.
@@ -261,7 +270,7 @@ impl Group {
     /// reaped: its id cannot be reused while stragglers still carry it as
     /// their group id, and an empty group has nobody to hit, barring a pid
     /// wrap-around within that instant.
-    fn kill_all(&mut self) {
+    pub(crate) fn kill_all(&mut self) {
         self.signal(Signal::Kill);
         self.pgid = None;
     }

@@ -55,8 +55,9 @@ impl SupportDir {
     pub(crate) fn install(root: &Path) -> io::Result<Self> {
         make_dirs(root)?;
         let dir = Self { root: std::fs::canonicalize(root)? };
-        // The support folder may predate the sandbox (files private to the worker).
-        open_up(&dir.root)?;
+        // The support folder may predate the sandbox (files private to the
+        // worker). Deno's cache is its own user's, who makes it readable.
+        open_up(&dir.root, &dir.deno_cache())?;
         write_if_changed(&dir.wrapper_py(), WRAPPER_PY)?;
         write_if_changed(&dir.wrapper_ts(), WRAPPER_TS)?;
         write_if_changed(&dir.python_path().join("orvanta/__init__.py"), CLIENT_PY)?;
@@ -149,7 +150,7 @@ impl SupportDir {
             tracing::warn!("could not precompile the Python wrapper: jobs will compile it at each start");
         }
         for dir in dirs {
-            let _ = open_up(&dir);
+            let _ = open_up(&dir, &self.deno_cache());
         }
     }
 
@@ -158,7 +159,7 @@ impl SupportDir {
     pub(crate) fn compile_script(&self, python: &Path, script: &Path) {
         let _ = python_tool(python).args(["-m", "py_compile"]).arg(script).status();
         if let Some(dir) = script.parent() {
-            let _ = open_up(dir);
+            let _ = open_up(dir, &self.deno_cache());
         }
     }
 
@@ -181,12 +182,12 @@ fn python_tool(python: &Path) -> std::process::Command {
     command
 }
 
-/// Makes `path` and what is below it readable (not writable) by everyone:
-/// jobs run as another user and only read the support files.
-pub(crate) fn open_up(path: &Path) -> io::Result<()> {
+/// Makes `path` and what is below it (but `skip`) readable, not writable,
+/// by everyone: jobs run as another user and only read the support files.
+pub(crate) fn open_up(path: &Path, skip: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(path)?;
-    if meta.file_type().is_symlink() {
+    if meta.file_type().is_symlink() || path == skip {
         return Ok(());
     }
     let mode = if meta.is_dir() { 0o755 } else { 0o644 };
@@ -195,20 +196,29 @@ pub(crate) fn open_up(path: &Path) -> io::Result<()> {
     }
     if meta.is_dir() {
         for entry in std::fs::read_dir(path)? {
-            open_up(&entry?.path())?;
+            open_up(&entry?.path(), skip)?;
         }
     }
     Ok(())
 }
 
-/// Gives `path` and what is below it to `owner` (the jobs' user, which
-/// fills Deno's cache in a sandbox).
+/// Gives `path` and what is below it to `owner` (the user that fills
+/// Deno's cache in a sandbox), readable by everyone. Symbolic links are
+/// not followed. Runs at start, when no process of that user may run: the
+/// user is Orvanta's alone.
 pub(crate) fn chown_tree(path: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let Some((uid, gid)) = owner else { return Ok(()) };
     let meta = std::fs::symlink_metadata(path)?;
     if meta.uid() != uid || meta.gid() != gid {
         std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    if meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    let mode = if meta.is_dir() { 0o755 } else { 0o644 };
+    if meta.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     if meta.is_dir() {
         for entry in std::fs::read_dir(path)? {

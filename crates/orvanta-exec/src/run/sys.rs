@@ -79,6 +79,45 @@ pub(crate) fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
+/// Makes the process `command` starts die (SIGKILL) when this process dies,
+/// and inherit no descriptor but its stdin, stdout and stderr;
+/// however it dies: a worker killed with SIGKILL takes its jobs along, and
+/// the lease sweep that runs a job again elsewhere never finds a second
+/// copy still running. (bubblewrap's own `--die-with-parent` covers the
+/// sandbox's inside, relative to bubblewrap.)
+///
+/// The signal comes when the *thread* that spawned the process ends: jobs
+/// are spawned from the async runtime's threads, which live as long as the
+/// worker, or from a blocking thread that waits for the process.
+#[allow(unsafe_code)]
+pub(crate) fn confine_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = i32::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only prctl(2) and getppid(2), both async-signal-safe; it allocates
+    // nothing and touches no lock.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: then nobody would signal.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the worker ended while starting the job"));
+            }
+            // Nothing but stdin, stdout and stderr reaches a job: not a file
+            // the worker's launcher left open, not a descriptor of another
+            // job that another thread was spawning at this instant.
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                for fd in 3..4096 {
+                    libc::close(fd);
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Creates a FIFO at `path`, readable and writable by this user only.
 #[allow(unsafe_code)]
 pub(crate) fn mkfifo(path: &Path) -> io::Result<()> {

@@ -109,7 +109,8 @@ async fn the_job_directory_is_removed_afterwards() {
     let seen = dirs.clone();
     let recorder =
         Recorder { on_log: Some(Box::new(move |chunk| seen.lock().unwrap().push_str(chunk))), ..Recorder::default() };
-    let outcome = Job::new(Bash, "pwd\ntouch leftover\n").run(&recorder).await;
+    // The job folder holds main.sh; the job writes where it works (/tmp).
+    let outcome = Job::new(Bash, "dirname \"$0\"\ntouch leftover\n").run(&recorder).await;
     assert!(matches!(outcome, Outcome::Success(_)), "{outcome:?}");
     let dir = dirs.lock().unwrap().trim().to_owned();
     assert!(dir.starts_with('/'), "{dir}");

@@ -8,9 +8,12 @@ mod limits;
 mod python;
 mod sandbox;
 mod typescript;
+mod warm;
 
 use orvanta_core::{JobId, Language};
-use orvanta_exec::{parse_main, JobRequest, Limits, MainSignature, Outcome, RunObserver, Runtimes};
+use orvanta_exec::{
+    parse_main, JobRequest, Limits, MainSignature, Outcome, RunObserver, Runtimes, Warm, WarmConfig, WarmPool,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +21,11 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Whether jobs run in warm processes (`ORVANTA_TEST_WARM=1`).
+pub fn warm_mode() -> bool {
+    std::env::var_os("ORVANTA_TEST_WARM").is_some_and(|v| v == "1")
+}
 
 /// Set in this process before anything is spawned; no job may see it.
 pub const LEAK_MARKER: &str = "ORVANTA_EXEC_TEST_SERVER_SECRET";
@@ -134,7 +142,27 @@ impl Job {
         self.run_with(runtimes(), observer).await
     }
 
+    /// Runs the job: in a process of its own, or, with `ORVANTA_TEST_WARM=1`
+    /// (`.ci/test` runs these tests both ways), in a warm process of a pool of its own.
     pub async fn run_with(&self, runtimes: &Runtimes, observer: &Recorder) -> Outcome {
+        if warm_mode() {
+            let pool = WarmPool::new(WarmConfig::default());
+            return self.run_in(runtimes, Some(Warm { pool: &pool, key: Some("test") }), observer).await;
+        }
+        self.run_in(runtimes, None, observer).await
+    }
+
+    /// Runs the job in a warm process of `pool` under `key`.
+    pub async fn run_warm(&self, pool: &WarmPool, key: &str, observer: &Recorder) -> Outcome {
+        self.run_in(runtimes(), Some(Warm { pool, key: Some(key) }), observer).await
+    }
+
+    /// Runs the job in a process of its own, in a spare sandbox of `pool` if it has one.
+    pub async fn run_spare(&self, pool: &WarmPool, observer: &Recorder) -> Outcome {
+        self.run_in(runtimes(), Some(Warm { pool, key: None }), observer).await
+    }
+
+    async fn run_in(&self, runtimes: &Runtimes, warm: Option<Warm<'_>>, observer: &Recorder) -> Outcome {
         let signature = match &self.signature {
             Some(signature) => signature.clone(),
             None => parse_main(self.language, &self.code).expect("the test script's main parses"),
@@ -152,6 +180,7 @@ impl Job {
             token: "test-token",
             limits: self.limits,
             work_root: &work_root,
+            warm,
         };
         orvanta_exec::run::run(runtimes, req, observer, self.cancel.clone()).await
     }
@@ -175,8 +204,10 @@ pub fn error_of(outcome: &Outcome) -> &Map<String, Value> {
     }
 }
 
-/// Makes `<dir>/go`: scripts wait for it to prove that what they printed or
-/// yielded before reached the observer while they were still running.
+/// Makes `<dir>/go` in a job folder: scripts wait for it to prove that what
+/// they printed or yielded before reached the observer while they were
+/// still running. (The job folder is read-only to the job, but what the
+/// worker writes there, the job sees.)
 pub fn release(dir: &str) {
     std::fs::write(PathBuf::from(dir.trim()).join("go"), b"").expect("writing the go file");
 }
@@ -199,6 +230,7 @@ fn the_run_future_is_send() {
         token: "",
         limits: Limits::new(Duration::from_secs(1)),
         work_root: &work_root,
+        warm: None,
     };
     let future = orvanta_exec::run::run(runtimes(), req, &recorder, CancellationToken::new());
     assert_send(&future);

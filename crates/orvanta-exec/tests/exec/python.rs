@@ -33,14 +33,14 @@ async fn no_return_is_null_and_prints_are_logs() {
 
 #[tokio::test]
 async fn logs_arrive_while_the_job_runs() {
-    // The job prints its directory, then waits for a file there that only
-    // the observer creates on seeing that line: it can only finish if logs
-    // are delivered while it runs.
+    // The job prints its job folder (the wrapper's second argument), then
+    // waits for a file there that only the observer creates on seeing that
+    // line: it can only finish if logs are delivered while it runs.
     let code = r#"
-import os, time
+import os, sys, time
 def main():
-    print(os.getcwd())
-    while not os.path.exists("go"):
+    print(sys.argv[2])
+    while not os.path.exists(os.path.join(sys.argv[2], "go")):
         time.sleep(0.01)
     print("after")
     return "done"
@@ -101,13 +101,13 @@ async fn undeclared_arguments_are_dropped_unless_main_takes_kwargs() {
 
 #[tokio::test]
 async fn a_generator_streams_live_and_returns_its_value() {
-    // The first chunk is the job directory; the generator then waits for a
-    // file that the observer creates on receiving it.
+    // The first chunk is the job folder; the generator then waits for a
+    // file that the observer creates there on receiving it.
     let code = r#"
-import os, time
+import os, sys, time
 def main():
-    yield os.getcwd()
-    while not os.path.exists("go"):
+    yield sys.argv[2]
+    while not os.path.exists(os.path.join(sys.argv[2], "go")):
         time.sleep(0.01)
     yield {"n": 2}
     return "final"

@@ -45,7 +45,7 @@ async fn a_job_sees_none_of_the_hosts_files_but_the_system_and_its_own() {
     let secret = scratch().join("secret.db");
     std::fs::write(&secret, b"the database").unwrap();
     let code = r#"
-import os
+import os, sys
 def main(secret: str, support: str):
     found = {}
     try:
@@ -53,8 +53,16 @@ def main(secret: str, support: str):
     except OSError as e:
         found["secret_error"] = type(e).__name__
     found["beside_support"] = sorted(os.listdir(os.path.dirname(support)))
-    found["work"] = sorted(os.listdir(os.path.dirname(os.getcwd())))
+    job_dir = sys.argv[2]
+    found["work"] = sorted(os.listdir(os.path.dirname(job_dir)))
     found["root"] = sorted(os.listdir("/"))
+    found["cwd"] = os.getcwd()
+    try:
+        open(os.path.join(job_dir, "mine"), "w").write("x")
+        found["job_dir_writable"] = True
+    except OSError:
+        found["job_dir_writable"] = False
+    open("scratch", "w").write("x")
     return found
 "#;
     let support = runtimes().support_dir().display().to_string();
@@ -67,7 +75,12 @@ def main(secret: str, support: str):
     // Only the support folder is mounted from the scratch folder, and only
     // its own folder from the work folder.
     assert_eq!(got["beside_support"], json!(["support", "work"]), "{got}");
-    assert_eq!(got["work"], json!([name]), "{got}");
+    // Its own folder: named by the job, or by its warm process.
+    let work = got["work"].as_array().unwrap();
+    assert_eq!(work.len(), 1, "{got}");
+    assert!(work[0] == name.as_str() || work[0].as_str().unwrap().starts_with("warm-"), "{got}");
+    // It works in its own /tmp; its job folder is read-only.
+    assert_eq!((got["cwd"].as_str(), got["job_dir_writable"].as_bool()), (Some("/tmp"), Some(false)), "{got}");
     // At the top: the system's folders, and the first folders of the
     // paths bound in (interpreters, support files, the job's own folder).
     let mut allowed: Vec<String> =
@@ -208,6 +221,35 @@ def main():
 }
 
 #[tokio::test]
+async fn a_job_cannot_fill_the_disk() {
+    // Many files, each under the file size limit: a job writes only to its
+    // /tmp, a tmpfs no larger than its memory limit, whose pages count
+    // toward that limit. Its job folder is read-only.
+    let code = r#"
+import os, sys
+def main():
+    try:
+        open(os.path.join(sys.argv[2], "on-disk"), "wb").write(b"x")
+        return "wrote to the job folder"
+    except OSError:
+        pass
+    for i in range(16):
+        with open(f"big{i}", "wb") as f:
+            f.write(b"x" * (16 << 20))
+    return "wrote 256 MiB"
+"#;
+    let mut job = Job::new(Python3, code);
+    job.limits.resources.memory_bytes = Some(96 << 20);
+    let outcome = job.run(&Recorder::default()).await;
+    let error = error_of(&outcome);
+    let name = error["name"].as_str().unwrap();
+    assert!(
+        name == "MemoryLimit" || (name == "OSError" && error["message"].as_str().unwrap().contains("No space left")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
 async fn allocating_past_the_memory_limit_fails() {
     let code = r#"
 def main():
@@ -276,4 +318,55 @@ async fn without_a_sandbox_the_report_says_so() {
     assert_eq!(report.uid, None);
     let outcome = Job::new(Bash, "id -u\n").run_with(&open, &Recorder::default()).await;
     assert!(matches!(outcome, Outcome::Success(Value::Number(_))), "{outcome:?}");
+}
+
+/// The system-call filter: no nested namespaces (whose capabilities reach
+/// kernel code written for root), no shared keyring, no io_uring, bpf or
+/// userfaultfd; what scripts do every day (threads, processes, files,
+/// sockets) still works.
+#[tokio::test]
+async fn kernel_surface_a_job_has_no_use_for_is_refused() {
+    let code = r#"
+import ctypes, errno, os, platform, socket, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+NR = {
+    "x86_64": {"keyctl": 250, "add_key": 248, "bpf": 321, "userfaultfd": 323, "io_uring_setup": 425, "clone3": 435},
+    "aarch64": {"keyctl": 219, "add_key": 217, "bpf": 280, "userfaultfd": 282, "io_uring_setup": 425, "clone3": 435},
+}[platform.machine()]
+
+def err(rc):
+    return errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno())) if rc == -1 else "allowed"
+
+def main():
+    got = {}
+    got["unshare_user"] = err(libc.unshare(0x10000000))
+    got["unshare_net"] = err(libc.unshare(0x40000000))
+    got["setns"] = err(libc.setns(os.open("/proc/self/ns/uts", os.O_RDONLY), 0))
+    got["unshare_cmd"] = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True).returncode
+    # keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)
+    got["keyctl"] = err(libc.syscall(NR["keyctl"], 0, -4, 0))
+    got["add_key"] = err(libc.syscall(NR["add_key"], b"user", b"k", b"v", 1, -4))
+    got["bpf"] = err(libc.syscall(NR["bpf"], 0, 0, 0))
+    got["userfaultfd"] = err(libc.syscall(NR["userfaultfd"], 0))
+    params = ctypes.create_string_buffer(120)
+    got["io_uring"] = err(libc.syscall(NR["io_uring_setup"], 4, params))
+    got["clone3"] = err(libc.syscall(NR["clone3"], 0, 0))
+    # And the everyday: threads, a child process, a socket, files.
+    t = threading.Thread(target=lambda: None); t.start(); t.join()
+    got["child"] = subprocess.run(["sh", "-c", "echo ok"], capture_output=True, text=True).stdout.strip()
+    socket.socket().close()
+    open("f", "w").write("x")
+    got["file"] = open("f").read()
+    got["fds"] = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+    return got
+"#;
+    let got = result_of(Job::new(Python3, code)).await;
+    for call in ["unshare_user", "unshare_net", "setns", "keyctl", "add_key", "bpf", "userfaultfd", "io_uring"] {
+        assert_eq!(got[call], "EPERM", "{call}: {got}");
+    }
+    assert_eq!(got["clone3"], "ENOSYS", "{got}");
+    assert_ne!(got["unshare_cmd"], 0, "{got}");
+    assert_eq!((got["child"].as_str(), got["file"].as_str()), (Some("ok"), Some("x")), "{got}");
+    // The filter's descriptor is not left open in the job.
+    assert!(got["fds"].as_array().unwrap().iter().all(|fd| fd.as_u64() != Some(9)), "{got}");
 }

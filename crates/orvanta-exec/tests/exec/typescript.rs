@@ -52,8 +52,8 @@ async fn an_async_generator_streams_live_in_deno_and_bun() {
 import { existsSync } from "node:fs";
 import process from "node:process";
 export async function* main() {
-  yield process.cwd();
-  while (!existsSync("go")) {
+  yield process.argv[2];
+  while (!existsSync(`${process.argv[2]}/go`)) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   yield { n: 2 };
@@ -121,8 +121,8 @@ async fn logs_arrive_while_the_job_runs() {
 import { existsSync } from "node:fs";
 import process from "node:process";
 export async function main() {
-  console.log(process.cwd());
-  while (!existsSync("go")) {
+  console.log(process.argv[2]);
+  while (!existsSync(`${process.argv[2]}/go`)) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   console.error("after");

@@ -31,6 +31,12 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         "runtimes": state.runtimes.to_json(),
         // The sandbox of this process's jobs; null where no worker runs.
         "sandbox": (state.embedded_workers > 0).then(|| state.runtimes.sandbox().report()),
+        // This process's warm processes and spare sandboxes; null where no worker runs.
+        "warm": state.warm.as_ref().map(|pool| {
+            let mut stats = serde_json::to_value(pool.stats()).unwrap_or_default();
+            stats["enabled"] = state.cfg.warm.enabled.into();
+            stats
+        }),
         "version": env!("CARGO_PKG_VERSION"),
     });
     (status, Json(body))

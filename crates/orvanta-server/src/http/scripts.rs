@@ -44,6 +44,11 @@ pub struct CreateScript {
     tag: Option<String>,
     error_status_code: Option<u16>,
     concurrency_limit: Option<u32>,
+    /// `false`: each job in a process of its own (no warm process).
+    warm: Option<bool>,
+    memory_bytes: Option<u64>,
+    max_processes: Option<u64>,
+    file_size_bytes: Option<u64>,
     parent_hash: Option<String>,
     /// Accepted for compatibility with Windmill clients; ignored.
     #[serde(default)]
@@ -98,6 +103,22 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
             )));
         }
     }
+    if body.concurrency_limit == Some(0) {
+        return Err(ApiError::BadRequest(
+            "concurrency_limit 0 would never run a job; use at least 1, or leave it out for no limit".into(),
+        ));
+    }
+    for (field, value, least) in [
+        ("memory_bytes", body.memory_bytes, 32 << 20),
+        ("max_processes", body.max_processes, 8),
+        ("file_size_bytes", body.file_size_bytes, 1 << 20),
+    ] {
+        if value.is_some_and(|v| v < least) {
+            return Err(ApiError::BadRequest(format!(
+                "{field} must be at least {least}, or left out for the instance's default"
+            )));
+        }
+    }
     let parent_hash = body.parent_hash.as_deref().map(ScriptHash::parse).transpose()?;
     let created_at = orvanta_core::now_millis();
     let hash = version_hash(ws, &path, language, &body.content, created_at);
@@ -117,6 +138,10 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
             tag: body.tag,
             error_status_code: body.error_status_code,
             concurrency_limit: body.concurrency_limit,
+            warm: body.warm,
+            memory_bytes: body.memory_bytes,
+            max_processes: body.max_processes,
+            file_size_bytes: body.file_size_bytes,
         },
         created_by: principal.username.clone(),
         created_at,

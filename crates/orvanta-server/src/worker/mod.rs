@@ -27,6 +27,12 @@ struct Code {
     language: Language,
     content: String,
     signature: Result<MainSignature, String>,
+    /// Its warm processes' key: one per script version or flow step.
+    warm_key: String,
+    /// `false`: the script opted out of warm processes.
+    warm: bool,
+    /// The script's own limits.
+    resources: orvanta_exec::JobLimits,
 }
 
 /// What code is cached by: a script version, or a flow step's inline code.
@@ -49,12 +55,24 @@ pub struct WorkerCtx {
     /// Script versions and flow versions are immutable: their code is cached
     /// with its parsed signature.
     cache: Mutex<HashMap<CodeKey, Arc<Code>>>,
+    /// Warm processes, unless turned off.
+    pub warm: Option<Arc<orvanta_exec::WarmPool>>,
 }
 
 impl WorkerCtx {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>, runtimes: Arc<Runtimes>, job_key: Arc<JobTokenKey>) -> Self {
         let work_root = cfg.storage.data_dir.join("jobs");
-        Self { store, cfg, runtimes, job_key, work_root, defs: FlowDefs::default(), cache: Mutex::new(HashMap::new()) }
+        let warm = Some(Arc::new(orvanta_exec::WarmPool::new(cfg.warm())));
+        Self {
+            store,
+            cfg,
+            runtimes,
+            job_key,
+            work_root,
+            defs: FlowDefs::default(),
+            cache: Mutex::new(HashMap::new()),
+            warm,
+        }
     }
 
     /// The flow engine on this worker's store.
@@ -77,22 +95,45 @@ impl WorkerCtx {
         if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(Some(hit.clone()));
         }
-        let (language, content) = match &key {
+        let (language, content, settings) = match &key {
             CodeKey::Script(hash) => match self.store.script_by_hash(&job.workspace, *hash).await? {
-                Some(s) => (s.language, s.content),
+                Some(s) => (s.language, s.content, s.settings),
                 None => return Ok(None),
             },
             CodeKey::Inline(ws, version, _, _) => {
                 let Some(def) = self.defs.get(&*self.store, ws, *version).await? else { return Ok(None) };
                 let module = job.flow.as_ref().and_then(|l| crate::flows::step_module(&def, l));
                 match module.map(|m| &m.value) {
-                    Some(ModuleValue::RawScript { language, content, .. }) => (*language, content.clone()),
+                    Some(ModuleValue::RawScript { language, content, .. }) => {
+                        (*language, content.clone(), Default::default())
+                    }
                     _ => return Ok(None),
                 }
             }
         };
         let signature = orvanta_exec::parse_main(language, &content).map_err(|e| e.to_string());
-        let entry = Arc::new(Code { language, content, signature });
+        // A script version; a flow version's inline code, by content: the
+        // steps of one flow version with the same code share their processes.
+        let warm_key = match &key {
+            CodeKey::Script(hash) => format!("{}/script/{hash}", job.workspace),
+            CodeKey::Inline(ws, version, _, _) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(content.as_bytes());
+                format!("{ws}/flow/{}/{}", version.get(), hex::encode(&digest[..16]))
+            }
+        };
+        let entry = Arc::new(Code {
+            language,
+            content,
+            signature,
+            warm_key,
+            warm: settings.warm != Some(false),
+            resources: orvanta_exec::JobLimits {
+                memory_bytes: settings.memory_bytes,
+                max_processes: settings.max_processes,
+                file_size_bytes: settings.file_size_bytes,
+            },
+        });
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() > 1000 {
             cache.clear();
@@ -193,9 +234,13 @@ async fn execute(ctx: &WorkerCtx, job: &Job, cancel: lease::CancelSignal) -> (Jo
             timeout,
             log_cap_bytes: ctx.cfg.worker.log_cap_bytes,
             kill_grace: Duration::from_millis(ctx.cfg.worker.kill_grace_ms),
-            resources: Default::default(),
+            resources: code.resources,
         },
         work_root: &ctx.work_root,
+        warm: ctx.warm.as_ref().map(|pool| orvanta_exec::Warm {
+            pool,
+            key: (code.warm && ctx.cfg.warm.enabled).then_some(code.warm_key.as_str()),
+        }),
     };
     let outcome = orvanta_exec::run::run(&ctx.runtimes, request, &sink, cancel.token()).await;
     sink.finish().await;
@@ -225,8 +270,30 @@ pub async fn run(ctx: Arc<WorkerCtx>, name: String, shutdown: CancellationToken)
         let shutdown = shutdown.clone();
         tasks.push(tokio::spawn(async move { slot_loop(&ctx, &id, shutdown).await }));
     }
+    if let Some(pool) = &ctx.warm {
+        // The first jobs find their sandboxes started.
+        pool.fill_spares(&ctx.runtimes, &ctx.work_root).await;
+        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move { reap_loop(&ctx, shutdown).await }));
+    }
     for t in tasks {
         let _ = t.await;
+    }
+    if let Some(pool) = &ctx.warm {
+        pool.clear();
+    }
+}
+
+/// Ends warm processes idle for too long, every few seconds.
+async fn reap_loop(ctx: &WorkerCtx, shutdown: CancellationToken) {
+    let Some(pool) = &ctx.warm else { return };
+    let every = (pool.config().idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        pool.reap();
     }
 }
 

@@ -63,6 +63,40 @@ def main(data_dir: str, server_pid: int):
 }
 
 #[tokio::test]
+async fn a_job_inherits_no_file_descriptor_of_the_server() {
+    // A launcher that leaves a file open in the server (fd 7).
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "TOP-SECRET").unwrap();
+    let app = start(Opts { inherited_fd7: Some(secret), ..Opts::default() });
+    let code = r#"import os
+def main():
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError as e:
+            fds[fd] = type(e).__name__
+    try:
+        leaked = os.pread(7, 100, 0).decode()
+    except OSError as e:
+        leaked = type(e).__name__
+    return {"fds": fds, "fd7": leaked}
+"#;
+    for language in ["python3"] {
+        app.create_script("u/admin/fds", language, code).await;
+        let got = run_sync(&app, "u/admin/fds", json!({})).await;
+        assert!(!got.to_string().contains("TOP-SECRET"), "{got}");
+        assert!(!got.to_string().contains("secret"), "{got}");
+        // stdin, stdout, stderr, the result (and request) channels, and the listing itself.
+        for fd in got["fds"].as_object().unwrap().keys() {
+            let n: u32 = fd.parse().unwrap();
+            assert!(n <= 5, "the job holds fd {fd}: {got}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_job_cannot_signal_the_server() {
     let app = spawn_app();
     let code = r#"import os, signal
@@ -221,4 +255,41 @@ def main(other: str):
     assert_eq!(got["list"], 403, "{got}");
     assert_eq!(got["scripts"], 403, "{got}");
     assert_eq!(got["run_other"], 403, "{got}");
+}
+
+/// A job that floods its result stream with tiny chunks, and writes lines
+/// that are not Orvanta's messages to the channel, neither takes the worker
+/// down nor costs a database row per chunk: what queued up while a write
+/// went on is stored together.
+#[tokio::test]
+async fn a_stream_flood_is_stored_in_few_rows_and_the_job_completes() {
+    let app = spawn_app();
+    let flood = r#"import os
+def main():
+    # The result channel the wrapper holds open, written to directly.
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink(f'/proc/self/fd/{fd}').endswith('out.fifo'):
+                os.write(int(fd), b'garbage\n' * 10000)
+                break
+        except OSError:
+            pass
+    for _ in range(50000):
+        yield 'x'
+"#;
+    app.create_script("u/admin/flood", "python3", flood).await;
+    let r = app.post_json("/jobs/run_wait_result/p/u/admin/flood", &json!({})).await;
+    assert_eq!(r.status(), 200);
+    let got: Value = r.json().await.unwrap();
+    let got = got.as_str().unwrap_or_default();
+    assert!(got.len() == 50000 && got.bytes().all(|b| b == b'x'), "the stream came back as {} bytes", got.len());
+    healthy(&app).await;
+    let db = app.data_dir().join("orvanta.db");
+    let rows = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from job_stream').fetchone()[0])"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let rows: u64 = String::from_utf8_lossy(&rows.stdout).trim().parse().expect("the row count");
+    assert!(rows < 50000 / 10, "{rows} stream rows for 50,000 chunks");
 }

@@ -30,6 +30,7 @@ fn job(tag: &str) -> NewJob {
         created_at: now,
         token_prefix: None,
         scopes: None,
+        concurrency: None,
         flow: None,
     }
 }

@@ -31,7 +31,9 @@ pub fn running(mark: &str) -> bool {
 }
 
 /// A job's processes die with its worker: no second copy of the job may
-/// run beside the one the lease sweep starts again.
+/// run beside the one the lease sweep starts again. `mark` is in the
+/// command line of a process of the job: its `sleep`, or its worker's data
+/// folder (in the sandbox's and the interpreter's).
 pub async fn assert_gone_with_its_worker(mark: &str) {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while running(mark) {
@@ -81,10 +83,16 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     let mut app = app;
     let id = app.run_async("u/admin/always", &json!({})).await;
     wait_running(&app, &id, 0).await;
+    // Killed as soon as the job is claimed: maybe while its sandbox is
+    // being started, before bubblewrap could arrange to die with its parent.
     kill9(&mut app);
+    // The interpreter and its sandbox, named by the data folder, die with the worker.
+    let data = dir.path().to_string_lossy().into_owned();
+    assert_gone_with_its_worker(&data).await;
     let mut app = up_on(dir.path());
     wait_running(&app, &id, 1).await;
     kill9(&mut app);
+    assert_gone_with_its_worker(&data).await;
     let app = up_on(dir.path());
     let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "failure", "{job}");

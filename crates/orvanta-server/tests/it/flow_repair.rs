@@ -54,6 +54,7 @@ async fn a_flow_that_missed_its_steps_end_is_advanced_by_the_repair_pass() {
         created_at: now,
         token_prefix: None,
         scopes: None,
+        concurrency: None,
         flow: Some(FlowLink { version, node: String::new(), step_id: None, index: None, root: id }),
     };
     store.enqueue(&[job]).await.unwrap();

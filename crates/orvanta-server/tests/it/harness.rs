@@ -48,11 +48,13 @@ pub struct Opts {
     pub data_dir: Option<PathBuf>,
     /// Where the process's stderr goes (its log); `None`: the test's stderr.
     pub stderr_to: Option<PathBuf>,
+    /// A file the process inherits open as fd 7, as a careless launcher may leave one.
+    pub inherited_fd7: Option<PathBuf>,
 }
 
 impl Default for Opts {
     fn default() -> Self {
-        Self { role: "up", db: Db::Sqlite, env: Vec::new(), data_dir: None, stderr_to: None }
+        Self { role: "up", db: Db::Sqlite, env: Vec::new(), data_dir: None, stderr_to: None, inherited_fd7: None }
     }
 }
 
@@ -82,7 +84,14 @@ pub fn start(opts: Opts) -> TestApp {
             (Some(t), d)
         }
     };
-    let mut cmd = Command::new(binary());
+    let mut cmd = match &opts.inherited_fd7 {
+        Some(file) => {
+            let mut c = Command::new("bash");
+            c.args(["-c", "exec 7<\"$0\"; exec \"$@\""]).arg(file).arg(binary());
+            c
+        }
+        None => Command::new(binary()),
+    };
     cmd.arg(opts.role)
         .arg("--data-dir")
         .arg(&data_dir)

@@ -21,4 +21,5 @@ mod run_routes;
 mod scripts;
 mod seed_examples;
 mod streams;
+mod warm;
 mod windmill_clients;

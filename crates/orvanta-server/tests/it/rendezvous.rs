@@ -7,6 +7,9 @@
 //! - `GET /<name>` waits (up to 120 s) until `<name>` has a value and answers
 //!   the last one: a job waits for the test's go.
 //!
+//! - `POST /enter-<name>` and `POST /leave-<name>` count how many jobs are
+//!   between the two at once: [`Rendezvous::most_at_once`].
+//!
 //! Bash: `curl -sf -d started "$URL"`; Python: `urllib.request.urlopen(url, b"started")`.
 
 use axum::extract::{Path, State};
@@ -21,6 +24,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 struct Shared {
     values: Mutex<HashMap<String, Vec<String>>>,
+    /// Per name: (inside now, most inside at once).
+    inside: Mutex<HashMap<String, (i64, i64)>>,
     changed: Notify,
 }
 
@@ -81,6 +86,11 @@ impl Rendezvous {
         }
     }
 
+    /// The most jobs that were between `enter-<name>` and `leave-<name>` at once.
+    pub fn most_at_once(&self, name: &str) -> i64 {
+        self.shared.inside.lock().unwrap().get(name).map_or(0, |(_, most)| *most)
+    }
+
     /// Lets the jobs waiting on `name` go on.
     pub fn release(&self, name: &str) {
         self.shared.values.lock().unwrap().entry(name.to_owned()).or_default().push("go".into());
@@ -102,6 +112,14 @@ async fn wait(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> (S
 }
 
 async fn add(State(shared): State<Arc<Shared>>, Path(name): Path<String>, body: String) -> String {
+    for (prefix, step) in [("enter-", 1), ("leave-", -1)] {
+        if let Some(counter) = name.strip_prefix(prefix) {
+            let mut inside = shared.inside.lock().unwrap();
+            let (now, most) = inside.entry(counter.to_owned()).or_default();
+            *now += step;
+            *most = (*most).max(*now);
+        }
+    }
     let count = {
         let mut values = shared.values.lock().unwrap();
         let list = values.entry(name).or_default();

@@ -116,13 +116,19 @@ async fn insert(conn: &mut PgConnection, job: &NewJob) -> Result<Enqueued> {
     Ok(if done.rows_affected() == 1 { Enqueued::Created(job.id) } else { Enqueued::Existing(job.id) })
 }
 
+/// A queued job `q` whose concurrency key is not at its limit. Two claims
+/// may pass it at once for two jobs of one key: the claim then counts again
+/// under the key's lock (see [`claim`]).
+const UNDER_LIMIT: &str = "(q.concurrency_key IS NULL OR (SELECT COUNT(*) FROM jobs r \
+     WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running') < q.concurrency_limit)";
+
 pub(super) async fn claim(pool: &PgPool, c: &Claim<'_>) -> Result<Option<Job>> {
     let mut tx = pool.begin().await?;
     let row: Option<JobRow> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', worker = $1, started_at = $2, lease_until = $3 \
          WHERE id = ( \
-             SELECT id FROM jobs WHERE status = 'queued' AND scheduled_for <= $2 AND tag = ANY($4) \
-             ORDER BY scheduled_for, id LIMIT 1 FOR UPDATE SKIP LOCKED \
+             SELECT id FROM jobs q WHERE status = 'queued' AND scheduled_for <= $2 AND tag = ANY($4) \
+             AND {UNDER_LIMIT} ORDER BY scheduled_for, id LIMIT 1 FOR UPDATE SKIP LOCKED \
          ) RETURNING {JOB_COLUMNS}"
     ))
     .bind(c.worker)
@@ -136,6 +142,21 @@ pub(super) async fn claim(pool: &PgPool, c: &Claim<'_>) -> Result<Option<Job>> {
         return Ok(None);
     };
     let job = Job::try_from(row)?;
+    if let Some(limit) = &job.concurrency {
+        // Claims of one key count one after another: the lock is held until
+        // this transaction ends, when its count is visible to the next.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))").bind(&limit.key).execute(&mut *tx).await?;
+        let running: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE concurrency_key = $1 AND status = 'running'")
+                .bind(&limit.key)
+                .fetch_one(&mut *tx)
+                .await?;
+        if running > i64::from(limit.limit) {
+            // Another worker took the last place meanwhile: the job stays queued.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+    }
     notify(&mut tx, JobEvent::Started(job.id)).await?;
     tx.commit().await?;
     Ok(Some(job))

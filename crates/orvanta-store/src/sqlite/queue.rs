@@ -150,6 +150,11 @@ pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob
     ids.iter().map(|s| JobId::parse(s).map_err(Into::into)).collect()
 }
 
+/// A queued job `q` whose concurrency key is not at its limit. Exact: a
+/// claim is one statement, and SQLite runs one writer at a time.
+const UNDER_LIMIT: &str = "(q.concurrency_key IS NULL OR (SELECT COUNT(*) FROM jobs r \
+     WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running') < q.concurrency_limit)";
+
 pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
     if c.tags.is_empty() {
         return Ok(None);
@@ -159,8 +164,8 @@ pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job
     let per_tag: Vec<String> = (0..c.tags.len())
         .map(|i| {
             format!(
-                "SELECT * FROM (SELECT id, scheduled_for FROM jobs WHERE status = 'queued' AND tag = ?{} \
-                 AND scheduled_for <= ?2 ORDER BY scheduled_for, id LIMIT 1)",
+                "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' AND tag = ?{} \
+                 AND scheduled_for <= ?2 AND {UNDER_LIMIT} ORDER BY scheduled_for, id LIMIT 1)",
                 i + 4
             )
         })

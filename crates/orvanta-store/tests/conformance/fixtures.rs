@@ -48,6 +48,7 @@ pub fn new_job() -> NewJob {
     NewJob {
         token_prefix: None,
         scopes: None,
+        concurrency: None,
         flow: None,
         id: JobId::new(),
         workspace: ws("demo"),

@@ -70,6 +70,7 @@ conformance! {
     queue::claim_order,
     queue::claim_tags,
     queue::concurrent_claimers,
+    queue::concurrency_limits_hold_across_claimers,
     queue::concurrent_sweepers,
     queue::lease_renewal,
     queue::complete_by_worker_only,

@@ -166,6 +166,56 @@ pub async fn concurrent_claimers(s: Arc<dyn Store>) {
     assert_eq!(seen.len(), 200, "every job was claimed");
 }
 
+fn limited(limit: u32) -> orvanta_core::NewJob {
+    let mut job = new_job();
+    job.concurrency = Some(orvanta_core::Concurrency { key: "demo/u/admin/hello".into(), limit });
+    job
+}
+
+pub async fn concurrency_limits_hold_across_claimers(s: Arc<dyn Store>) {
+    let tags = default_tags();
+    // Two limited jobs first in line, then a free one: the second limited
+    // job waits, the free one is claimed past it.
+    let first = enqueue_one(&*s, limited(1)).await;
+    let second = enqueue_one(&*s, limited(1)).await;
+    let free = enqueue_one(&*s, new_job()).await;
+    let got = s.get_job(&ws("demo"), first).await.unwrap().unwrap();
+    assert_eq!(got.concurrency, Some(orvanta_core::Concurrency { key: "demo/u/admin/hello".into(), limit: 1 }));
+    assert_eq!(s.claim(&claim_at("w1", &tags, T0)).await.unwrap().map(|j| j.id), Some(first));
+    assert_eq!(s.claim(&claim_at("w2", &tags, T0)).await.unwrap().map(|j| j.id), Some(free), "the limited one waits");
+    assert_eq!(s.claim(&claim_at("w2", &tags, T0)).await.unwrap().map(|j| j.id), None);
+    let result = serde_json::json!(1);
+    let done = Completion { id: first, worker: "w1", status: JobStatus::Success, result: &result, now: T0 + 1 };
+    assert!(s.complete(&done).await.unwrap());
+    assert_eq!(s.claim(&claim_at("w2", &tags, T0 + 2)).await.unwrap().map(|j| j.id), Some(second));
+
+    // Many claimers at once never run more than the limit.
+    let jobs: Vec<_> = (0..40).map(|_| limited(3)).collect();
+    s.enqueue(&jobs).await.unwrap();
+    let done = Completion { id: second, worker: "w2", status: JobStatus::Success, result: &result, now: T0 + 3 };
+    assert!(s.complete(&done).await.unwrap());
+    let claimers: Vec<_> = (0..6)
+        .map(|w| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let (worker, tags) = (format!("c{w}"), default_tags());
+                let mut mine = Vec::new();
+                for _ in 0..10 {
+                    if let Some(job) = s.claim(&claim_at(&worker, &tags, T0 + 10)).await.unwrap() {
+                        mine.push(job.id);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for claimer in claimers {
+        claimed += claimer.await.unwrap().len();
+    }
+    assert_eq!(claimed, 3, "at most the limit runs at once, and the limit is reached");
+}
+
 pub async fn lease_renewal(s: Arc<dyn Store>) {
     let tags = default_tags();
     let id = enqueue_one(&*s, new_job()).await;
