@@ -11,6 +11,7 @@ pub mod enqueue;
 pub mod error;
 pub mod flows;
 pub mod http;
+pub mod inbound;
 pub mod objects;
 pub mod runs;
 pub mod state;

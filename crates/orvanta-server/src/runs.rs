@@ -265,7 +265,7 @@ fn same_runnable(runnable: &Runnable, pinned: bool, job: &orvanta_core::Job) -> 
     }
 }
 
-fn new_job(
+pub(crate) fn new_job(
     caller: &Principal,
     runnable: &Runnable,
     args: Map<String, Value>,

@@ -40,9 +40,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 ///
 /// A method that changes a job publishes the matching [`JobEvent`] once its
 /// transaction has committed.
-pub trait Store: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore {}
+pub trait Store: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore {}
 
-impl<T: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore> Store for T {}
+impl<T: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore> Store for T {}
 
 /// The instance: the backend itself, settings every process shares, worker heartbeats.
 #[async_trait]
@@ -184,6 +184,36 @@ pub trait OutputStore: Send + Sync + 'static {
     async fn read_stream(&self, id: JobId, from: i64) -> Result<String>;
     /// Wipes args, logs, stream and result of a finished job (`delete_after_use`).
     async fn purge_job(&self, id: JobId) -> Result<()>;
+}
+
+/// Inbound webhook definitions and their history.
+#[async_trait]
+pub trait HookStore: Send + Sync + 'static {
+    /// Saves a new definition; `Conflict` when its name is taken in the workspace.
+    async fn create_hook(&self, hook: &Hook) -> Result<()>;
+    /// A definition by its URL id, in any workspace.
+    async fn get_hook(&self, id: &str) -> Result<Option<Hook>>;
+    async fn list_hooks(&self, ws: &WorkspaceId) -> Result<Vec<Hook>>;
+    /// Replaces name, config and `updated_at`; false when it does not exist.
+    async fn update_hook(&self, hook: &Hook) -> Result<bool>;
+    /// Deletes a definition with its history and delivery ids.
+    async fn delete_hook(&self, ws: &WorkspaceId, id: &str) -> Result<bool>;
+    async fn set_hook_verified(&self, id: &str) -> Result<()>;
+    /// Records an event and enqueues its jobs in one transaction. With a
+    /// `delivery` id already acted on, records it as `duplicate` and
+    /// enqueues nothing.
+    async fn record_hook_event(
+        &self,
+        event: &HookEvent,
+        delivery: Option<&str>,
+        jobs: &[NewJob],
+    ) -> Result<HookRecorded>;
+    /// A hook's events, newest first, older than the record id `before`.
+    async fn list_hook_events(&self, hook_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<HookEvent>>;
+    /// One event by its record id, or the newest with that event id.
+    async fn get_hook_event(&self, hook_id: &str, id: &str) -> Result<Option<HookEvent>>;
+    /// Deletes the events (and delivery ids) received before `before`; answers how many.
+    async fn purge_hook_events(&self, before: Millis) -> Result<u64>;
 }
 
 /// Opens the store a URL names (`sqlite:...` or `postgres://...`) and migrates it.

@@ -16,6 +16,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 3, name: "flows", sql: include_str!("sqlite/migrations/0003_flows.sql") },
     Migration { version: 4, name: "job_scopes", sql: include_str!("sqlite/migrations/0004_job_scopes.sql") },
     Migration { version: 5, name: "concurrency", sql: include_str!("sqlite/migrations/0005_concurrency.sql") },
+    Migration { version: 6, name: "inbound_hooks", sql: include_str!("sqlite/migrations/0006_inbound_hooks.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -24,6 +25,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 3, name: "flows", sql: include_str!("postgres/migrations/0003_flows.sql") },
     Migration { version: 4, name: "job_scopes", sql: include_str!("postgres/migrations/0004_job_scopes.sql") },
     Migration { version: 5, name: "concurrency", sql: include_str!("postgres/migrations/0005_concurrency.sql") },
+    Migration { version: 6, name: "inbound_hooks", sql: include_str!("postgres/migrations/0006_inbound_hooks.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -325,3 +325,80 @@ mod tests {
         assert!(job_json("j1", "args", Some(wrapped)).unwrap().is_object());
     }
 }
+
+/// The hook columns, in the order every hook query selects them.
+pub(crate) const HOOK_COLUMNS: &str = "id, workspace, name, config, url_verified, created_by, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HookRow {
+    id: String,
+    workspace: String,
+    name: String,
+    config: String,
+    url_verified: bool,
+    created_by: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<HookRow> for crate::Hook {
+    type Error = StoreError;
+    fn try_from(r: HookRow) -> Result<Self, StoreError> {
+        Ok(crate::Hook {
+            id: r.id,
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            name: r.name,
+            config: json(Some(r.config))?.unwrap_or_default(),
+            url_verified: r.url_verified,
+            created_by: Username::parse(&r.created_by)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The hook event columns, in the order every event query selects them.
+pub(crate) const HOOK_EVENT_COLUMNS: &str = "id, hook_id, workspace, event_id, received_at, outcome, reason, \
+     headers_matched, method, query, headers, body, jobs, waits, replay_of";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HookEventRow {
+    id: String,
+    hook_id: String,
+    workspace: String,
+    event_id: String,
+    received_at: i64,
+    outcome: String,
+    reason: Option<String>,
+    headers_matched: Option<bool>,
+    method: String,
+    query: String,
+    headers: String,
+    body: Vec<u8>,
+    jobs: String,
+    waits: String,
+    replay_of: Option<String>,
+}
+
+impl TryFrom<HookEventRow> for crate::HookEvent {
+    type Error = StoreError;
+    fn try_from(r: HookEventRow) -> Result<Self, StoreError> {
+        Ok(crate::HookEvent {
+            id: r.id,
+            hook_id: r.hook_id,
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            event_id: r.event_id,
+            received_at: r.received_at,
+            outcome: r.outcome,
+            reason: r.reason,
+            headers_matched: r.headers_matched,
+            method: r.method,
+            query: r.query,
+            headers: json(Some(r.headers))?.unwrap_or_default(),
+            body: r.body,
+            jobs: json(Some(r.jobs))?.unwrap_or_default(),
+            waits: json(Some(r.waits))?.unwrap_or_default(),
+            replay_of: r.replay_of,
+        })
+    }
+}

@@ -110,6 +110,48 @@ pub(crate) fn flow_rename_conflict(old: &orvanta_core::RunnablePath, new: &orvan
     ))
 }
 
+/// A unique violation, told in the caller's words; any other error as is.
+pub(crate) fn conflict_as(e: sqlx::Error, message: String) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(message),
+        other => other,
+    }
+}
+
+pub(crate) fn hook_name_taken(h: &crate::Hook) -> String {
+    format!("an inbound webhook named '{}' exists in workspace '{}' already; choose another name", h.name, h.workspace)
+}
+
+pub(crate) fn duplicate_reason(delivery: Option<&str>) -> String {
+    format!("delivery {} was received before: recorded, nothing started again", delivery.unwrap_or_default())
+}
+
+/// The event's `jobs` with the ids the queue answered: each job given
+/// becomes `{"path", "job_id", "existing"?}`; entries the caller recorded
+/// already (runs that could not be started) stay.
+pub(crate) fn hook_jobs_json(
+    recorded: &serde_json::Value,
+    jobs: &[orvanta_core::NewJob],
+    enqueued: &[crate::Enqueued],
+) -> serde_json::Value {
+    let mut out: Vec<serde_json::Value> = recorded.as_array().cloned().unwrap_or_default();
+    for (job, q) in jobs.iter().zip(enqueued) {
+        let (id, existing) = match q {
+            crate::Enqueued::Created(id) => (*id, false),
+            crate::Enqueued::Existing(id) => (*id, true),
+        };
+        let mut entry = serde_json::json!({
+            "path": job.path.as_ref().map(|p| p.as_str()),
+            "job_id": id.to_string(),
+        });
+        if existing {
+            entry["existing"] = true.into();
+        }
+        out.push(entry);
+    }
+    serde_json::Value::Array(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

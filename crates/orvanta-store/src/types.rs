@@ -296,3 +296,53 @@ impl WorkerPing<'_> {
         format!(",{},", self.tags.join(","))
     }
 }
+
+/// An inbound webhook definition (contract §8), as stored: `config` is the
+/// server's JSON (verifier, sealed keys, flows to start), opaque here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    /// The URL's id: random, unguessable.
+    pub id: String,
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub config: serde_json::Value,
+    pub url_verified: bool,
+    pub created_by: Username,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One request to a hook's URL, as recorded in its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookEvent {
+    /// The record's own id (time-ordered).
+    pub id: String,
+    pub hook_id: String,
+    pub workspace: WorkspaceId,
+    /// The platform's delivery id when it sends one, else generated.
+    pub event_id: String,
+    pub received_at: Millis,
+    /// `verified`, `refused`, `ignored`, `duplicate`, `answered`, `too_large`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub headers_matched: Option<bool>,
+    pub method: String,
+    pub query: String,
+    /// `[[name, value], ...]`, secrets masked by the caller.
+    pub headers: serde_json::Value,
+    pub body: Vec<u8>,
+    /// The runs it started: `[{"path", "job_id"} | {"path", "error"}]`.
+    pub jobs: serde_json::Value,
+    /// The waiting steps it completed.
+    pub waits: serde_json::Value,
+    pub replay_of: Option<String>,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookRecorded {
+    /// Recorded; its jobs were enqueued (in the order given).
+    New(Vec<Enqueued>),
+    /// Its delivery id was acted on before: recorded as `duplicate`, nothing enqueued.
+    Duplicate,
+}

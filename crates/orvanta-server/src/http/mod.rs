@@ -7,6 +7,7 @@ mod extract;
 mod flows;
 pub mod guard;
 mod health;
+mod inbound;
 mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
@@ -36,12 +37,14 @@ pub fn routes() -> Routes {
         .merge(jobs_run::with_cors(jobs_run::router()))
         .merge(jobs_read::router())
         .merge(objects::router())
+        .merge(inbound::router())
         .merge(jobs_stream::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())
         .nest("/api/w/{ws}", workspace)
         .merge(resume::page_router())
+        .merge(inbound::receiver())
 }
 
 /// The route table, as `orvanta routes` prints it.

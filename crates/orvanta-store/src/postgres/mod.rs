@@ -15,6 +15,7 @@
 mod accounts;
 mod flow_runs;
 mod flows;
+mod hooks;
 mod instance;
 mod listen;
 mod outputs;

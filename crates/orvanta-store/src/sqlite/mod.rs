@@ -13,6 +13,7 @@
 mod accounts;
 mod flow_runs;
 mod flows;
+mod hooks;
 mod instance;
 mod outputs;
 mod queue;

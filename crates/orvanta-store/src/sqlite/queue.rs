@@ -85,13 +85,20 @@ impl crate::QueueStore for SqliteStore {
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut tx = pool.begin().await?;
+    let out = enqueue_in(&mut tx, jobs).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Enqueues within the caller's transaction (who publishes the event after commit).
+pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
     // Jobs without an idempotency key go in multi-row inserts: one statement
     // for many jobs is what makes group commit pay off.
     let plain: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].idempotency_key.is_none()).collect();
     for chunk in plain.chunks(INSERT_CHUNK) {
         let rows: Vec<&NewJob> = chunk.iter().map(|&i| &jobs[i]).collect();
-        let mut created: std::collections::HashSet<JobId> = insert_jobs(&mut tx, &rows).await?.into_iter().collect();
+        let mut created: std::collections::HashSet<JobId> = insert_jobs(tx, &rows).await?.into_iter().collect();
         for &i in chunk {
             let id = jobs[i].id;
             // `remove`: the same id twice in a batch is created once, then exists.
@@ -125,10 +132,9 @@ pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<En
         .bind(job.created_at + IDEMPOTENCY_WINDOW_MS)
         .execute(&mut *tx)
         .await?;
-        let created = insert_jobs(&mut tx, &[job]).await?;
+        let created = insert_jobs(tx, &[job]).await?;
         out[i] = Some(if created.is_empty() { Enqueued::Existing(job.id) } else { Enqueued::Created(job.id) });
     }
-    tx.commit().await?;
     Ok(out.into_iter().flatten().collect())
 }
 

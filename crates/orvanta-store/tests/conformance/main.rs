@@ -14,6 +14,7 @@ mod fixtures;
 mod flow_runs;
 mod flows;
 mod harness;
+mod hooks;
 mod instance;
 mod outputs;
 mod pg_only;
@@ -45,6 +46,8 @@ macro_rules! conformance {
 }
 
 conformance! {
+    hooks::definitions,
+    hooks::events_jobs_and_deliveries,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,

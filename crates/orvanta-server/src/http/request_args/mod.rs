@@ -14,6 +14,7 @@
 //! - `headers`: `include_header`, `INCLUDE_HEADERS`, `ce-*` header decoding.
 
 mod cloudevents;
+pub use cloudevents::METADATA;
 mod content;
 mod form;
 mod headers;
@@ -243,6 +244,11 @@ pub fn decode_payload(p: &str) -> ApiResult<Vec<u8>> {
 }
 
 /// Splits and decodes a query string into its pairs, in order.
+/// A form-encoded body as arguments (repeats become arrays).
+pub fn form_args(body: &[u8]) -> Map<String, Value> {
+    form::args(body)
+}
+
 pub fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
     query
         .unwrap_or("")

@@ -1,0 +1,115 @@
+//! Inbound webhook definitions and their history: names unique per
+//! workspace, an event and its jobs committed together, a delivery id acted
+//! on once, newest-first paging, purge.
+
+use crate::fixtures::*;
+use orvanta_store::{Enqueued, Hook, HookEvent, HookRecorded, Store};
+use serde_json::json;
+use std::sync::Arc;
+
+fn hook(id: &str, name: &str) -> Hook {
+    Hook {
+        id: id.into(),
+        workspace: ws("demo"),
+        name: name.into(),
+        config: json!({"verifier": "github", "secret": "sealed"}),
+        url_verified: false,
+        created_by: user("admin"),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn event(id: &str, hook_id: &str, at: i64) -> HookEvent {
+    HookEvent {
+        id: id.into(),
+        hook_id: hook_id.into(),
+        workspace: ws("demo"),
+        event_id: format!("delivery-{id}"),
+        received_at: at,
+        outcome: "verified".into(),
+        reason: None,
+        headers_matched: Some(true),
+        method: "POST".into(),
+        query: String::new(),
+        headers: json!([["x-github-event", "push"]]),
+        body: b"{\"a\": 1}\xff".to_vec(),
+        jobs: json!([]),
+        waits: json!([]),
+        replay_of: None,
+    }
+}
+
+pub async fn definitions(store: Arc<dyn Store>) {
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    assert_conflict(store.create_hook(&hook("h2", "gh")).await, "a second hook of the same name");
+    store.create_hook(&hook("h2", "stripe")).await.unwrap();
+    let got = store.get_hook("h1").await.unwrap().unwrap();
+    assert_eq!(got, hook("h1", "gh"));
+    assert_eq!(store.list_hooks(&ws("demo")).await.unwrap().len(), 2);
+    assert!(store.list_hooks(&ws("other")).await.unwrap().is_empty());
+
+    let mut changed = hook("h1", "github");
+    changed.config = json!({"verifier": "header"});
+    changed.updated_at = T0 + 5;
+    assert!(store.update_hook(&changed).await.unwrap());
+    let mut clash = changed.clone();
+    clash.name = "stripe".into();
+    assert_conflict(store.update_hook(&clash).await, "renaming onto another hook");
+    store.set_hook_verified("h1").await.unwrap();
+    let got = store.get_hook("h1").await.unwrap().unwrap();
+    assert_eq!((got.name.as_str(), got.url_verified, got.updated_at), ("github", true, T0 + 5));
+    assert_eq!(got.created_at, T0, "created_at stays");
+
+    assert!(!store.delete_hook(&ws("other"), "h1").await.unwrap(), "another workspace's hook");
+    assert!(store.delete_hook(&ws("demo"), "h1").await.unwrap());
+    assert!(store.get_hook("h1").await.unwrap().is_none());
+}
+
+pub async fn events_jobs_and_deliveries(store: Arc<dyn Store>) {
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    let job = new_job();
+    let id = job.id;
+    let first = store.record_hook_event(&event("e1", "h1", T0), Some("d-1"), &[job]).await.unwrap();
+    assert_eq!(first, HookRecorded::New(vec![Enqueued::Created(id)]));
+    assert!(store.job_by_id(id).await.unwrap().is_some(), "the job is queued with the event");
+    // The platform retries the same delivery: recorded, nothing enqueued.
+    let retry_job = new_job();
+    let again = store
+        .record_hook_event(&event("e2", "h1", T0 + 1), Some("d-1"), std::slice::from_ref(&retry_job))
+        .await
+        .unwrap();
+    assert_eq!(again, HookRecorded::Duplicate);
+    assert!(store.job_by_id(retry_job.id).await.unwrap().is_none());
+    // No delivery id: every request acts.
+    store.record_hook_event(&event("e3", "h1", T0 + 2), None, &[]).await.unwrap();
+
+    let all = store.list_hook_events("h1", None, 10).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["e3", "e2", "e1"], "newest first");
+    assert_eq!(all[1].outcome, "duplicate");
+    assert_eq!(all[2].jobs, json!([{"path": "u/admin/hello", "job_id": id.to_string()}]));
+    assert_eq!(all[2].body, b"{\"a\": 1}\xff".to_vec(), "the body's bytes as received");
+    let page = store.list_hook_events("h1", Some("e2"), 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, "e1");
+    assert_eq!(store.list_hook_events("h1", None, 1).await.unwrap().len(), 1);
+
+    let by_id = store.get_hook_event("h1", "e1").await.unwrap().unwrap();
+    assert_eq!(by_id.event_id, "delivery-e1");
+    let by_event = store.get_hook_event("h1", "delivery-e3").await.unwrap().unwrap();
+    assert_eq!(by_event.id, "e3");
+    assert!(store.get_hook_event("h2", "e1").await.unwrap().is_none(), "another hook's event");
+
+    assert_eq!(store.purge_hook_events(T0 + 2).await.unwrap(), 2);
+    assert_eq!(store.list_hook_events("h1", None, 10).await.unwrap().len(), 1);
+    // The purged delivery id may act again.
+    let later = new_job();
+    let later_id = later.id;
+    let fresh = store.record_hook_event(&event("e4", "h1", T0 + 3), Some("d-1"), &[later]).await.unwrap();
+    assert_eq!(fresh, HookRecorded::New(vec![Enqueued::Created(later_id)]));
+    assert!(store.delete_hook(&ws("demo"), "h1").await.unwrap());
+    assert!(store.list_hook_events("h1", None, 10).await.unwrap().is_empty(), "history goes with its hook");
+}
