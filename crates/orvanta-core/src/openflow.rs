@@ -209,6 +209,16 @@ pub enum ModuleValue {
     },
     /// Passes the previous result on.
     Identity,
+    /// Waits for a verified event of an inbound webhook (contract §8.4):
+    /// `webhook` is the definition's id or name; each JSONPath of `matches`
+    /// must give the resolved value; the event's payload is the result.
+    WaitForWebhook {
+        webhook: String,
+        /// JSONPath -> the value it must give (static, or a transform resolved when the step starts).
+        matches: Transforms,
+        /// Fails the step when no event matched in this many seconds.
+        timeout_s: Option<u64>,
+    },
 }
 
 /// The arguments of a step: name → transform, in order.
@@ -237,6 +247,7 @@ impl ModuleValue {
             Self::BranchOne { .. } => "branchone",
             Self::BranchAll { .. } => "branchall",
             Self::Identity => "identity",
+            Self::WaitForWebhook { .. } => "waitforwebhook",
         }
     }
 
@@ -374,7 +385,8 @@ fn parse_module(v: &Value) -> Result<FlowModule, FlowError> {
     })
 }
 
-const TYPES: &str = "rawscript, script, flow, forloopflow, whileloopflow, branchone, branchall or identity";
+const TYPES: &str =
+    "rawscript, script, flow, forloopflow, whileloopflow, branchone, branchall, identity or waitforwebhook";
 
 fn parse_value(id: &str, v: &Value) -> Result<ModuleValue, FlowError> {
     let obj = v.as_object().ok_or_else(|| FlowError::at(id, "\"value\" must be an object with a \"type\""))?;
@@ -444,6 +456,42 @@ fn parse_value(id: &str, v: &Value) -> Result<ModuleValue, FlowError> {
             parallel: flag("parallel"),
         },
         "identity" => ModuleValue::Identity,
+        "waitforwebhook" => {
+            ModuleValue::WaitForWebhook {
+                webhook: string("webhook").and_then(|w| {
+                    if w.trim().is_empty() {
+                        Err(FlowError::at(id, "\"webhook\" must name an inbound webhook (its id or name)"))
+                    } else {
+                        Ok(w)
+                    }
+                })?,
+                matches: match obj.get("matches") {
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(Value::Object(map)) => map
+                        .iter()
+                        .map(|(path, v)| {
+                            // A transform object, or a plain value to equal.
+                            let is_transform = v.as_object().is_some_and(|o| {
+                                matches!(o.get("type").and_then(Value::as_str), Some("static" | "javascript"))
+                            });
+                            let t = if is_transform {
+                                transform(id, &format!("matches['{path}']"), v)?
+                            } else {
+                                InputTransform::Static { value: v.clone() }
+                            };
+                            Ok((path.clone(), t))
+                        })
+                        .collect::<Result<_, FlowError>>()?,
+                    Some(_) => return Err(FlowError::at(id, "\"matches\" must be an object: JSONPath -> value")),
+                },
+                timeout_s: match obj.get("timeout_s") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                        FlowError::at(id, "\"timeout_s\" must be a positive whole number of seconds")
+                    })?),
+                },
+            }
+        }
         other => {
             return Err(FlowError::at(id, format!("the module type '{other}' is not supported; the types are {TYPES}")))
         }

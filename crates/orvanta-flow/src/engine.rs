@@ -72,6 +72,10 @@ pub enum Action {
         parked: bool,
         delay_ms: i64,
     },
+    /// Wait for an event of the inbound webhook `webhook` (id or name) whose
+    /// JSONPaths give these values; its end comes as [`Event::Ended`] for
+    /// `job` (the event's payload, or a failure at the timeout).
+    WaitWebhook { step_id: String, job: JobId, webhook: String, matches: Vec<(String, Value)>, timeout_s: Option<u64> },
     /// Run the flow at `path` (its newest version) as a sub-flow job.
     RunSubflow { step_id: String, job: JobId, path: String, args: Map<String, Value>, delay_ms: i64 },
     /// Make the parked iteration or branch `index` of `step_id` due.
@@ -321,6 +325,20 @@ impl Run<'_, '_> {
             ModuleValue::Script { path, hash, input_transforms, tag } => {
                 let code = StepCode::Saved { path: path.clone(), hash: hash.clone() };
                 self.run_step(i, code, input_transforms, tag.clone(), delay_ms)
+            }
+            ModuleValue::WaitForWebhook { webhook, matches, timeout_s } => {
+                // The values are resolved now: events before this moment are not its.
+                let Some(resolved) = self.args(i, matches) else { return Next::Wait };
+                let job = JobId::new();
+                self.state.modules[i].job = Some(job);
+                self.actions.push(Action::WaitWebhook {
+                    step_id: m.id.clone(),
+                    job,
+                    webhook: webhook.clone(),
+                    matches: resolved.into_iter().collect(),
+                    timeout_s: *timeout_s,
+                });
+                Next::Wait
             }
             ModuleValue::Flow { path, input_transforms } => {
                 let Some(args) = self.args(i, input_transforms) else { return Next::Wait };
@@ -731,7 +749,10 @@ impl Run<'_, '_> {
                     self.fail_module(i, step_error(&m.id, result));
                 }
             }
-            ModuleValue::RawScript { .. } | ModuleValue::Script { .. } | ModuleValue::Flow { .. } => {
+            ModuleValue::RawScript { .. }
+            | ModuleValue::Script { .. }
+            | ModuleValue::Flow { .. }
+            | ModuleValue::WaitForWebhook { .. } => {
                 if self.state.modules[i].job != Some(job) {
                     return;
                 }

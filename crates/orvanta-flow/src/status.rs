@@ -39,6 +39,8 @@ pub fn flow_status(list: &[FlowModule], failure: Option<&FlowModule>, state: &Fl
 
 fn module(s: &ModuleState, kind: &str) -> Value {
     let ty = match s.status {
+        // A waitforwebhook step runs no job: it waits for an event.
+        ModuleStatus::Running if kind == "waitforwebhook" => "WaitingForEvents",
         ModuleStatus::Running => "InProgress",
         ModuleStatus::Suspended => "WaitingForEvents",
         ModuleStatus::Success | ModuleStatus::Skipped => "Success",

@@ -80,6 +80,13 @@ fn check_module(m: &FlowModule, ids: &HashSet<&str>, ev: &Evaluator) -> Result<(
                 ));
             }
         }
+        ModuleValue::WaitForWebhook { matches, .. } => {
+            for (path, t) in matches {
+                orvanta_hooks::Path::parse(path)
+                    .map_err(|e| FlowError::at(&m.id, format!("matches: '{path}' is not a JSONPath: {e}")))?;
+                js(&mut exprs, format!("matches['{path}']"), t);
+            }
+        }
         ModuleValue::BranchAll { .. } | ModuleValue::Identity => {}
     }
     if let Some(t) = &m.sleep {

@@ -111,6 +111,20 @@ impl Sim {
                         let (status, result) = (self.step)(&format!("flow:{path}"), &args);
                         events.push_back(Event::Ended { step_id, job, index: None, status, result });
                     }
+                    Action::WaitWebhook { step_id, job, webhook, matches, timeout_s } => {
+                        // The event that comes is the resolved matches, as an object.
+                        let wanted: Map<String, Value> = matches.into_iter().collect();
+                        let shown = serde_json::to_string(&wanted).unwrap();
+                        self.log.push(format!("wait:{webhook}{shown}{timeout_s:?}"));
+                        let result = Value::Object(wanted);
+                        events.push_back(Event::Ended {
+                            step_id,
+                            job,
+                            index: None,
+                            status: JobStatus::Success,
+                            result,
+                        });
+                    }
                     Action::EarlyReturn { result } => self.early = Some(result),
                     Action::Suspend { .. } => return Outcome::Suspended(state.clone()),
                     Action::End { status, result } => return Outcome::Ended(status, result),
@@ -424,4 +438,17 @@ fn a_resume_that_comes_while_its_step_runs_counts_when_it_ends() {
         "{next:?}"
     );
     assert_eq!(state.resume_check(orvanta_core::JobId::new(), 2), ResumeCheck::NotWaiting);
+}
+
+#[test]
+fn a_webhook_wait_resolves_its_matches_when_it_starts_and_its_event_is_its_result() {
+    let flow = json!({"modules": [
+        {"id": "w", "value": {"type": "waitforwebhook", "webhook": "gh",
+            "matches": {"$.pr": js("flow_input.pr"), "$.action": "opened"}, "timeout_s": 30}},
+        raw("b", json!({"got": js("results.w[\"$.pr\"]")})),
+    ]});
+    let mut sim = Sim::new(flow, echo);
+    let out = sim.run(json!({"pr": 7}));
+    assert_eq!(out, Outcome::Ended(JobStatus::Success, json!({"step": "b", "args": {"got": 7}})));
+    assert_eq!(sim.log, [r#"wait:gh{"$.pr":7,"$.action":"opened"}Some(30)"#, r#"b{"got":7}"#]);
 }

@@ -104,6 +104,10 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
     }
     if let Some(listener) = listener {
         let facts = bootstrap::ensure(&*store, &cfg).await?;
+        let sealer = Arc::new(
+            crate::secrets::Sealer::load(cfg.storage.secret_key.as_ref().map(|k| k.expose()), &cfg.storage.data_dir)
+                .map_err(|e| AppError(e.to_string()))?,
+        );
         let state = AppState {
             cfg: cfg.clone(),
             store: store.clone(),
@@ -113,10 +117,12 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             objects: crate::objects::from_config(&cfg)?,
             caches: Default::default(),
             enqueuer: Arc::new(crate::enqueue::Enqueuer::start(store.clone())),
+            hook_recorder: Arc::new(crate::enqueue::HookRecorder::start(store.clone())),
             bodies: Arc::new(crate::http::body::BodyBudget::new(cfg.server.body_budget_bytes)),
             defs: Default::default(),
             embedded_workers: embedded,
             warm,
+            sealer,
         };
         print_facts(&cfg, &facts, store.backend(), role);
         let app = crate::http::router(state);

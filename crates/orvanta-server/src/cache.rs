@@ -70,6 +70,9 @@ pub struct Caches {
     pub flows_by_version: TtlCache<(WorkspaceId, FlowVersion), Option<Flow>>,
     /// Whether a live worker claims a tag.
     pub served_tags: TtlCache<String, bool>,
+    /// Inbound webhook definitions by URL id (each request to `/webhook/{id}` reads one).
+    /// With their definitions parsed and secrets opened.
+    pub hooks: TtlCache<String, Option<std::sync::Arc<(orvanta_store::Hook, crate::inbound::Definition)>>>,
 }
 
 impl Default for Caches {
@@ -84,6 +87,7 @@ impl Default for Caches {
             latest_flows: TtlCache::new(short),
             flows_by_version: TtlCache::new(short),
             served_tags: TtlCache::new(short),
+            hooks: TtlCache::new(short),
         }
     }
 }

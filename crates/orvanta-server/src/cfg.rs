@@ -235,6 +235,8 @@ settings! {
         s3_access_key_id: Option<String> = None, env "ORVANTA_S3_ACCESS_KEY_ID";
         /// Secret access key.
         s3_secret_access_key: Option<Secret> = None, env "ORVANTA_S3_SECRET_ACCESS_KEY";
+        /// The key that seals secrets in the database (base64 of 32 bytes); unset means the file `{data_dir}/secret.key`, made on first start. Every process on one database needs the same.
+        secret_key: Option<Secret> = None, env "ORVANTA_SECRET_KEY";
     }
 
     /// Running jobs.
@@ -299,6 +301,12 @@ settings! {
         idle_s: u64 = 300, env "ORVANTA_WARM_IDLE_S";
         /// A warm process whose memory grew past this many bytes is replaced after its job.
         memory_bytes: u64 = 512 << 20, env "ORVANTA_WARM_MEMORY_BYTES";
+    }
+
+    /// Inbound webhooks: what platforms send to `/webhook/{id}`.
+    inbound: InboundSettings {
+        /// Days an inbound webhook's history (every request, its headers and body) is kept; 0 keeps it forever.
+        history_days: u64 = 30, env "ORVANTA_INBOUND_HISTORY_DAYS";
     }
 }
 

@@ -124,6 +124,27 @@ impl Engine<'_> {
         self.advance(ws, flow, Event::Resumed { job, resume_id, payload }, None).await
     }
 
+    /// A `waitforwebhook` step of the run `flow` ended: an event matched
+    /// (success, the payload) or it timed out or lost its webhook (failure).
+    /// The caller took the wait first, so that it ends once.
+    pub async fn wait_ended(
+        &self,
+        wait: &orvanta_store::HookWait,
+        status: JobStatus,
+        result: Value,
+    ) -> Result<Advanced, StoreError> {
+        let event = Event::Ended { step_id: wait.step_id.clone(), job: wait.job, index: None, status, result };
+        self.advance(&wait.workspace, wait.flow, event, None).await
+    }
+
+    /// An inbound webhook of `ws` by id, else by name.
+    async fn find_hook(&self, ws: &WorkspaceId, webhook: &str) -> Result<Option<orvanta_store::Hook>, StoreError> {
+        if let Some(h) = self.store.get_hook(webhook).await?.filter(|h| &h.workspace == ws) {
+            return Ok(Some(h));
+        }
+        Ok(self.store.list_hooks(ws).await?.into_iter().find(|h| h.name == webhook))
+    }
+
     /// A flow run whose wake time came: a suspend past its deadline.
     pub async fn wake(&self, ws: &WorkspaceId, flow: JobId) -> Result<Advanced, StoreError> {
         self.advance(ws, flow, Event::TimedOut, None).await
@@ -300,6 +321,34 @@ impl Engine<'_> {
                                 status: JobStatus::Failure,
                                 result: error,
                             }),
+                        }
+                    }
+                    Action::WaitWebhook { step_id, job: wait, webhook, matches, timeout_s } => {
+                        match self.find_hook(ws, &webhook).await? {
+                            Some(hook) => commit.waits.push(orvanta_store::HookWait {
+                                job: wait,
+                                hook_id: hook.id,
+                                workspace: ws.clone(),
+                                flow: job.id,
+                                step_id,
+                                matches: Value::Array(
+                                    matches.into_iter().map(|(path, v)| Value::Array(vec![path.into(), v])).collect(),
+                                ),
+                                deadline: timeout_s.map(|t| commit.now + (t as i64).saturating_mul(1000)),
+                                created_at: commit.now,
+                            }),
+                            None => {
+                                let message = format!(
+                                    "step '{step_id}' waits for the inbound webhook '{webhook}', which does not exist in workspace '{ws}'"
+                                );
+                                events.push_back(Event::Ended {
+                                    step_id,
+                                    job: wait,
+                                    index: None,
+                                    status: JobStatus::Failure,
+                                    result: json!({"error": {"name": "WebhookNotFound", "message": message}}),
+                                });
+                            }
                         }
                     }
                     Action::Activate { step_id, index } => {

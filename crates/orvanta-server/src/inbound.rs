@@ -13,6 +13,7 @@
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::runs::{self, RunOptions, Runnable, Target};
+use crate::secrets::Sealer;
 use crate::state::AppState;
 use orvanta_core::{FlowVersion, RunnablePath, Trigger, Username, WorkspaceId};
 use orvanta_hooks::{Platform, VerifierKind};
@@ -194,20 +195,11 @@ pub async fn definition(
             orvanta_hooks::check_key_template(key)
                 .map_err(|e| bad(&format!("{field}.idempotency_key"), e.to_string()))?;
         }
-        match (start.idempotency_strategy, &start.idempotency_key) {
-            (Some(Strategy::FailOnRunning), _) => {
-                return Err(bad(
-                    &format!("{field}.idempotency_strategy"),
-                    "fail_on_running is not supported yet; use fail or return_existing".into(),
-                ))
-            }
-            (Some(_), None) => {
-                return Err(bad(
-                    &format!("{field}.idempotency_strategy"),
-                    "a strategy needs an idempotency_key to apply to".into(),
-                ))
-            }
-            _ => {}
+        if start.idempotency_strategy.is_some() && start.idempotency_key.is_none() {
+            return Err(bad(
+                &format!("{field}.idempotency_strategy"),
+                "a strategy needs an idempotency_key to apply to".into(),
+            ));
         }
     }
     for (i, r) in def.receivers.iter().enumerate() {
@@ -234,27 +226,67 @@ impl Definition {
         self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
-    pub fn from_hook(hook: &Hook) -> ApiResult<Self> {
-        serde_json::from_value(hook.config.clone())
-            .map_err(|e| ApiError::Internal(format!("the stored inbound webhook {} cannot be read: {e}", hook.id)))
+    /// The stored definition of `hook`, its secrets opened.
+    pub fn from_hook(hook: &Hook, sealer: &Sealer) -> ApiResult<Self> {
+        let mut def: Definition = serde_json::from_value(hook.config.clone())
+            .map_err(|e| ApiError::Internal(format!("the stored inbound webhook {} cannot be read: {e}", hook.id)))?;
+        let open = |v: &mut String, field: &str| -> ApiResult<()> {
+            *v = sealer.open(v, &context(&hook.id, field)).map_err(|e| ApiError::Internal(e.0))?;
+            Ok(())
+        };
+        if let Some(v) = def.secret.as_mut() {
+            open(v, "secret")?;
+        }
+        if let Some(v) = def.previous_secret.as_mut() {
+            open(v, "previous_secret")?;
+        }
+        for (name, v) in def.headers.iter_mut() {
+            open(v, &format!("header:{}", name.to_ascii_lowercase()))?;
+        }
+        Ok(def)
     }
+
+    /// The definition as stored for `hook_id`: its secrets sealed.
+    pub fn to_config(&self, hook_id: &str, sealer: &Sealer) -> ApiResult<Value> {
+        let mut sealed = self.clone();
+        let seal = |v: &mut String, field: &str| *v = sealer.seal(v, &context(hook_id, field));
+        if let Some(v) = sealed.secret.as_mut() {
+            seal(v, "secret");
+        }
+        if let Some(v) = sealed.previous_secret.as_mut() {
+            seal(v, "previous_secret");
+        }
+        for (name, v) in sealed.headers.iter_mut() {
+            seal(v, &format!("header:{}", name.to_ascii_lowercase()));
+        }
+        serde_json::to_value(&sealed).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+}
+
+/// Where a sealed value belongs: it opens there only.
+fn context(hook_id: &str, field: &str) -> String {
+    format!("inbound_webhook:{hook_id}:{field}")
 }
 
 /// What a flows_to_start entry names: a flow (pinned or newest), else a script.
 async fn target(state: &AppState, ws: &WorkspaceId, path: &str, version: Option<i64>) -> Result<Target, String> {
     let p = RunnablePath::parse(path).map_err(|e| e.to_string())?;
+    let caches = &state.caches;
     if let Some(v) = version {
         let v = FlowVersion::from_i64(v);
-        return match state.store.flow_by_version(ws, v).await {
+        let found = caches.flows_by_version.get_or_load((ws.clone(), v), state.store.flow_by_version(ws, v)).await;
+        return match found {
             Ok(Some(f)) if f.path == p => Ok(Target::FlowVersion(v)),
             Ok(_) => Err(format!("no flow version {v} at '{path}' in workspace '{ws}'")),
             Err(e) => Err(e.to_string()),
         };
     }
-    if state.store.latest_flow(ws, &p).await.map_err(|e| e.to_string())?.is_some_and(|f| !f.archived) {
+    let flow = caches.latest_flows.get_or_load((ws.clone(), p.clone()), state.store.latest_flow(ws, &p)).await;
+    if flow.map_err(|e| e.to_string())?.is_some_and(|f| !f.archived) {
         return Ok(Target::FlowPath(p));
     }
-    if state.store.latest_script(ws, &p).await.map_err(|e| e.to_string())?.is_some_and(|s| !s.archived) {
+    let script = caches.latest_scripts.get_or_load((ws.clone(), p.clone()), state.store.latest_script(ws, &p)).await;
+    if script.map_err(|e| e.to_string())?.is_some_and(|s| !s.archived) {
         return Ok(Target::ScriptPath(p));
     }
     Err(format!("no flow or script at '{path}' in workspace '{ws}'"))
@@ -402,8 +434,7 @@ pub fn event_input(hook: &Hook, def: &Definition, req: &Received, event_id: &str
 }
 
 /// Handles one request to a definition's URL: verifies, records, starts.
-pub async fn receive(state: &AppState, hook: Hook, req: Received) -> ApiResult<Answer> {
-    let def = Definition::from_hook(&hook)?;
+pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Received) -> ApiResult<Answer> {
     let secrets = def.secrets();
     let header_list = def.header_list();
     let keys = orvanta_hooks::Keys { secrets: &secrets, public_key: def.public_key.as_deref(), headers: &header_list };
@@ -417,13 +448,13 @@ pub async fn receive(state: &AppState, hook: Hook, req: Received) -> ApiResult<A
         }
         Err(_) => None,
     };
-    let mut record = new_record(&hook, &def, &req, event_id.clone());
+    let mut record = new_record(hook, def, &req, event_id.clone());
     match verdict {
         Err(refusal) => {
             record.outcome = "refused".into();
             record.reason = Some(refusal.reason.clone());
             record.headers_matched = Some(false);
-            state.store.record_hook_event(&record, None, &[]).await?;
+            commit_event(state, record.clone(), None, Vec::new()).await?;
             Ok(Answer::json(
                 401,
                 json!({"error": {"code": "unauthorized", "message": format!("the request failed verification: {}", refusal.reason)}}),
@@ -435,8 +466,9 @@ pub async fn receive(state: &AppState, hook: Hook, req: Received) -> ApiResult<A
             record.reason = Some(if verifies_url { "the URL's verification".into() } else { "a challenge".into() });
             if verifies_url && !hook.url_verified {
                 state.store.set_hook_verified(&hook.id).await?;
+                state.caches.hooks.forget(&hook.id);
             }
-            state.store.record_hook_event(&record, None, &[]).await?;
+            commit_event(state, record.clone(), None, Vec::new()).await?;
             Ok(Answer { status, content_type, body })
         }
         Ok(orvanta_hooks::Verdict::Event { .. }) => {
@@ -446,13 +478,14 @@ pub async fn receive(state: &AppState, hook: Hook, req: Received) -> ApiResult<A
                 record.outcome = "ignored".into();
                 record.reason =
                     Some("the URL is not verified yet: Slack's url_verification challenge must come first".into());
-                state.store.record_hook_event(&record, None, &[]).await?;
+                commit_event(state, record.clone(), None, Vec::new()).await?;
                 return Ok(Answer::json(200, json!({"ok": true, "ignored": record.reason})));
             }
             if !hook.url_verified {
                 state.store.set_hook_verified(&hook.id).await?;
+                state.caches.hooks.forget(&hook.id);
             }
-            let (answer, _) = act(state, &hook, &def, &req, record, event_id.as_deref()).await?;
+            let (answer, _) = act(state, hook, def, &req, record, event_id.as_deref()).await?;
             Ok(answer)
         }
     }
@@ -488,30 +521,39 @@ pub async fn act(
         }
     }
     record.jobs = Value::Array(failed);
-    let recorded = state.store.record_hook_event(&record, delivery, &jobs).await?;
+    let (record_id, event_id) = (record.id.clone(), record.event_id.clone());
+    let recorded = commit_event(state, record, delivery, jobs).await?;
+    if let HookRecorded::New(_, waits) = &recorded {
+        let woken = wake_waits(state, waits, &document).await?;
+        if !woken.is_empty() {
+            state.store.set_hook_event_waits(&record_id, &Value::Array(woken)).await?;
+        }
+    }
     let answer = match recorded {
-        HookRecorded::New(enqueued) => {
-            // Under `fail`, a key seen before starts nothing and answers no run
-            // (the queue never starts a second run for a key either way).
+        HookRecorded::New(enqueued, _) => {
+            // Under `fail` and `fail_on_running`, a key held by a run starts
+            // nothing and answers no run (the queue never starts a second run
+            // for a held key); `return_existing` answers the holder.
             let ids: Vec<String> = enqueued
                 .iter()
                 .zip(&strategies)
                 .filter(|(q, strategy)| {
-                    matches!(q, orvanta_store::Enqueued::Created(_)) || **strategy != Some(Strategy::Fail)
+                    matches!(q, orvanta_store::Enqueued::Created(_))
+                        || !matches!(strategy, Some(Strategy::Fail | Strategy::FailOnRunning))
                 })
                 .map(|(q, _)| q.id().to_string())
                 .collect();
-            Answer::json(200, json!({"ok": true, "event_id": record.event_id, "jobs": ids}))
+            Answer::json(200, json!({"ok": true, "event_id": event_id, "jobs": ids}))
         }
         HookRecorded::Duplicate => {
-            Answer::json(200, json!({"ok": true, "event_id": record.event_id, "duplicate": true, "jobs": []}))
+            Answer::json(200, json!({"ok": true, "event_id": event_id, "duplicate": true, "jobs": []}))
         }
     };
-    Ok((answer, record.id))
+    Ok((answer, record_id))
 }
 
 async fn creator(state: &AppState, username: &Username) -> Option<Principal> {
-    let user = state.store.get_user(username).await.ok()??;
+    let user = state.caches.users.get_or_load(username.clone(), state.store.get_user(username)).await.ok()??;
     Some(Principal {
         username: user.username,
         super_admin: user.super_admin,
@@ -545,15 +587,82 @@ async fn new_job(
         }
     }
     let tag = runs::job_tag(&runnable, None);
-    Ok(Some(runs::new_job(caller, &runnable, args.clone(), &opts, &tag, true, true)))
+    let job = runs::new_job(caller, &runnable, args.clone(), &opts, &tag, true, true);
+    if start.idempotency_strategy == Some(Strategy::FailOnRunning) {
+        // A run that ended gives its key up: this event starts a new one.
+        state.store.release_ended_key(&job).await.map_err(|e| e.to_string())?;
+    }
+    Ok(Some(job))
 }
 
 /// Records a request whose body could not be read (over the limit, broken).
-pub async fn record_unread(state: &AppState, hook: &Hook, req: &Received, why: &ApiError) -> ApiResult<()> {
-    let def = Definition::from_hook(hook)?;
-    let mut record = new_record(hook, &def, req, None);
+pub async fn record_unread(
+    state: &AppState,
+    hook: &Hook,
+    def: &Definition,
+    req: &Received,
+    why: &ApiError,
+) -> ApiResult<()> {
+    let mut record = new_record(hook, def, req, None);
     record.outcome = if matches!(why, ApiError::PayloadTooLarge(_)) { "too_large" } else { "refused" }.into();
     record.reason = Some(why.to_string());
-    state.store.record_hook_event(&record, None, &[]).await?;
+    commit_event(state, record.clone(), None, Vec::new()).await?;
     Ok(())
+}
+
+/// Completes every step waiting on `hook` whose matches the event's
+/// document holds, with the document as the step's result; answers
+/// `[{"flow", "step_id", "job"}]` for the event's record.
+async fn wake_waits(state: &AppState, waits: &[orvanta_store::HookWait], document: &Value) -> ApiResult<Vec<Value>> {
+    let mut woken = Vec::new();
+    for wait in waits {
+        let Some(wanted) = wanted(&wait.matches) else { continue };
+        if !orvanta_hooks::matches(document, &wanted) {
+            continue;
+        }
+        // Whoever takes the wait ends it: an event, the timeout, the deletion.
+        if !state.store.take_hook_wait(wait.job).await? {
+            continue;
+        }
+        state.engine().wait_ended(wait, orvanta_core::JobStatus::Success, document.clone()).await?;
+        woken.push(json!({"flow": wait.flow.to_string(), "step_id": wait.step_id, "job": wait.job.to_string()}));
+    }
+    Ok(woken)
+}
+
+/// A wait's stored matches as paths and values; `None` when a path no
+/// longer parses (it was checked when the flow was saved).
+fn wanted(matches: &Value) -> Option<Vec<(orvanta_hooks::Path, Value)>> {
+    matches
+        .as_array()?
+        .iter()
+        .map(|pair| {
+            let path = orvanta_hooks::Path::parse(pair.get(0)?.as_str()?).ok()?;
+            Some((path, pair.get(1).cloned().unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+/// Fails the steps waiting on a definition that is going away.
+pub async fn fail_waits(state: &AppState, hook: &Hook, why: &str) -> ApiResult<()> {
+    for wait in state.store.hook_waits(&hook.id).await? {
+        if state.store.take_hook_wait(wait.job).await? {
+            let message =
+                format!("step '{}' waited for the inbound webhook '{}', which {why}", wait.step_id, hook.name);
+            let error = json!({"error": {"name": "WebhookGone", "message": message}});
+            state.engine().wait_ended(&wait, orvanta_core::JobStatus::Failure, error).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records an event with its jobs through the group commit.
+async fn commit_event(
+    state: &AppState,
+    event: HookEvent,
+    delivery: Option<&str>,
+    jobs: Vec<orvanta_core::NewJob>,
+) -> ApiResult<HookRecorded> {
+    let item = orvanta_store::HookRecord { event, delivery: delivery.map(str::to_owned), jobs };
+    Ok(state.hook_recorder.record(item).await?)
 }

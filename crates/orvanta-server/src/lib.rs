@@ -14,6 +14,7 @@ pub mod http;
 pub mod inbound;
 pub mod objects;
 pub mod runs;
+pub mod secrets;
 pub mod state;
 pub mod wait;
 pub mod worker;

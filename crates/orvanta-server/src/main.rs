@@ -12,6 +12,12 @@ use orvanta_server::app;
 use orvanta_server::cfg::{Config, Overrides};
 use std::process::ExitCode;
 
+/// mimalloc: the request path allocates and frees many short-lived buffers
+/// (bodies, JSON); glibc's allocator spent a third of the server's time on
+/// them under load (see bench/inbound.sh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "orvanta", version, about = "Orvanta: a webhook-first runner for scripts and flows")]
 struct Cli {

@@ -19,6 +19,8 @@ pub struct AppState {
     pub caches: Arc<crate::cache::Caches>,
     /// Group-commits the jobs requests enqueue.
     pub enqueuer: Arc<crate::enqueue::Enqueuer>,
+    /// Group-commits inbound webhook events with their jobs.
+    pub hook_recorder: Arc<crate::enqueue::HookRecorder>,
     /// The workspace object storage (uploads, non-UTF-8 bodies).
     pub objects: Arc<dyn crate::objects::ObjectStore>,
     /// Parsed flow versions (flow status views, resume URLs).
@@ -29,6 +31,8 @@ pub struct AppState {
     pub embedded_workers: usize,
     /// The warm processes of the worker embedded in this process.
     pub warm: Option<Arc<orvanta_exec::WarmPool>>,
+    /// Seals the secrets the database keeps.
+    pub sealer: Arc<crate::secrets::Sealer>,
 }
 
 impl AppState {

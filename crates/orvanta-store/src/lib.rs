@@ -199,21 +199,40 @@ pub trait HookStore: Send + Sync + 'static {
     /// Deletes a definition with its history and delivery ids.
     async fn delete_hook(&self, ws: &WorkspaceId, id: &str) -> Result<bool>;
     async fn set_hook_verified(&self, id: &str) -> Result<()>;
-    /// Records an event and enqueues its jobs in one transaction. With a
-    /// `delivery` id already acted on, records it as `duplicate` and
-    /// enqueues nothing.
+    /// Records events and enqueues their jobs in one transaction (group
+    /// commit). An event whose `delivery` id was acted on (before, or earlier
+    /// in the batch) is recorded as `duplicate` and enqueues nothing.
+    async fn record_hook_events(&self, events: &[HookRecord]) -> Result<Vec<HookRecorded>>;
+
+    /// [`HookStore::record_hook_events`] for one event.
     async fn record_hook_event(
         &self,
         event: &HookEvent,
         delivery: Option<&str>,
         jobs: &[NewJob],
-    ) -> Result<HookRecorded>;
+    ) -> Result<HookRecorded> {
+        let record = HookRecord { event: event.clone(), delivery: delivery.map(str::to_owned), jobs: jobs.to_vec() };
+        let mut answers = self.record_hook_events(&[record]).await?;
+        answers.pop().ok_or_else(|| StoreError::Internal("recording an event answered nothing".into()))
+    }
     /// A hook's events, newest first, older than the record id `before`.
     async fn list_hook_events(&self, hook_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<HookEvent>>;
     /// One event by its record id, or the newest with that event id.
     async fn get_hook_event(&self, hook_id: &str, id: &str) -> Result<Option<HookEvent>>;
     /// Deletes the events (and delivery ids) received before `before`; answers how many.
     async fn purge_hook_events(&self, before: Millis) -> Result<u64>;
+    /// Sets the waits an event completed, on its record.
+    async fn set_hook_event_waits(&self, id: &str, waits: &serde_json::Value) -> Result<()>;
+    /// The steps waiting on a hook (written by [`QueueStore::commit_flow`]).
+    async fn hook_waits(&self, hook_id: &str) -> Result<Vec<HookWait>>;
+    /// Frees `job`'s idempotency key when the run holding it has ended, so
+    /// that enqueuing `job` starts a new run (Conductor's `FAIL_ON_RUNNING`);
+    /// a queued or running holder keeps it. Answers whether it was freed.
+    async fn release_ended_key(&self, job: &NewJob) -> Result<bool>;
+    /// Waits whose deadline is at or before `now`.
+    async fn expired_hook_waits(&self, now: Millis, limit: i64) -> Result<Vec<HookWait>>;
+    /// Ends a wait: true for the one caller that removed it.
+    async fn take_hook_wait(&self, job: JobId) -> Result<bool>;
 }
 
 /// Opens the store a URL names (`sqlite:...` or `postgres://...`) and migrates it.

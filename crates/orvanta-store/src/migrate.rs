@@ -17,6 +17,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 4, name: "job_scopes", sql: include_str!("sqlite/migrations/0004_job_scopes.sql") },
     Migration { version: 5, name: "concurrency", sql: include_str!("sqlite/migrations/0005_concurrency.sql") },
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("sqlite/migrations/0006_inbound_hooks.sql") },
+    Migration { version: 7, name: "hook_waits", sql: include_str!("sqlite/migrations/0007_hook_waits.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -26,6 +27,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 4, name: "job_scopes", sql: include_str!("postgres/migrations/0004_job_scopes.sql") },
     Migration { version: 5, name: "concurrency", sql: include_str!("postgres/migrations/0005_concurrency.sql") },
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("postgres/migrations/0006_inbound_hooks.sql") },
+    Migration { version: 7, name: "hook_waits", sql: include_str!("postgres/migrations/0007_hook_waits.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

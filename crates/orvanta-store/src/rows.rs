@@ -402,3 +402,34 @@ impl TryFrom<HookEventRow> for crate::HookEvent {
         })
     }
 }
+
+pub(crate) const HOOK_WAIT_COLUMNS: &str =
+    "job_id, hook_id, workspace, flow_job, step_id, matches, deadline, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct HookWaitRow {
+    job_id: String,
+    hook_id: String,
+    workspace: String,
+    flow_job: String,
+    step_id: String,
+    matches: String,
+    deadline: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<HookWaitRow> for crate::HookWait {
+    type Error = StoreError;
+    fn try_from(r: HookWaitRow) -> Result<Self, StoreError> {
+        Ok(crate::HookWait {
+            job: JobId::parse(&r.job_id)?,
+            hook_id: r.hook_id,
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            flow: JobId::parse(&r.flow_job)?,
+            step_id: r.step_id,
+            matches: json(Some(r.matches))?.unwrap_or_default(),
+            deadline: r.deadline,
+            created_at: r.created_at,
+        })
+    }
+}

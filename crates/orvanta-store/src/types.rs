@@ -214,6 +214,8 @@ pub struct FlowCommit {
     pub enqueue: Vec<NewJob>,
     /// Parked jobs to make due now.
     pub activate: Vec<Activation>,
+    /// Steps that begin to wait for an inbound webhook's event.
+    pub waits: Vec<HookWait>,
     pub now: Millis,
 }
 
@@ -338,11 +340,37 @@ pub struct HookEvent {
     pub replay_of: Option<String>,
 }
 
+/// One event to record, with the platform's delivery id and the jobs it starts.
+#[derive(Debug, Clone)]
+pub struct HookRecord {
+    pub event: HookEvent,
+    pub delivery: Option<String>,
+    pub jobs: Vec<NewJob>,
+}
+
 /// What recording an event did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HookRecorded {
-    /// Recorded; its jobs were enqueued (in the order given).
-    New(Vec<Enqueued>),
+    /// Recorded; its jobs were enqueued (in the order given); the steps
+    /// waiting on its hook as the transaction saw them, to test the event
+    /// against.
+    New(Vec<Enqueued>, Vec<HookWait>),
     /// Its delivery id was acted on before: recorded as `duplicate`, nothing enqueued.
     Duplicate,
+}
+
+/// A flow step waiting for an inbound webhook's event (contract §8.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookWait {
+    /// The step's job id (no job row: the wait is the step).
+    pub job: JobId,
+    pub hook_id: String,
+    pub workspace: WorkspaceId,
+    /// The flow run the step belongs to.
+    pub flow: JobId,
+    pub step_id: String,
+    /// `[[jsonpath, value], ...]`, resolved when the step started.
+    pub matches: serde_json::Value,
+    pub deadline: Option<Millis>,
+    pub created_at: Millis,
 }

@@ -71,11 +71,12 @@ async fn create(
     let ws = manager(&state, &principal, &ws).await?;
     let def = inbound::definition(&state, &ws, &save, None).await?;
     let now = orvanta_core::now_millis();
+    let id = new_id();
     let hook = Hook {
-        id: new_id(),
+        config: def.to_config(&id, &state.sealer)?,
+        id,
         workspace: ws,
         name: save.name.trim().to_owned(),
-        config: serde_json::to_value(&def).map_err(|e| ApiError::Internal(e.to_string()))?,
         url_verified: false,
         created_by: principal.username.clone(),
         created_at: now,
@@ -114,11 +115,12 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let ws = manager(&state, &principal, &ws).await?;
     let mut hook = hook_in(&state, &ws, &id).await?;
-    let old = Definition::from_hook(&hook)?;
+    let old = Definition::from_hook(&hook, &state.sealer)?;
     let def = inbound::definition(&state, &ws, &save, Some(&old)).await?;
     hook.name = save.name.trim().to_owned();
-    hook.config = serde_json::to_value(&def).map_err(|e| ApiError::Internal(e.to_string()))?;
+    hook.config = def.to_config(&hook.id, &state.sealer)?;
     hook.updated_at = orvanta_core::now_millis();
+    state.caches.hooks.forget(&hook.id);
     if !state.store.update_hook(&hook).await? {
         return Err(ApiError::NotFound(format!("no inbound webhook '{id}' in workspace '{ws}'")));
     }
@@ -131,9 +133,13 @@ async fn remove(
     principal: Principal,
 ) -> ApiResult<String> {
     let ws = manager(&state, &principal, &ws).await?;
+    let hook = hook_in(&state, &ws, &id).await?;
+    state.caches.hooks.forget(&id);
     if !state.store.delete_hook(&ws, &id).await? {
         return Err(ApiError::NotFound(format!("no inbound webhook '{id}' in workspace '{ws}'")));
     }
+    // Steps that waited for it fail now, with a reason, instead of forever.
+    inbound::fail_waits(&state, &hook, "was deleted while the step waited").await?;
     Ok(format!("inbound webhook {id} deleted"))
 }
 
@@ -222,7 +228,7 @@ async fn replay(
             original.id, original.outcome
         )));
     }
-    let def = Definition::from_hook(&hook)?;
+    let def = Definition::from_hook(&hook, &state.sealer)?;
     let headers: Vec<(String, String)> = original
         .headers
         .as_array()
@@ -263,10 +269,20 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    let hook =
-        state.store.get_hook(&id).await?.ok_or_else(|| {
+    let load = async {
+        match state.store.get_hook(&id).await? {
+            Some(hook) => {
+                let def = Definition::from_hook(&hook, &state.sealer)?;
+                Ok::<_, ApiError>(Some(std::sync::Arc::new((hook, def))))
+            }
+            None => Ok(None),
+        }
+    };
+    let entry =
+        state.caches.hooks.get_or_load(id.clone(), load).await?.ok_or_else(|| {
             ApiError::NotFound(format!("no inbound webhook '{id}'; check the URL the platform calls"))
         })?;
+    let (hook, def) = (&entry.0, &entry.1);
     let limit = super::body::Limit { bytes: state.cfg.server.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" };
     let received_at = orvanta_core::now_millis();
     let header_list: Vec<(String, String)> = headers
@@ -280,10 +296,10 @@ async fn receive(
             // A body over the limit, or broken: recorded, nothing runs.
             let req =
                 Received { method: method.to_string(), headers: header_list, query, body: Vec::new(), received_at };
-            inbound::record_unread(&state, &hook, &req, &e).await?;
+            inbound::record_unread(&state, hook, def, &req, &e).await?;
             return Err(e);
         }
     };
     let req = Received { method: method.to_string(), headers: header_list, query, body: bytes.to_vec(), received_at };
-    Ok(answer_response(inbound::receive(&state, hook, req).await?))
+    Ok(answer_response(inbound::receive(&state, hook, def, req).await?))
 }

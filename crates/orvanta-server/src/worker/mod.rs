@@ -351,6 +351,7 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
     let defs = FlowDefs::default();
     let engine = Engine { store: &*store, defs: &defs };
     let mut last_repair: Option<std::time::Instant> = None;
+    let mut last_purge: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
         if last_repair.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
             last_repair = Some(std::time::Instant::now());
@@ -379,6 +380,16 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
             }
             Err(e) => tracing::warn!(error = %e, "the flow wake check failed"),
         }
+        end_expired_waits(&engine, &*store, now).await;
+        if cfg.inbound.history_days > 0 && last_purge.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
+            last_purge = Some(std::time::Instant::now());
+            let before = now - (cfg.inbound.history_days as i64).saturating_mul(86_400_000);
+            match store.purge_hook_events(before).await {
+                Ok(n) if n > 0 => tracing::info!(count = n, "inbound webhook history past its keeping time purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the inbound webhook history purge failed"),
+            }
+        }
         match store.delete_expired_tokens(now).await {
             Ok(gone) if !gone.is_empty() => tracing::info!(count = gone.len(), "expired tokens deleted"),
             Ok(_) => {}
@@ -387,6 +398,34 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// Fails the `waitforwebhook` steps whose timeout passed with no matching event.
+async fn end_expired_waits(engine: &Engine<'_>, store: &dyn Store, now: orvanta_core::Millis) {
+    let expired = match store.expired_hook_waits(now, 500).await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "the inbound webhook wait check failed");
+            return;
+        }
+    };
+    for wait in expired {
+        match store.take_hook_wait(wait.job).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "an expired inbound webhook wait could not be ended");
+                continue;
+            }
+        }
+        let secs = (wait.deadline.unwrap_or(now) - wait.created_at) / 1000;
+        let message =
+            format!("step '{}' waited {secs} s for a matching inbound webhook event; none came", wait.step_id);
+        let error = json!({"error": {"name": "WebhookTimeout", "message": message}});
+        if let Err(e) = engine.wait_ended(&wait, JobStatus::Failure, error).await {
+            tracing::warn!(flow = %wait.flow, error = %e, "a timed-out inbound webhook wait could not end its step");
         }
     }
 }

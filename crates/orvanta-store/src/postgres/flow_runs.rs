@@ -78,6 +78,22 @@ pub(super) async fn commit(pool: &PgPool, c: &FlowCommit) -> Result<FlowCommitte
     for chunk in refs.chunks(super::queue::INSERT_CHUNK) {
         super::queue::insert_many(&mut tx, chunk).await?;
     }
+    for w in &c.waits {
+        sqlx::query(&format!(
+            "INSERT INTO hook_waits ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            crate::rows::HOOK_WAIT_COLUMNS
+        ))
+        .bind(w.job.to_string())
+        .bind(&w.hook_id)
+        .bind(w.workspace.as_str())
+        .bind(w.flow.to_string())
+        .bind(&w.step_id)
+        .bind(w.matches.to_string())
+        .bind(w.deadline)
+        .bind(w.created_at)
+        .execute(&mut *tx)
+        .await?;
+    }
     let mut activated = 0;
     for a in &c.activate {
         let r = sqlx::query(

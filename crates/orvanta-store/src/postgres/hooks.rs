@@ -1,10 +1,10 @@
 //! Inbound webhook definitions and their history on PostgreSQL.
 
 use super::PgStore;
-use crate::rows::{convert, HookEventRow, HookRow, HOOK_COLUMNS, HOOK_EVENT_COLUMNS};
-use crate::{Hook, HookEvent, HookRecorded, Result};
+use crate::rows::{convert, HookEventRow, HookRow, HookWaitRow, HOOK_COLUMNS, HOOK_EVENT_COLUMNS, HOOK_WAIT_COLUMNS};
+use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, Result};
 use async_trait::async_trait;
-use orvanta_core::{Millis, NewJob, WorkspaceId};
+use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 
 #[async_trait]
 impl crate::HookStore for PgStore {
@@ -82,31 +82,35 @@ impl crate::HookStore for PgStore {
         Ok(())
     }
 
-    async fn record_hook_event(&self, e: &HookEvent, delivery: Option<&str>, jobs: &[NewJob]) -> Result<HookRecorded> {
+    async fn record_hook_events(&self, events: &[HookRecord]) -> Result<Vec<HookRecorded>> {
         let mut tx = self.pool.begin().await?;
-        let fresh = match delivery {
-            None => true,
-            Some(d) => {
-                sqlx::query(
-                    "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES ($1, $2, $3) \
+        let mut answers = Vec::with_capacity(events.len());
+        let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
+        for HookRecord { event: e, delivery, jobs } in events {
+            let delivery = delivery.as_deref();
+            let fresh = match delivery {
+                None => true,
+                Some(d) => {
+                    sqlx::query(
+                        "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES ($1, $2, $3) \
                      ON CONFLICT DO NOTHING",
-                )
-                .bind(&e.hook_id)
-                .bind(d)
-                .bind(e.received_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1
-            }
-        };
-        let (outcome, enqueued) = if fresh {
-            (e.outcome.as_str(), super::queue::enqueue_in(&mut tx, jobs).await?)
-        } else {
-            ("duplicate", Vec::new())
-        };
-        let jobs_json = crate::shared::hook_jobs_json(&e.jobs, jobs, &enqueued);
-        sqlx::query(&format!(
+                    )
+                    .bind(&e.hook_id)
+                    .bind(d)
+                    .bind(e.received_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+            };
+            let (outcome, enqueued) = if fresh {
+                (e.outcome.as_str(), super::queue::enqueue_in(&mut tx, jobs).await?)
+            } else {
+                ("duplicate", Vec::new())
+            };
+            let jobs_json = crate::shared::hook_jobs_json(&e.jobs, jobs, &enqueued);
+            sqlx::query(&format!(
             "INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&e.id)
@@ -126,8 +130,26 @@ impl crate::HookStore for PgStore {
         .bind(&e.replay_of)
         .execute(&mut *tx)
         .await?;
+            let answer = if fresh {
+                // The waits as this transaction sees them: one read per hook and batch.
+                if !waits.iter().any(|(h, _)| h == &e.hook_id) {
+                    let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+                        "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = $1 ORDER BY created_at"
+                    ))
+                    .bind(&e.hook_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    waits.push((e.hook_id.clone(), convert(rows)?));
+                }
+                let of_hook = waits.iter().find(|(h, _)| h == &e.hook_id).map(|(_, w)| w.clone()).unwrap_or_default();
+                HookRecorded::New(enqueued, of_hook)
+            } else {
+                HookRecorded::Duplicate
+            };
+            answers.push(answer);
+        }
         tx.commit().await?;
-        Ok(if fresh { HookRecorded::New(enqueued) } else { HookRecorded::Duplicate })
+        Ok(answers)
     }
 
     async fn list_hook_events(&self, hook_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<HookEvent>> {
@@ -161,5 +183,56 @@ impl crate::HookStore for PgStore {
         sqlx::query("DELETE FROM hook_deliveries WHERE received_at < $1").bind(before).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn set_hook_event_waits(&self, id: &str, waits: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE hook_events SET waits = $1 WHERE id = $2")
+            .bind(waits.to_string())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn hook_waits(&self, hook_id: &str) -> Result<Vec<HookWait>> {
+        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = $1 ORDER BY created_at"
+        ))
+        .bind(hook_id)
+        .fetch_all(&self.pool)
+        .await?;
+        convert(rows)
+    }
+
+    async fn expired_hook_waits(&self, now: Millis, limit: i64) -> Result<Vec<HookWait>> {
+        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE deadline IS NOT NULL AND deadline <= $1 \
+             ORDER BY deadline LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        convert(rows)
+    }
+
+    async fn take_hook_wait(&self, job: JobId) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM hook_waits WHERE job_id = $1").bind(job.to_string()).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_ended_key(&self, job: &NewJob) -> Result<bool> {
+        let Some(key) = &job.idempotency_key else { return Ok(false) };
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE workspace = $1 AND runnable = $2 AND key = $3 \
+             AND job_id IN (SELECT id FROM jobs WHERE status IN ('success', 'failure', 'canceled'))",
+        )
+        .bind(job.workspace.as_str())
+        .bind(crate::rows::runnable_key(job))
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -1,10 +1,10 @@
 //! Inbound webhook definitions and their history on SQLite.
 
 use super::SqliteStore;
-use crate::rows::{convert, HookEventRow, HookRow, HOOK_COLUMNS, HOOK_EVENT_COLUMNS};
-use crate::{Hook, HookEvent, HookRecorded, JobEvent, Result};
+use crate::rows::{convert, HookEventRow, HookRow, HookWaitRow, HOOK_COLUMNS, HOOK_EVENT_COLUMNS, HOOK_WAIT_COLUMNS};
+use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, JobEvent, Result};
 use async_trait::async_trait;
-use orvanta_core::{Millis, NewJob, WorkspaceId};
+use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 
 #[async_trait]
 impl crate::HookStore for SqliteStore {
@@ -81,55 +81,79 @@ impl crate::HookStore for SqliteStore {
         Ok(())
     }
 
-    async fn record_hook_event(&self, e: &HookEvent, delivery: Option<&str>, jobs: &[NewJob]) -> Result<HookRecorded> {
+    async fn record_hook_events(&self, events: &[HookRecord]) -> Result<Vec<HookRecorded>> {
         let mut tx = self.write.begin().await?;
-        let fresh = match delivery {
-            None => true,
-            Some(d) => {
-                sqlx::query(
-                    "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES (?, ?, ?) \
+        let mut answers = Vec::with_capacity(events.len());
+        let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
+        let mut created = false;
+        for HookRecord { event: e, delivery, jobs } in events {
+            let delivery = delivery.as_deref();
+            let fresh = match delivery {
+                None => true,
+                Some(d) => {
+                    sqlx::query(
+                        "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES (?, ?, ?) \
                      ON CONFLICT DO NOTHING",
-                )
-                .bind(&e.hook_id)
-                .bind(d)
-                .bind(e.received_at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1
-            }
-        };
-        let (outcome, enqueued) = if fresh {
-            (e.outcome.as_str(), super::queue::enqueue_in(&mut tx, jobs).await?)
-        } else {
-            ("duplicate", Vec::new())
-        };
-        let jobs_json = crate::shared::hook_jobs_json(&e.jobs, jobs, &enqueued);
-        sqlx::query(&format!(
-            "INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&e.id)
-        .bind(&e.hook_id)
-        .bind(e.workspace.as_str())
-        .bind(&e.event_id)
-        .bind(e.received_at)
-        .bind(outcome)
-        .bind(if fresh { e.reason.clone() } else { Some(crate::shared::duplicate_reason(delivery)) })
-        .bind(e.headers_matched)
-        .bind(&e.method)
-        .bind(&e.query)
-        .bind(e.headers.to_string())
-        .bind(&e.body)
-        .bind(jobs_json.to_string())
-        .bind(e.waits.to_string())
-        .bind(&e.replay_of)
-        .execute(&mut *tx)
-        .await?;
+                    )
+                    .bind(&e.hook_id)
+                    .bind(d)
+                    .bind(e.received_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+            };
+            let (outcome, enqueued) = if fresh {
+                (e.outcome.as_str(), super::queue::enqueue_in(&mut tx, jobs).await?)
+            } else {
+                ("duplicate", Vec::new())
+            };
+            let jobs_json = crate::shared::hook_jobs_json(&e.jobs, jobs, &enqueued);
+            sqlx::query(&format!(
+                "INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .bind(&e.id)
+            .bind(&e.hook_id)
+            .bind(e.workspace.as_str())
+            .bind(&e.event_id)
+            .bind(e.received_at)
+            .bind(outcome)
+            .bind(if fresh { e.reason.clone() } else { Some(crate::shared::duplicate_reason(delivery)) })
+            .bind(e.headers_matched)
+            .bind(&e.method)
+            .bind(&e.query)
+            .bind(e.headers.to_string())
+            .bind(&e.body)
+            .bind(jobs_json.to_string())
+            .bind(e.waits.to_string())
+            .bind(&e.replay_of)
+            .execute(&mut *tx)
+            .await?;
+            created |= enqueued.iter().any(|q| matches!(q, crate::Enqueued::Created(_)));
+            let answer = if fresh {
+                // The waits as this transaction sees them: one read per hook and batch.
+                if !waits.iter().any(|(h, _)| h == &e.hook_id) {
+                    let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+                        "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = ? ORDER BY created_at"
+                    ))
+                    .bind(&e.hook_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    waits.push((e.hook_id.clone(), convert(rows)?));
+                }
+                let of_hook = waits.iter().find(|(h, _)| h == &e.hook_id).map(|(_, w)| w.clone()).unwrap_or_default();
+                HookRecorded::New(enqueued, of_hook)
+            } else {
+                HookRecorded::Duplicate
+            };
+            answers.push(answer);
+        }
         tx.commit().await?;
-        if enqueued.iter().any(|q| matches!(q, crate::Enqueued::Created(_))) {
+        if created {
             self.publish(JobEvent::Enqueued);
         }
-        Ok(if fresh { HookRecorded::New(enqueued) } else { HookRecorded::Duplicate })
+        Ok(answers)
     }
 
     async fn list_hook_events(&self, hook_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<HookEvent>> {
@@ -163,5 +187,56 @@ impl crate::HookStore for SqliteStore {
         sqlx::query("DELETE FROM hook_deliveries WHERE received_at < ?").bind(before).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn set_hook_event_waits(&self, id: &str, waits: &serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE hook_events SET waits = ? WHERE id = ?")
+            .bind(waits.to_string())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn hook_waits(&self, hook_id: &str) -> Result<Vec<HookWait>> {
+        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = ? ORDER BY created_at"
+        ))
+        .bind(hook_id)
+        .fetch_all(&self.read)
+        .await?;
+        convert(rows)
+    }
+
+    async fn expired_hook_waits(&self, now: Millis, limit: i64) -> Result<Vec<HookWait>> {
+        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE deadline IS NOT NULL AND deadline <= ? \
+             ORDER BY deadline LIMIT ?"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        convert(rows)
+    }
+
+    async fn take_hook_wait(&self, job: JobId) -> Result<bool> {
+        let done =
+            sqlx::query("DELETE FROM hook_waits WHERE job_id = ?").bind(job.to_string()).execute(&self.write).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_ended_key(&self, job: &NewJob) -> Result<bool> {
+        let Some(key) = &job.idempotency_key else { return Ok(false) };
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? \
+             AND job_id IN (SELECT id FROM jobs WHERE status IN ('success', 'failure', 'canceled'))",
+        )
+        .bind(job.workspace.as_str())
+        .bind(crate::rows::runnable_key(job))
+        .bind(key)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -73,7 +73,7 @@ pub async fn events_jobs_and_deliveries(store: Arc<dyn Store>) {
     let job = new_job();
     let id = job.id;
     let first = store.record_hook_event(&event("e1", "h1", T0), Some("d-1"), &[job]).await.unwrap();
-    assert_eq!(first, HookRecorded::New(vec![Enqueued::Created(id)]));
+    assert_eq!(first, HookRecorded::New(vec![Enqueued::Created(id)], vec![]));
     assert!(store.job_by_id(id).await.unwrap().is_some(), "the job is queued with the event");
     // The platform retries the same delivery: recorded, nothing enqueued.
     let retry_job = new_job();
@@ -109,7 +109,35 @@ pub async fn events_jobs_and_deliveries(store: Arc<dyn Store>) {
     let later = new_job();
     let later_id = later.id;
     let fresh = store.record_hook_event(&event("e4", "h1", T0 + 3), Some("d-1"), &[later]).await.unwrap();
-    assert_eq!(fresh, HookRecorded::New(vec![Enqueued::Created(later_id)]));
+    assert_eq!(fresh, HookRecorded::New(vec![Enqueued::Created(later_id)], vec![]));
     assert!(store.delete_hook(&ws("demo"), "h1").await.unwrap());
     assert!(store.list_hook_events("h1", None, 10).await.unwrap().is_empty(), "history goes with its hook");
+}
+
+pub async fn waits_commit_with_the_flow_and_end_once(store: Arc<dyn Store>) {
+    use orvanta_core::JobId;
+    use orvanta_store::{FlowCommit, HookWait};
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    let wait = |deadline: Option<i64>| HookWait {
+        job: JobId::new(),
+        hook_id: "h1".into(),
+        workspace: ws("demo"),
+        flow: JobId::new(),
+        step_id: "wait".into(),
+        matches: json!([["$.n", 1]]),
+        deadline,
+        created_at: T0,
+    };
+    let (a, b) = (wait(None), wait(Some(T0 + 1000)));
+    let commit = FlowCommit { waits: vec![a.clone(), b.clone()], now: T0, ..Default::default() };
+    store.commit_flow(&commit).await.unwrap();
+    let listed = store.hook_waits("h1").await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&a) && listed.contains(&b), "{listed:?}");
+    assert!(store.expired_hook_waits(T0 + 999, 10).await.unwrap().is_empty());
+    assert_eq!(store.expired_hook_waits(T0 + 1000, 10).await.unwrap(), vec![b.clone()]);
+    assert!(store.take_hook_wait(b.job).await.unwrap(), "the first taker ends it");
+    assert!(!store.take_hook_wait(b.job).await.unwrap(), "and only once");
+    assert_eq!(store.hook_waits("h1").await.unwrap(), vec![a]);
 }

@@ -48,6 +48,7 @@ macro_rules! conformance {
 conformance! {
     hooks::definitions,
     hooks::events_jobs_and_deliveries,
+    hooks::waits_commit_with_the_flow_and_end_once,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,

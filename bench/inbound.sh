@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Inbound webhooks: GitHub-signed `push` events (a realistic 5 kB body) POSTed
+# to /webhook/{id} with wrk, 64 connections; each is verified (HMAC-SHA256),
+# recorded in the history and starts a one-step flow, committed before its
+# 200. In the same run, the baseline: the plain async script webhook
+# (jobs/run/p/...) with the same body. SQLite, a worker slot draining.
+# Needs wrk (apt-get install wrk). Usage: bench/inbound.sh [seconds per case, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS="${1:-10}"
+. bench/lib.sh
+
+# A push event of about 5 kB, as GitHub sends it (no delivery id header:
+# every request acts; with one, retries would be recorded as duplicates).
+BODY=$(python3 - <<'PYEOF'
+import json
+commit = lambda i: {"id": f"{i:040x}", "tree_id": f"{i+1:040x}", "distinct": True,
+    "message": f"Fix the flaky test number {i} in the queue module", "timestamp": "2026-11-30T10:00:00Z",
+    "url": f"https://github.com/orvanta/orvanta/commit/{i:040x}",
+    "author": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
+    "committer": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
+    "added": [], "removed": [], "modified": ["crates/orvanta-store/src/queue.rs"]}
+body = {"ref": "refs/heads/main", "before": "0" * 40, "after": "f" * 40,
+    "repository": {"id": 1, "name": "orvanta", "full_name": "orvanta/orvanta", "private": False,
+        "owner": {"login": "orvanta", "id": 2}, "html_url": "https://github.com/orvanta/orvanta",
+        "description": "Webhook-first runner for scripts and flows", "default_branch": "main"},
+    "pusher": {"name": "ada", "email": "ada@example.com"}, "sender": {"login": "ada", "id": 3},
+    "commits": [commit(i) for i in range(7)], "head_commit": commit(7)}
+print(json.dumps(body))
+PYEOF
+)
+SECRET="bench secret"
+SIG="sha256=$(printf '%s' "$BODY" | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)"
+echo "body: ${#BODY} bytes"
+
+lua() { # $1: extra header lines
+  cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = [==[$BODY]==]
+wrk.headers["Content-Type"] = "application/json"
+$1
+LUA
+}
+result() { # $1: wrk output
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$1")
+  p50=$(awk '$1 == "50%" {print $2}' "$1"); p99=$(awk '$1 == "99%" {print $2}' "$1")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$1")
+  [ -z "$non2xx" ] || { echo "FAIL: $non2xx answers were not 2xx" >&2; cat "$1" >&2; exit 1; }
+  echo "$rps req/s, p50 $p50, p99 $p99"
+}
+
+start "$WORK/data" ORVANTA_WORKERS=1 ${BENCH_ENV:-}
+curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$URL/api/w/demo/flows/create" \
+  -d '{"path": "u/admin/on_push", "value": {"modules": [{"id": "a", "value": {"type": "identity"}}]}}' >/dev/null
+create u/admin/on_push_script bash ':'
+HOOK=$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  "$URL/api/w/demo/inbound_webhooks/create" \
+  -d "{\"name\": \"gh\", \"source_platform\": \"github\", \"secret\": \"$SECRET\", \"flows_to_start\": [{\"path\": \"u/admin/on_push\"}]}" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+# One signed request first: it must be verified and start its flow.
+curl -sf -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: $SIG" \
+  --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
+
+echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s"
+lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
+wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$WORK/base.txt"
+BASE=$(result "$WORK/base.txt"); echo "$BASE"
+
+echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s"
+lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
+wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\""
+wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$WORK/hook.txt"
+HOOKED=$(result "$WORK/hook.txt"); echo "$HOOKED"
+python3 -c "import sys; b, h = float(sys.argv[1]), float(sys.argv[2]); print(f'ratio baseline / inbound: {b / h:.2f}x')" \
+  "${BASE%% *}" "${HOOKED%% *}"
