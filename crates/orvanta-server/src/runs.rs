@@ -209,6 +209,9 @@ pub struct Start<'a> {
 #[derive(Debug, Clone)]
 pub struct Started {
     pub ids: Vec<JobId>,
+    /// Every job is new (none was an earlier job answered again for its
+    /// `job_id` or idempotency key).
+    pub created: bool,
     /// The jobs' worker tag.
     pub tag: String,
 }
@@ -232,11 +235,13 @@ pub async fn start(state: &AppState, run: Start<'_>) -> Result<Started, RunError
     let single = run.args.len() == 1;
     let tag = job_tag(run.runnable, run.opts.tag.clone());
     let mut ids = Vec::with_capacity(run.args.len());
+    let mut created = true;
     for (i, args) in run.args.into_iter().enumerate() {
         let first = i == 0;
         let job = new_job(run.caller, run.runnable, args, &run.opts, &tag, first, single);
         let enqueued = state.enqueuer.enqueue(job).await?;
         if let Enqueued::Existing(id) = enqueued {
+            created = false;
             let same = match state.store.get_job(run.runnable.workspace(), id).await? {
                 Some(job) => {
                     job.path.as_ref() == Some(run.runnable.path())
@@ -251,7 +256,7 @@ pub async fn start(state: &AppState, run: Start<'_>) -> Result<Started, RunError
         }
         ids.push(enqueued.id());
     }
-    Ok(Started { ids, tag })
+    Ok(Started { ids, created, tag })
 }
 
 /// Whether an earlier job (of the same path) is one of this very runnable:

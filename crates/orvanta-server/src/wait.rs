@@ -38,13 +38,30 @@ pub async fn until_done(
     id: JobId,
     timeout: Duration,
 ) -> Result<Waited, StoreError> {
-    let mut events = store.subscribe();
+    until_done_from(store, ws, id, timeout, None).await
+}
+
+/// [`until_done`] with events subscribed to before the job was enqueued:
+/// then nothing of its end can have passed, and the job is first read when
+/// an event says it changed (or after the safety net's nap).
+pub async fn until_done_from(
+    store: &dyn Store,
+    ws: &WorkspaceId,
+    id: JobId,
+    timeout: Duration,
+    subscribed: Option<tokio::sync::broadcast::Receiver<JobEvent>>,
+) -> Result<Waited, StoreError> {
+    let mut read_first = subscribed.is_none();
+    let mut events = subscribed.unwrap_or_else(|| store.subscribe());
     let deadline = Instant::now() + timeout;
     loop {
-        let Some(job) = store.get_job(ws, id).await? else { return Ok(Waited::Gone) };
-        if answered(&job) {
-            return Ok(Waited::Done(Box::new(job)));
+        if read_first {
+            let Some(job) = store.get_job(ws, id).await? else { return Ok(Waited::Gone) };
+            if answered(&job) {
+                return Ok(Waited::Done(Box::new(job)));
+            }
         }
+        read_first = true;
         let now = Instant::now();
         if now >= deadline {
             return Ok(Waited::TimedOut);

@@ -135,11 +135,14 @@ async fn answer(
     kind: TargetKind,
     mode: Mode,
 ) -> ApiResult<Response> {
+    // A sync caller listens before its job exists: the job's end cannot
+    // pass unseen, so the waiter need not read the job before it ends.
+    let events = (mode == Mode::Sync).then(|| s.store.subscribe());
     let run = start(&s, &ws, &principal, kind.parse(&rest)?, req, mode).await?;
     match mode {
         Mode::Async => Ok(async_answer(&run)),
         Mode::Sync => match require_worker(&s, &run).await {
-            Ok(()) => sync_answer(&s, &run).await,
+            Ok(()) => sync_answer(&s, &run, events).await,
             Err(refused) => Ok(refused),
         },
         Mode::Stream => Err(ApiError::Internal("the stream mode is answered by jobs_stream".into())),
@@ -152,6 +155,8 @@ async fn answer(
 pub struct Started {
     pub runnable: Runnable,
     pub ids: Vec<JobId>,
+    /// Every job is new (see `runs::Started::created`).
+    pub created: bool,
     pub batch: bool,
     /// The jobs' worker tag.
     pub tag: String,
@@ -287,7 +292,7 @@ pub async fn start(
     };
     let started =
         runs::start(state, runs::Start { caller: principal, runnable: &runnable, pinned, args, opts }).await?;
-    Ok(Started { runnable, ids: started.ids, batch, tag: started.tag })
+    Ok(Started { runnable, ids: started.ids, created: started.created, batch, tag: started.tag })
 }
 
 /// Reads the body under its limit: the multipart limit for uploads, the
@@ -329,14 +334,20 @@ fn async_answer(started: &Started) -> Response {
     with_job_id(resp, first)
 }
 
-async fn sync_answer(state: &AppState, started: &Started) -> ApiResult<Response> {
+async fn sync_answer(
+    state: &AppState,
+    started: &Started,
+    events: Option<tokio::sync::broadcast::Receiver<orvanta_store::JobEvent>>,
+) -> ApiResult<Response> {
+    // Listening since before a new job existed: its first read can wait for its end.
+    let early = events.filter(|_| started.created);
     let id = started.ids[0];
     let timeout = Duration::from_secs(state.cfg.server.sync_timeout_s);
     let store = state.store.clone();
     let ws = started.runnable.workspace().clone();
     let (error_status, delete_after_use) = (started.runnable.error_status_code(), started.runnable.delete_after_use());
     let finish = async move {
-        let mut job = match crate::wait::until_done(&*store, &ws, id, timeout).await? {
+        let mut job = match crate::wait::until_done_from(&*store, &ws, id, timeout, early).await? {
             crate::wait::Waited::Done(job) => *job,
             crate::wait::Waited::TimedOut => return Ok(None),
             crate::wait::Waited::Gone => {
