@@ -6,6 +6,9 @@ use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, Result};
 use async_trait::async_trait;
 use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 
+/// Event records per multi-row insert (15 values each, under both databases' limits).
+const EVENTS_PER_INSERT: usize = 64;
+
 #[async_trait]
 impl crate::HookStore for PgStore {
     async fn create_hook(&self, h: &Hook) -> Result<()> {
@@ -84,69 +87,85 @@ impl crate::HookStore for PgStore {
 
     async fn record_hook_events(&self, events: &[HookRecord]) -> Result<Vec<HookRecorded>> {
         let mut tx = self.pool.begin().await?;
-        let mut answers = Vec::with_capacity(events.len());
-        let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
-        for HookRecord { event: e, delivery, jobs } in events {
-            let delivery = delivery.as_deref();
-            let fresh = match delivery {
+        // Which events act: those whose delivery id was not acted on before
+        // (nor earlier in this batch).
+        let mut fresh = Vec::with_capacity(events.len());
+        for r in events {
+            let new = match &r.delivery {
                 None => true,
                 Some(d) => {
                     sqlx::query(
                         "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
+                         ON CONFLICT DO NOTHING",
                     )
-                    .bind(&e.hook_id)
+                    .bind(&r.event.hook_id)
                     .bind(d)
-                    .bind(e.received_at)
+                    .bind(r.event.received_at)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
                         == 1
                 }
             };
-            let (outcome, enqueued) = if fresh {
-                (e.outcome.as_str(), super::queue::enqueue_in(&mut tx, jobs).await?)
-            } else {
-                ("duplicate", Vec::new())
-            };
-            let jobs_json = crate::shared::hook_jobs_json(&e.jobs, jobs, &enqueued);
-            sqlx::query(&format!(
-            "INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-        ))
-        .bind(&e.id)
-        .bind(&e.hook_id)
-        .bind(e.workspace.as_str())
-        .bind(&e.event_id)
-        .bind(e.received_at)
-        .bind(outcome)
-        .bind(if fresh { e.reason.clone() } else { Some(crate::shared::duplicate_reason(delivery)) })
-        .bind(e.headers_matched)
-        .bind(&e.method)
-        .bind(&e.query)
-        .bind(e.headers.to_string())
-        .bind(&e.body)
-        .bind(jobs_json.to_string())
-        .bind(e.waits.to_string())
-        .bind(&e.replay_of)
-        .execute(&mut *tx)
-        .await?;
-            let answer = if fresh {
-                // The waits as this transaction sees them: one read per hook and batch.
-                if !waits.iter().any(|(h, _)| h == &e.hook_id) {
-                    let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
-                        "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = $1 ORDER BY created_at"
-                    ))
-                    .bind(&e.hook_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    waits.push((e.hook_id.clone(), convert(rows)?));
-                }
-                let of_hook = waits.iter().find(|(h, _)| h == &e.hook_id).map(|(_, w)| w.clone()).unwrap_or_default();
-                HookRecorded::New(enqueued, of_hook)
-            } else {
-                HookRecorded::Duplicate
-            };
-            answers.push(answer);
+            fresh.push(new);
+        }
+        // The jobs of every acting event in one enqueue (multi-row inserts).
+        let refs: Vec<&NewJob> =
+            events.iter().zip(&fresh).filter(|(_, f)| **f).flat_map(|(r, _)| r.jobs.iter()).collect();
+        let mut enqueued = super::queue::enqueue_in(&mut tx, &refs).await?.into_iter();
+        let mut per_event: Vec<Vec<crate::Enqueued>> = Vec::with_capacity(events.len());
+        for (r, f) in events.iter().zip(&fresh) {
+            per_event.push(if *f { enqueued.by_ref().take(r.jobs.len()).collect() } else { Vec::new() });
+        }
+        // The records, many rows per statement.
+        for chunk in events.iter().zip(&fresh).zip(&per_event).collect::<Vec<_>>().chunks(EVENTS_PER_INSERT) {
+            let mut q =
+                sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) "));
+            q.push_values(chunk, |mut row, ((r, f), enq)| {
+                let e = &r.event;
+                let (outcome, reason) = if **f {
+                    (e.outcome.clone(), e.reason.clone())
+                } else {
+                    ("duplicate".to_owned(), Some(crate::shared::duplicate_reason(r.delivery.as_deref())))
+                };
+                row.push_bind(e.id.clone())
+                    .push_bind(e.hook_id.clone())
+                    .push_bind(e.workspace.as_str().to_owned())
+                    .push_bind(e.event_id.clone())
+                    .push_bind(e.received_at)
+                    .push_bind(outcome)
+                    .push_bind(reason)
+                    .push_bind(e.headers_matched)
+                    .push_bind(e.method.clone())
+                    .push_bind(e.query.clone())
+                    .push_bind(e.headers.to_string())
+                    .push_bind(e.body.clone())
+                    .push_bind(crate::shared::hook_jobs_json(&e.jobs, &r.jobs, enq).to_string())
+                    .push_bind(e.waits.to_string())
+                    .push_bind(e.replay_of.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        // The waits as this transaction sees them: one read per hook and batch.
+        let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
+        let mut answers = Vec::with_capacity(events.len());
+        for ((r, f), enq) in events.iter().zip(&fresh).zip(per_event) {
+            if !*f {
+                answers.push(HookRecorded::Duplicate);
+                continue;
+            }
+            let hook = &r.event.hook_id;
+            if !waits.iter().any(|(h, _)| h == hook) {
+                let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
+                    "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = $1 ORDER BY created_at"
+                ))
+                .bind(hook)
+                .fetch_all(&mut *tx)
+                .await?;
+                waits.push((hook.clone(), convert(rows)?));
+            }
+            let of_hook = waits.iter().find(|(h, _)| h == hook).map(|(_, w)| w.clone()).unwrap_or_default();
+            answers.push(HookRecorded::New(enq, of_hook));
         }
         tx.commit().await?;
         Ok(answers)

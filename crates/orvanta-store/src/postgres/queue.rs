@@ -20,19 +20,20 @@ use sqlx::{PgConnection, PgPool};
 
 pub(super) async fn enqueue(pool: &PgPool, new: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut tx = pool.begin().await?;
-    let answers = enqueue_in(&mut tx, new).await?;
+    let refs: Vec<&NewJob> = new.iter().collect();
+    let answers = enqueue_in(&mut tx, &refs).await?;
     tx.commit().await?;
     Ok(answers)
 }
 
 /// Enqueues within the caller's transaction, the event included (sent at commit).
-pub(super) async fn enqueue_in(tx: &mut PgConnection, new: &[NewJob]) -> Result<Vec<Enqueued>> {
+pub(super) async fn enqueue_in(tx: &mut PgConnection, new: &[&NewJob]) -> Result<Vec<Enqueued>> {
     let mut answers: Vec<Option<Enqueued>> = vec![None; new.len()];
     // Jobs without an idempotency key go in multi-row inserts: one statement
     // for many jobs is what makes group commit pay off.
     let plain: Vec<usize> = (0..new.len()).filter(|&i| new[i].idempotency_key.is_none()).collect();
     for chunk in plain.chunks(INSERT_CHUNK) {
-        let rows: Vec<&NewJob> = chunk.iter().map(|&i| &new[i]).collect();
+        let rows: Vec<&NewJob> = chunk.iter().map(|&i| new[i]).collect();
         let mut created: std::collections::HashSet<JobId> = insert_many(tx, &rows).await?.into_iter().collect();
         for &i in chunk {
             let id = new[i].id;
@@ -40,7 +41,7 @@ pub(super) async fn enqueue_in(tx: &mut PgConnection, new: &[NewJob]) -> Result<
             answers[i] = Some(if created.remove(&id) { Enqueued::Created(id) } else { Enqueued::Existing(id) });
         }
     }
-    for (i, job) in new.iter().enumerate() {
+    for (i, &job) in new.iter().enumerate() {
         let Some(key) = &job.idempotency_key else { continue };
         answers[i] = Some(match take_idempotency_key(tx, job, key).await? {
             Some(existing) => Enqueued::Existing(existing),

@@ -85,19 +85,20 @@ impl crate::QueueStore for SqliteStore {
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     let mut tx = pool.begin().await?;
-    let out = enqueue_in(&mut tx, jobs).await?;
+    let refs: Vec<&NewJob> = jobs.iter().collect();
+    let out = enqueue_in(&mut tx, &refs).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// Enqueues within the caller's transaction (who publishes the event after commit).
-pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Enqueued>> {
     let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
     // Jobs without an idempotency key go in multi-row inserts: one statement
     // for many jobs is what makes group commit pay off.
     let plain: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].idempotency_key.is_none()).collect();
     for chunk in plain.chunks(INSERT_CHUNK) {
-        let rows: Vec<&NewJob> = chunk.iter().map(|&i| &jobs[i]).collect();
+        let rows: Vec<&NewJob> = chunk.iter().map(|&i| jobs[i]).collect();
         let mut created: std::collections::HashSet<JobId> = insert_jobs(tx, &rows).await?.into_iter().collect();
         for &i in chunk {
             let id = jobs[i].id;
@@ -105,7 +106,7 @@ pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[NewJob])
             out[i] = Some(if created.remove(&id) { Enqueued::Created(id) } else { Enqueued::Existing(id) });
         }
     }
-    for (i, job) in jobs.iter().enumerate() {
+    for (i, &job) in jobs.iter().enumerate() {
         let Some(key) = &job.idempotency_key else { continue };
         let runnable = rows::runnable_key(job);
         let existing: Option<String> = sqlx::query_scalar(

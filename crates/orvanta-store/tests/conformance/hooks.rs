@@ -141,3 +141,30 @@ pub async fn waits_commit_with_the_flow_and_end_once(store: Arc<dyn Store>) {
     assert!(!store.take_hook_wait(b.job).await.unwrap(), "and only once");
     assert_eq!(store.hook_waits("h1").await.unwrap(), vec![a]);
 }
+
+pub async fn a_batch_of_events_commits_together_and_dedupes_within(store: Arc<dyn Store>) {
+    use orvanta_store::HookRecord;
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    let (a, b, c) = (new_job(), new_job(), new_job());
+    let records = vec![
+        HookRecord { event: event("e1", "h1", T0), delivery: Some("d-1".into()), jobs: vec![a.clone(), b.clone()] },
+        HookRecord { event: event("e2", "h1", T0), delivery: Some("d-1".into()), jobs: vec![new_job()] },
+        HookRecord { event: event("e3", "h1", T0), delivery: None, jobs: vec![c.clone()] },
+    ];
+    let answers = store.record_hook_events(&records).await.unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            HookRecorded::New(vec![Enqueued::Created(a.id), Enqueued::Created(b.id)], vec![]),
+            HookRecorded::Duplicate,
+            HookRecorded::New(vec![Enqueued::Created(c.id)], vec![]),
+        ]
+    );
+    let listed = store.list_hook_events("h1", None, 10).await.unwrap();
+    let outcomes: Vec<&str> = listed.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["verified", "duplicate", "verified"]);
+    assert_eq!(listed[2].jobs.as_array().unwrap().len(), 2, "e1 lists its two jobs");
+    assert_eq!(listed[0].jobs[0]["job_id"], c.id.to_string());
+    assert!(store.job_by_id(records[1].jobs[0].id).await.unwrap().is_none(), "the duplicate enqueued nothing");
+}

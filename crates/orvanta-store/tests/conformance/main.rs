@@ -49,6 +49,7 @@ conformance! {
     hooks::definitions,
     hooks::events_jobs_and_deliveries,
     hooks::waits_commit_with_the_flow_and_end_once,
+    hooks::a_batch_of_events_commits_together_and_dedupes_within,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,
