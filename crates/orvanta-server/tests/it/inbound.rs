@@ -577,3 +577,40 @@ print(base64.b64encode(public).decode()); print(ts); print(base64.b64encode(sig)
     let def: Value = app.get(&format!("/inbound_webhooks/get/{id}")).await.json().await.unwrap();
     assert_eq!(def["public_key"], public_key);
 }
+
+#[tokio::test]
+async fn a_twitter_crc_verifies_the_url_and_a_far_future_timestamp_is_refused() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let app = spawn_app();
+    // Twitter's CRC: a GET with crc_token answered with its HMAC; it verifies the URL.
+    let secret = "twitter consumer secret";
+    let (id, url) =
+        define(&app, json!({"name": "x", "source_platform": "custom", "verifier": "twitter", "secret": secret})).await;
+    let r = app.client.get(format!("{url}?crc_token=challenge123")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    let expected = format!("sha256={}", b64.encode(hmac_sha256(secret.as_bytes(), b"challenge123")));
+    assert_eq!(answer["response_token"], expected.as_str());
+    let def: Value = app.get(&format!("/inbound_webhooks/get/{id}")).await.json().await.unwrap();
+    assert_eq!(def["url_verified"], true);
+
+    // Slack with a timestamp an hour ahead, correctly signed: refused, recorded, nothing runs.
+    let secret = "slack signing secret";
+    let (id, url) = define(&app, json!({"name": "slack", "source_platform": "slack", "secret": secret})).await;
+    let ts = (now_s() + 3600).to_string();
+    let body = r#"{"type": "event_callback", "event_id": "Ev9"}"#;
+    let sig = format!("v0={}", hex::encode(hmac_sha256(secret.as_bytes(), format!("v0:{ts}:{body}").as_bytes())));
+    let r = app
+        .client
+        .post(&url)
+        .header("x-slack-request-timestamp", ts)
+        .header("x-slack-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 401, "future").await;
+    let events: Value = app.get(&format!("/inbound_webhooks/events/{id}")).await.json().await.unwrap();
+    assert_eq!((events[0]["outcome"].as_str(), events[0]["jobs"].as_array().map(Vec::len)), (Some("refused"), Some(0)));
+}
