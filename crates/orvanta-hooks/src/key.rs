@@ -8,8 +8,9 @@
 //! - anything else: a static key, used as is.
 //!
 //! A match becomes text as a string's contents, or as the compact JSON of any other value. A path that matches
-//! nothing, or matches `null`, leaves the key unresolved (`None`), so the flow starts without one rather than with
-//! a key every such event would share; so does a key that resolves to the empty string. A key longer than
+//! nothing, or matches `null`, leaves the key unresolved (`None`) rather than giving a key every such event would
+//! share (the server then starts nothing for that entry and records why); so does a key that resolves to the
+//! empty string. A key longer than
 //! [`MAX_KEY_LEN`] bytes is replaced by `sha256:` and its hex digest, so that keys stay storable and comparable.
 
 use serde_json::Value;

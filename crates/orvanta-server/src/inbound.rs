@@ -302,6 +302,7 @@ pub fn view(hook: &Hook, base_url: &str) -> Value {
         "url": format!("{}/webhook/{}", base_url.trim_end_matches('/'), hook.id),
         "url_verified": hook.url_verified,
         "created_by": hook.created_by,
+        "edited_by": hook.edited_by,
         "created_at": orvanta_core::millis_to_rfc3339(hook.created_at),
         "updated_at": orvanta_core::millis_to_rfc3339(hook.updated_at),
     });
@@ -326,18 +327,29 @@ pub fn view(hook: &Hook, base_url: &str) -> Value {
 }
 
 /// Header names whose values are credentials: masked in the history.
-const SECRET_HEADERS: [&str; 10] = [
+const SECRET_HEADERS: [&str; 12] = [
     "authorization",
+    "proxy-authorization",
     "cookie",
     "x-hub-signature",
     "x-hub-signature-256",
     "stripe-signature",
     "x-slack-signature",
     "webhook-signature",
+    "svix-signature",
     "x-twilio-email-event-webhook-signature",
     "x-twitter-webhooks-signature",
     "x-api-key",
 ];
+
+/// Whether a header's value is a credential: a known one, or one the
+/// definition's header verifier checks (its value is the shared secret).
+fn is_secret_header(def: &Definition, name: &str) -> bool {
+    SECRET_HEADERS.contains(&name) || def.headers.keys().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The bytes of a refused request's body kept in its record.
+const REFUSED_BODY_KEPT: usize = 4096;
 
 /// A received request, as the receiver hands it over.
 #[derive(Debug, Clone)]
@@ -369,7 +381,7 @@ fn new_record(hook: &Hook, def: &Definition, req: &Received, event_id: Option<St
         .headers
         .iter()
         .map(|(n, v)| {
-            let secret = SECRET_HEADERS.contains(&n.as_str()) || def.headers.keys().any(|h| h.eq_ignore_ascii_case(n));
+            let secret = is_secret_header(def, n);
             json!([n, if secret { MASK } else { v.as_str() }])
         })
         .collect();
@@ -416,7 +428,7 @@ pub fn event_input(hook: &Hook, def: &Definition, req: &Received, event_id: &str
     let headers: Map<String, Value> = req
         .headers
         .iter()
-        .filter(|(n, _)| !SECRET_HEADERS.contains(&n.as_str()))
+        .filter(|(n, _)| !is_secret_header(def, n))
         .map(|(n, v)| (n.clone(), Value::from(v.as_str())))
         .collect();
     args.insert(
@@ -454,10 +466,21 @@ pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Recei
             record.outcome = "refused".into();
             record.reason = Some(refusal.reason.clone());
             record.headers_matched = Some(false);
-            commit_event(state, record.clone(), None, Vec::new()).await?;
+            // Anyone may call the URL: what a refused caller sent is kept only
+            // in part, so that refused requests cannot fill the database.
+            record.body.truncate(REFUSED_BODY_KEPT);
+            commit_event(state, record, None, Vec::new()).await?;
+            // The reason goes back to the caller (a platform's integrator needs
+            // it), except which headers a header verifier expects: that is the
+            // secret's shape; the definition's history has the whole reason.
+            let reason = if def.verifier == VerifierKind::Header {
+                "the configured headers are missing or do not match (the webhook's history says which)".to_owned()
+            } else {
+                refusal.reason
+            };
             Ok(Answer::json(
                 401,
-                json!({"error": {"code": "unauthorized", "message": format!("the request failed verification: {}", refusal.reason)}}),
+                json!({"error": {"code": "unauthorized", "message": format!("the request failed verification: {reason}")}}),
             ))
         }
         Ok(orvanta_hooks::Verdict::Answer { status, content_type, body, verifies_url, .. }) => {
@@ -505,11 +528,12 @@ pub async fn act(
     let mut failed: Vec<Value> = Vec::new();
     let mut jobs = Vec::new();
     let mut strategies = Vec::new();
-    let creator = creator(state, &hook.created_by).await;
+    // Runs start as whoever saved the definition last.
+    let creator = creator(state, &hook.edited_by).await;
     for start in &def.flows_to_start {
         let job = match &creator {
             Some(principal) => new_job(state, principal, hook, start, &document, &args).await,
-            None => Err(format!("the definition's creator '{}' no longer exists", hook.created_by)),
+            None => Err(format!("'{}', who saved the definition last, no longer exists", hook.edited_by)),
         };
         match job {
             Ok(Some(job)) => {
@@ -521,9 +545,11 @@ pub async fn act(
         }
     }
     record.jobs = Value::Array(failed);
-    let (record_id, event_id) = (record.id.clone(), record.event_id.clone());
+    let (record_id, event_id, replay) = (record.id.clone(), record.event_id.clone(), record.replay_of.is_some());
     let recorded = commit_event(state, record, delivery, jobs).await?;
-    if let HookRecorded::New(_, waits) = &recorded {
+    // A replay starts runs again but wakes no wait: a waiting step takes only
+    // events that arrive after it started (§8.4).
+    if let (HookRecorded::New(_, waits), false) = (&recorded, replay) {
         let woken = wake_waits(state, waits, &document).await?;
         if !woken.is_empty() {
             state.store.set_hook_event_waits(&record_id, &Value::Array(woken)).await?;

@@ -18,6 +18,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 5, name: "concurrency", sql: include_str!("sqlite/migrations/0005_concurrency.sql") },
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("sqlite/migrations/0006_inbound_hooks.sql") },
     Migration { version: 7, name: "hook_waits", sql: include_str!("sqlite/migrations/0007_hook_waits.sql") },
+    Migration { version: 8, name: "hook_editor", sql: include_str!("sqlite/migrations/0008_hook_editor.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -28,6 +29,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 5, name: "concurrency", sql: include_str!("postgres/migrations/0005_concurrency.sql") },
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("postgres/migrations/0006_inbound_hooks.sql") },
     Migration { version: 7, name: "hook_waits", sql: include_str!("postgres/migrations/0007_hook_waits.sql") },
+    Migration { version: 8, name: "hook_editor", sql: include_str!("postgres/migrations/0008_hook_editor.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -327,7 +327,8 @@ mod tests {
 }
 
 /// The hook columns, in the order every hook query selects them.
-pub(crate) const HOOK_COLUMNS: &str = "id, workspace, name, config, url_verified, created_by, created_at, updated_at";
+pub(crate) const HOOK_COLUMNS: &str =
+    "id, workspace, name, config, url_verified, created_by, COALESCE(edited_by, created_by) AS edited_by, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HookRow {
@@ -337,6 +338,7 @@ pub(crate) struct HookRow {
     config: String,
     url_verified: bool,
     created_by: String,
+    edited_by: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -351,6 +353,7 @@ impl TryFrom<HookRow> for crate::Hook {
             config: json(Some(r.config))?.unwrap_or_default(),
             url_verified: r.url_verified,
             created_by: Username::parse(&r.created_by)?,
+            edited_by: Username::parse(&r.edited_by)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

@@ -310,6 +310,8 @@ pub struct Hook {
     pub config: serde_json::Value,
     pub url_verified: bool,
     pub created_by: Username,
+    /// Who saved it last (the creator until an update): its runs start as them.
+    pub edited_by: Username,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -79,6 +79,7 @@ async fn create(
         name: save.name.trim().to_owned(),
         url_verified: false,
         created_by: principal.username.clone(),
+        edited_by: principal.username.clone(),
         created_at: now,
         updated_at: now,
     };
@@ -119,11 +120,15 @@ async fn update(
     let def = inbound::definition(&state, &ws, &save, Some(&old)).await?;
     hook.name = save.name.trim().to_owned();
     hook.config = def.to_config(&hook.id, &state.sealer)?;
+    // Runs start as whoever saved the definition last: a developer who points
+    // an admin's definition at their own script does not borrow the admin's rights.
+    hook.edited_by = principal.username.clone();
     hook.updated_at = orvanta_core::now_millis();
-    state.caches.hooks.forget(&hook.id);
     if !state.store.update_hook(&hook).await? {
         return Err(ApiError::NotFound(format!("no inbound webhook '{id}' in workspace '{ws}'")));
     }
+    // After the write: a request in between cannot cache the old definition again.
+    state.caches.hooks.forget(&hook.id);
     Ok(Json(inbound::view(&hook, &state.cfg.base_url())))
 }
 
@@ -134,10 +139,10 @@ async fn remove(
 ) -> ApiResult<String> {
     let ws = manager(&state, &principal, &ws).await?;
     let hook = hook_in(&state, &ws, &id).await?;
-    state.caches.hooks.forget(&id);
     if !state.store.delete_hook(&ws, &id).await? {
         return Err(ApiError::NotFound(format!("no inbound webhook '{id}' in workspace '{ws}'")));
     }
+    state.caches.hooks.forget(&id);
     // Steps that waited for it fail now, with a reason, instead of forever.
     inbound::fail_waits(&state, &hook, "was deleted while the step waited").await?;
     Ok(format!("inbound webhook {id} deleted"))

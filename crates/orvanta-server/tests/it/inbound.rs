@@ -449,8 +449,18 @@ async fn stripe_standard_webhooks_and_header_verifiers_over_http() {
     let url = def["url"].as_str().unwrap().to_owned();
     let r = app.client.post(&url).header("x-api-token", "tok-123").body("{\"n\": 1}").send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    let job = answer["jobs"][0].as_str().expect("a job").to_owned();
+    let done = app.wait_done(&job, 60).await;
+    // The header's value is the shared secret: the job does not get it.
+    assert!(!done["result"].to_string().contains("tok-123"), "{done}");
+    assert_eq!(done["result"]["n"], 1);
     let r = app.client.post(&url).header("x-api-token", "tok-124").body("{\"n\": 1}").send().await.unwrap();
-    assert_error(r, 401, "verification").await;
+    let refused = assert_error(r, 401, "verification").await;
+    assert!(
+        !refused.to_string().to_lowercase().contains("x-api-token"),
+        "the answer names no expected header: {refused}"
+    );
 
     // An enormous body: 413, recorded, nothing runs.
     let big = vec![b'x'; 17 << 20];

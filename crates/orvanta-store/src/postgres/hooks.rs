@@ -13,8 +13,8 @@ const EVENTS_PER_INSERT: usize = 64;
 impl crate::HookStore for PgStore {
     async fn create_hook(&self, h: &Hook) -> Result<()> {
         sqlx::query(
-            "INSERT INTO hooks (id, workspace, name, config, url_verified, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO hooks (id, workspace, name, config, url_verified, created_by, created_at, updated_at, edited_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&h.id)
         .bind(h.workspace.as_str())
@@ -24,6 +24,7 @@ impl crate::HookStore for PgStore {
         .bind(h.created_by.as_str())
         .bind(h.created_at)
         .bind(h.updated_at)
+        .bind(h.edited_by.as_str())
         .execute(&self.pool)
         .await
         .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
@@ -48,16 +49,18 @@ impl crate::HookStore for PgStore {
     }
 
     async fn update_hook(&self, h: &Hook) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE hooks SET name = $1, config = $2, updated_at = $3 WHERE id = $4 AND workspace = $5")
-                .bind(&h.name)
-                .bind(h.config.to_string())
-                .bind(h.updated_at)
-                .bind(&h.id)
-                .bind(h.workspace.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
+        let done = sqlx::query(
+            "UPDATE hooks SET name = $1, config = $2, updated_at = $3, edited_by = $4 WHERE id = $5 AND workspace = $6",
+        )
+        .bind(&h.name)
+        .bind(h.config.to_string())
+        .bind(h.updated_at)
+        .bind(h.edited_by.as_str())
+        .bind(&h.id)
+        .bind(h.workspace.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
         Ok(done.rows_affected() == 1)
     }
 

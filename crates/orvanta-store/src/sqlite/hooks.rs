@@ -13,8 +13,8 @@ const EVENTS_PER_INSERT: usize = 64;
 impl crate::HookStore for SqliteStore {
     async fn create_hook(&self, h: &Hook) -> Result<()> {
         sqlx::query(
-            "INSERT INTO hooks (id, workspace, name, config, url_verified, created_by, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO hooks (id, workspace, name, config, url_verified, created_by, created_at, updated_at, edited_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&h.id)
         .bind(h.workspace.as_str())
@@ -24,6 +24,7 @@ impl crate::HookStore for SqliteStore {
         .bind(h.created_by.as_str())
         .bind(h.created_at)
         .bind(h.updated_at)
+        .bind(h.edited_by.as_str())
         .execute(&self.write)
         .await
         .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
@@ -48,15 +49,18 @@ impl crate::HookStore for SqliteStore {
     }
 
     async fn update_hook(&self, h: &Hook) -> Result<bool> {
-        let done = sqlx::query("UPDATE hooks SET name = ?, config = ?, updated_at = ? WHERE id = ? AND workspace = ?")
-            .bind(&h.name)
-            .bind(h.config.to_string())
-            .bind(h.updated_at)
-            .bind(&h.id)
-            .bind(h.workspace.as_str())
-            .execute(&self.write)
-            .await
-            .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
+        let done = sqlx::query(
+            "UPDATE hooks SET name = ?, config = ?, updated_at = ?, edited_by = ? WHERE id = ? AND workspace = ?",
+        )
+        .bind(&h.name)
+        .bind(h.config.to_string())
+        .bind(h.updated_at)
+        .bind(h.edited_by.as_str())
+        .bind(&h.id)
+        .bind(h.workspace.as_str())
+        .execute(&self.write)
+        .await
+        .map_err(|e| crate::shared::conflict_as(e, crate::shared::hook_name_taken(h)))?;
         Ok(done.rows_affected() == 1)
     }
 

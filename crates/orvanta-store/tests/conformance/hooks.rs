@@ -15,6 +15,7 @@ fn hook(id: &str, name: &str) -> Hook {
         config: json!({"verifier": "github", "secret": "sealed"}),
         url_verified: false,
         created_by: user("admin"),
+        edited_by: user("admin"),
         created_at: T0,
         updated_at: T0,
     }
@@ -53,6 +54,7 @@ pub async fn definitions(store: Arc<dyn Store>) {
     let mut changed = hook("h1", "github");
     changed.config = json!({"verifier": "header"});
     changed.updated_at = T0 + 5;
+    changed.edited_by = user("bob");
     assert!(store.update_hook(&changed).await.unwrap());
     let mut clash = changed.clone();
     clash.name = "stripe".into();
@@ -61,6 +63,7 @@ pub async fn definitions(store: Arc<dyn Store>) {
     let got = store.get_hook("h1").await.unwrap().unwrap();
     assert_eq!((got.name.as_str(), got.url_verified, got.updated_at), ("github", true, T0 + 5));
     assert_eq!(got.created_at, T0, "created_at stays");
+    assert_eq!((got.created_by.as_str(), got.edited_by.as_str()), ("admin", "bob"));
 
     assert!(!store.delete_hook(&ws("other"), "h1").await.unwrap(), "another workspace's hook");
     assert!(store.delete_hook(&ws("demo"), "h1").await.unwrap());
