@@ -469,7 +469,7 @@ pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Recei
             // Anyone may call the URL: what a refused caller sent is kept only
             // in part, so that refused requests cannot fill the database.
             record.body.truncate(REFUSED_BODY_KEPT);
-            commit_event(state, record, None, Vec::new()).await?;
+            commit_event(state, record, None, Vec::new(), Vec::new()).await?;
             // The reason goes back to the caller (a platform's integrator needs
             // it), except which headers a header verifier expects: that is the
             // secret's shape; the definition's history has the whole reason.
@@ -491,7 +491,7 @@ pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Recei
                 state.store.set_hook_verified(&hook.id).await?;
                 state.caches.hooks.forget(&hook.id);
             }
-            commit_event(state, record.clone(), None, Vec::new()).await?;
+            commit_event(state, record.clone(), None, Vec::new(), Vec::new()).await?;
             Ok(Answer { status, content_type, body })
         }
         Ok(orvanta_hooks::Verdict::Event { .. }) => {
@@ -501,7 +501,7 @@ pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Recei
                 record.outcome = "ignored".into();
                 record.reason =
                     Some("the URL is not verified yet: Slack's url_verification challenge must come first".into());
-                commit_event(state, record.clone(), None, Vec::new()).await?;
+                commit_event(state, record.clone(), None, Vec::new(), Vec::new()).await?;
                 return Ok(Answer::json(200, json!({"ok": true, "ignored": record.reason})));
             }
             if !hook.url_verified {
@@ -546,7 +546,9 @@ pub async fn act(
     }
     record.jobs = Value::Array(failed);
     let (record_id, event_id, replay) = (record.id.clone(), record.event_id.clone(), record.replay_of.is_some());
-    let recorded = commit_event(state, record, delivery, jobs).await?;
+    // fail_on_running: a run that ended gives its key up, so this event starts a new one.
+    let release = strategies.iter().map(|s| *s == Some(Strategy::FailOnRunning)).collect();
+    let recorded = commit_event(state, record, delivery, jobs, release).await?;
     // A replay starts runs again but wakes no wait: a waiting step takes only
     // events that arrive after it started (§8.4).
     if let (HookRecorded::New(_, waits), false) = (&recorded, replay) {
@@ -613,12 +615,7 @@ async fn new_job(
         }
     }
     let tag = runs::job_tag(&runnable, None);
-    let job = runs::new_job(caller, &runnable, args.clone(), &opts, &tag, true, true);
-    if start.idempotency_strategy == Some(Strategy::FailOnRunning) {
-        // A run that ended gives its key up: this event starts a new one.
-        state.store.release_ended_key(&job).await.map_err(|e| e.to_string())?;
-    }
-    Ok(Some(job))
+    Ok(Some(runs::new_job(caller, &runnable, args.clone(), &opts, &tag, true, true)))
 }
 
 /// Records a request whose body could not be read (over the limit, broken).
@@ -632,7 +629,7 @@ pub async fn record_unread(
     let mut record = new_record(hook, def, req, None);
     record.outcome = if matches!(why, ApiError::PayloadTooLarge(_)) { "too_large" } else { "refused" }.into();
     record.reason = Some(why.to_string());
-    commit_event(state, record.clone(), None, Vec::new()).await?;
+    commit_event(state, record.clone(), None, Vec::new(), Vec::new()).await?;
     Ok(())
 }
 
@@ -688,7 +685,8 @@ async fn commit_event(
     event: HookEvent,
     delivery: Option<&str>,
     jobs: Vec<orvanta_core::NewJob>,
+    release_ended_keys: Vec<bool>,
 ) -> ApiResult<HookRecorded> {
-    let item = orvanta_store::HookRecord { event, delivery: delivery.map(str::to_owned), jobs };
+    let item = orvanta_store::HookRecord { event, delivery: delivery.map(str::to_owned), jobs, release_ended_keys };
     Ok(state.hook_recorder.record(item).await?)
 }

@@ -211,7 +211,12 @@ pub trait HookStore: Send + Sync + 'static {
         delivery: Option<&str>,
         jobs: &[NewJob],
     ) -> Result<HookRecorded> {
-        let record = HookRecord { event: event.clone(), delivery: delivery.map(str::to_owned), jobs: jobs.to_vec() };
+        let record = HookRecord {
+            event: event.clone(),
+            delivery: delivery.map(str::to_owned),
+            jobs: jobs.to_vec(),
+            release_ended_keys: Vec::new(),
+        };
         let mut answers = self.record_hook_events(&[record]).await?;
         answers.pop().ok_or_else(|| StoreError::Internal("recording an event answered nothing".into()))
     }
@@ -225,10 +230,6 @@ pub trait HookStore: Send + Sync + 'static {
     async fn set_hook_event_waits(&self, id: &str, waits: &serde_json::Value) -> Result<()>;
     /// The steps waiting on a hook (written by [`QueueStore::commit_flow`]).
     async fn hook_waits(&self, hook_id: &str) -> Result<Vec<HookWait>>;
-    /// Frees `job`'s idempotency key when the run holding it has ended, so
-    /// that enqueuing `job` starts a new run (Conductor's `FAIL_ON_RUNNING`);
-    /// a queued or running holder keeps it. Answers whether it was freed.
-    async fn release_ended_key(&self, job: &NewJob) -> Result<bool>;
     /// Waits whose deadline is at or before `now`.
     async fn expired_hook_waits(&self, now: Millis, limit: i64) -> Result<Vec<HookWait>>;
     /// Ends a wait: true for the one caller that removed it.

@@ -348,6 +348,10 @@ pub struct HookRecord {
     pub event: HookEvent,
     pub delivery: Option<String>,
     pub jobs: Vec<NewJob>,
+    /// Per job: free its idempotency key first when the run holding it has
+    /// ended (Conductor's `FAIL_ON_RUNNING`), in the event's transaction and
+    /// only when the event acts (not for a duplicate delivery).
+    pub release_ended_keys: Vec<bool>,
 }
 
 /// What recording an event did.

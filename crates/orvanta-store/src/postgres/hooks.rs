@@ -112,6 +112,11 @@ impl crate::HookStore for PgStore {
             };
             fresh.push(new);
         }
+        for (r, _) in events.iter().zip(&fresh).filter(|(_, f)| **f) {
+            for (job, _) in r.jobs.iter().zip(&r.release_ended_keys).filter(|(_, release)| **release) {
+                release_ended_key(&mut tx, job).await?;
+            }
+        }
         // The jobs of every acting event in one enqueue (multi-row inserts).
         let refs: Vec<&NewJob> =
             events.iter().zip(&fresh).filter(|(_, f)| **f).flat_map(|(r, _)| r.jobs.iter()).collect();
@@ -243,18 +248,20 @@ impl crate::HookStore for PgStore {
             sqlx::query("DELETE FROM hook_waits WHERE job_id = $1").bind(job.to_string()).execute(&self.pool).await?;
         Ok(done.rows_affected() == 1)
     }
+}
 
-    async fn release_ended_key(&self, job: &NewJob) -> Result<bool> {
-        let Some(key) = &job.idempotency_key else { return Ok(false) };
-        let done = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE workspace = $1 AND runnable = $2 AND key = $3 \
-             AND job_id IN (SELECT id FROM jobs WHERE status IN ('success', 'failure', 'canceled'))",
-        )
-        .bind(job.workspace.as_str())
-        .bind(crate::rows::runnable_key(job))
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
-    }
+/// Frees `job`'s idempotency key when the run holding it has ended, so that
+/// enqueuing `job` starts a new run; a queued or running holder keeps it.
+async fn release_ended_key(tx: &mut sqlx::PgConnection, job: &NewJob) -> Result<()> {
+    let Some(key) = &job.idempotency_key else { return Ok(()) };
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE workspace = $1 AND runnable = $2 AND key = $3 \
+         AND job_id IN (SELECT id FROM jobs WHERE status IN ('success', 'failure', 'canceled'))",
+    )
+    .bind(job.workspace.as_str())
+    .bind(crate::rows::runnable_key(job))
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -151,9 +151,19 @@ pub async fn a_batch_of_events_commits_together_and_dedupes_within(store: Arc<dy
     store.create_hook(&hook("h1", "gh")).await.unwrap();
     let (a, b, c) = (new_job(), new_job(), new_job());
     let records = vec![
-        HookRecord { event: event("e1", "h1", T0), delivery: Some("d-1".into()), jobs: vec![a.clone(), b.clone()] },
-        HookRecord { event: event("e2", "h1", T0), delivery: Some("d-1".into()), jobs: vec![new_job()] },
-        HookRecord { event: event("e3", "h1", T0), delivery: None, jobs: vec![c.clone()] },
+        HookRecord {
+            event: event("e1", "h1", T0),
+            delivery: Some("d-1".into()),
+            jobs: vec![a.clone(), b.clone()],
+            release_ended_keys: vec![],
+        },
+        HookRecord {
+            event: event("e2", "h1", T0),
+            delivery: Some("d-1".into()),
+            jobs: vec![new_job()],
+            release_ended_keys: vec![],
+        },
+        HookRecord { event: event("e3", "h1", T0), delivery: None, jobs: vec![c.clone()], release_ended_keys: vec![] },
     ];
     let answers = store.record_hook_events(&records).await.unwrap();
     assert_eq!(
@@ -170,4 +180,39 @@ pub async fn a_batch_of_events_commits_together_and_dedupes_within(store: Arc<dy
     assert_eq!(listed[2].jobs.as_array().unwrap().len(), 2, "e1 lists its two jobs");
     assert_eq!(listed[0].jobs[0]["job_id"], c.id.to_string());
     assert!(store.job_by_id(records[1].jobs[0].id).await.unwrap().is_none(), "the duplicate enqueued nothing");
+}
+
+pub async fn an_ended_runs_key_is_freed_only_by_an_acting_event(store: Arc<dyn Store>) {
+    use orvanta_store::HookRecord;
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    let keyed = || {
+        let mut j = new_job();
+        j.idempotency_key = Some("inbound:h1:order-7".into());
+        j
+    };
+    let record = |id: &str, delivery: Option<&str>, job: orvanta_core::NewJob, release: bool| HookRecord {
+        event: event(id, "h1", T0),
+        delivery: delivery.map(str::to_owned),
+        jobs: vec![job],
+        release_ended_keys: vec![release],
+    };
+    let first = keyed();
+    store.record_hook_events(&[record("e1", Some("d-1"), first.clone(), true)]).await.unwrap();
+    // While the holder is queued, a release frees nothing.
+    let second = keyed();
+    let got = store.record_hook_events(&[record("e2", None, second.clone(), true)]).await.unwrap();
+    assert_eq!(got, vec![HookRecorded::New(vec![Enqueued::Existing(first.id)], vec![])]);
+    store.cancel(&ws("demo"), first.id, "test", T0 + 1).await.unwrap();
+    // A duplicate delivery does not free the ended holder's key.
+    let third = keyed();
+    let got = store.record_hook_events(&[record("e3", Some("d-1"), third.clone(), true)]).await.unwrap();
+    assert_eq!(got, vec![HookRecorded::Duplicate]);
+    let fourth = keyed();
+    let got = store.record_hook_events(&[record("e4", None, fourth.clone(), false)]).await.unwrap();
+    assert_eq!(got, vec![HookRecorded::New(vec![Enqueued::Existing(first.id)], vec![])], "no release asked");
+    // An acting event that asks frees it: a new run.
+    let fifth = keyed();
+    let got = store.record_hook_events(&[record("e5", None, fifth.clone(), true)]).await.unwrap();
+    assert_eq!(got, vec![HookRecorded::New(vec![Enqueued::Created(fifth.id)], vec![])]);
 }

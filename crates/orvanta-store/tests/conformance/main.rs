@@ -50,6 +50,7 @@ conformance! {
     hooks::events_jobs_and_deliveries,
     hooks::waits_commit_with_the_flow_and_end_once,
     hooks::a_batch_of_events_commits_together_and_dedupes_within,
+    hooks::an_ended_runs_key_is_freed_only_by_an_acting_event,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,
