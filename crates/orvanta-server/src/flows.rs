@@ -124,17 +124,21 @@ impl Engine<'_> {
         self.advance(ws, flow, Event::Resumed { job, resume_id, payload }, None).await
     }
 
-    /// A `waitforwebhook` step of the run `flow` ended: an event matched
-    /// (success, the payload) or it timed out or lost its webhook (failure).
-    /// The caller took the wait first, so that it ends once.
-    pub async fn wait_ended(
+    /// Ends a `waitforwebhook` step: an event matched (success, the payload),
+    /// or it timed out or lost its webhook (failure). Whoever takes the wait
+    /// ends it, so it ends once: false when another already did.
+    pub async fn end_wait(
         &self,
         wait: &orvanta_store::HookWait,
         status: JobStatus,
         result: Value,
-    ) -> Result<Advanced, StoreError> {
+    ) -> Result<bool, StoreError> {
+        if !self.store.take_hook_wait(wait.job).await? {
+            return Ok(false);
+        }
         let event = Event::Ended { step_id: wait.step_id.clone(), job: wait.job, index: None, status, result };
-        self.advance(&wait.workspace, wait.flow, event, None).await
+        self.advance(&wait.workspace, wait.flow, event, None).await?;
+        Ok(true)
     }
 
     /// An inbound webhook of `ws` by id, else by name.

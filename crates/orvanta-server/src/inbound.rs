@@ -230,18 +230,8 @@ impl Definition {
     pub fn from_hook(hook: &Hook, sealer: &Sealer) -> ApiResult<Self> {
         let mut def: Definition = serde_json::from_value(hook.config.clone())
             .map_err(|e| ApiError::Internal(format!("the stored inbound webhook {} cannot be read: {e}", hook.id)))?;
-        let open = |v: &mut String, field: &str| -> ApiResult<()> {
-            *v = sealer.open(v, &context(&hook.id, field)).map_err(|e| ApiError::Internal(e.0))?;
-            Ok(())
-        };
-        if let Some(v) = def.secret.as_mut() {
-            open(v, "secret")?;
-        }
-        if let Some(v) = def.previous_secret.as_mut() {
-            open(v, "previous_secret")?;
-        }
-        for (name, v) in def.headers.iter_mut() {
-            open(v, &format!("header:{}", name.to_ascii_lowercase()))?;
+        for (field, v) in def.secret_fields() {
+            *v = sealer.open(v, &context(&hook.id, &field)).map_err(|e| ApiError::Internal(e.0))?;
         }
         Ok(def)
     }
@@ -249,17 +239,25 @@ impl Definition {
     /// The definition as stored for `hook_id`: its secrets sealed.
     pub fn to_config(&self, hook_id: &str, sealer: &Sealer) -> ApiResult<Value> {
         let mut sealed = self.clone();
-        let seal = |v: &mut String, field: &str| *v = sealer.seal(v, &context(hook_id, field));
-        if let Some(v) = sealed.secret.as_mut() {
-            seal(v, "secret");
-        }
-        if let Some(v) = sealed.previous_secret.as_mut() {
-            seal(v, "previous_secret");
-        }
-        for (name, v) in sealed.headers.iter_mut() {
-            seal(v, &format!("header:{}", name.to_ascii_lowercase()));
+        for (field, v) in sealed.secret_fields() {
+            *v = sealer.seal(v, &context(hook_id, &field));
         }
         serde_json::to_value(&sealed).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// Every value that is sealed at rest, with the field name it is bound to.
+    fn secret_fields(&mut self) -> Vec<(String, &mut String)> {
+        let mut out: Vec<(String, &mut String)> = Vec::new();
+        if let Some(v) = self.secret.as_mut() {
+            out.push(("secret".into(), v));
+        }
+        if let Some(v) = self.previous_secret.as_mut() {
+            out.push(("previous_secret".into(), v));
+        }
+        for (name, v) in self.headers.iter_mut() {
+            out.push((format!("header:{}", name.to_ascii_lowercase()), v));
+        }
+        out
     }
 }
 
@@ -643,11 +641,9 @@ async fn wake_waits(state: &AppState, waits: &[orvanta_store::HookWait], documen
         if !orvanta_hooks::matches(document, &wanted) {
             continue;
         }
-        // Whoever takes the wait ends it: an event, the timeout, the deletion.
-        if !state.store.take_hook_wait(wait.job).await? {
+        if !state.engine().end_wait(wait, orvanta_core::JobStatus::Success, document.clone()).await? {
             continue;
         }
-        state.engine().wait_ended(wait, orvanta_core::JobStatus::Success, document.clone()).await?;
         woken.push(json!({"flow": wait.flow.to_string(), "step_id": wait.step_id, "job": wait.job.to_string()}));
     }
     Ok(woken)
@@ -669,12 +665,9 @@ fn wanted(matches: &Value) -> Option<Vec<(orvanta_hooks::Path, Value)>> {
 /// Fails the steps waiting on a definition that is going away.
 pub async fn fail_waits(state: &AppState, hook: &Hook, why: &str) -> ApiResult<()> {
     for wait in state.store.hook_waits(&hook.id).await? {
-        if state.store.take_hook_wait(wait.job).await? {
-            let message =
-                format!("step '{}' waited for the inbound webhook '{}', which {why}", wait.step_id, hook.name);
-            let error = json!({"error": {"name": "WebhookGone", "message": message}});
-            state.engine().wait_ended(&wait, orvanta_core::JobStatus::Failure, error).await?;
-        }
+        let message = format!("step '{}' waited for the inbound webhook '{}', which {why}", wait.step_id, hook.name);
+        let error = json!({"error": {"name": "WebhookGone", "message": message}});
+        state.engine().end_wait(&wait, orvanta_core::JobStatus::Failure, error).await?;
     }
     Ok(())
 }

@@ -412,19 +412,11 @@ async fn end_expired_waits(engine: &Engine<'_>, store: &dyn Store, now: orvanta_
         }
     };
     for wait in expired {
-        match store.take_hook_wait(wait.job).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!(error = %e, "an expired inbound webhook wait could not be ended");
-                continue;
-            }
-        }
         let secs = (wait.deadline.unwrap_or(now) - wait.created_at) / 1000;
         let message =
             format!("step '{}' waited {secs} s for a matching inbound webhook event; none came", wait.step_id);
         let error = json!({"error": {"name": "WebhookTimeout", "message": message}});
-        if let Err(e) = engine.wait_ended(&wait, JobStatus::Failure, error).await {
+        if let Err(e) = engine.end_wait(&wait, JobStatus::Failure, error).await {
             tracing::warn!(flow = %wait.flow, error = %e, "a timed-out inbound webhook wait could not end its step");
         }
     }
