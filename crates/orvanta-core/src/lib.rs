@@ -5,6 +5,7 @@
 //! crate knows nothing of HTTP, SQL or processes, so every other crate can
 //! share it without dragging those in.
 
+pub mod access;
 pub mod flow;
 pub mod ids;
 pub mod job;
@@ -14,6 +15,7 @@ pub mod openflow;
 pub mod path;
 pub mod script;
 
+pub use access::{acl_perm, Grantee, Perm, Role, Scope};
 pub use flow::{Flow, FlowVersion, NewFlow};
 pub use ids::{JobId, ScriptHash, Username, WorkspaceId};
 pub use job::{Concurrency, FlowLink, Job, JobKind, JobStatus, NewJob, Trigger};

@@ -47,6 +47,11 @@ impl RunnablePath {
     }
 
     /// The owner of a `u/{user}/...` path, if it is one.
+    /// The folder of an `f/{folder}/...` path.
+    pub fn folder(&self) -> Option<&str> {
+        self.0.strip_prefix("f/").and_then(|rest| rest.split('/').next())
+    }
+
     pub fn user_owner(&self) -> Option<&str> {
         self.0.strip_prefix("u/").and_then(|r| r.split('/').next())
     }

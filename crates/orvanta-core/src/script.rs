@@ -33,6 +33,16 @@ pub struct ScriptSettings {
     /// Largest file one job may write, in bytes; the instance's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size_bytes: Option<u64>,
+    /// Windmill's kind of script (`script`, `failure`, `trigger`, `command`,
+    /// `approval`, `preprocessor`), kept for its clients; `script` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Windmill's template flag, kept for its clients.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_template: bool,
+    /// The message the version was saved with (Windmill's `deployment_message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_message: Option<String>,
 }
 
 /// A new version of a script, as the store receives it.

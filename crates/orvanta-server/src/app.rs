@@ -112,6 +112,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             cfg: cfg.clone(),
             store: store.clone(),
             tokens: Default::default(),
+            throttle: Default::default(),
             job_key,
             runtimes,
             objects: crate::objects::from_config(&cfg)?,
@@ -127,7 +128,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
         print_facts(&cfg, &facts, store.backend(), role);
         let app = crate::http::router(state);
         let stop = shutdown.clone();
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
             .map_err(|e| AppError(format!("the HTTP server stopped: {e}")))?;

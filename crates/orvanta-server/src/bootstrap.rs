@@ -33,6 +33,7 @@ pub async fn ensure(store: &dyn Store, cfg: &Config) -> Result<Facts, BootstrapE
             .create_user(&NewUser {
                 username: admin.clone(),
                 email: "admin@orvanta.local".into(),
+                name: Some("Admin".into()),
                 password_hash: random_password_hash()?,
                 super_admin: true,
                 created_at: now,
@@ -84,6 +85,7 @@ async fn ensure_token(store: &dyn Store, cfg: &Config, admin: &Username) -> Resu
             expires_at: None,
             scopes: None,
             workspace: None,
+            session: false,
         };
         ignore_conflict(store.create_token(&token).await)?;
     }

@@ -7,8 +7,10 @@
 
 use orvanta_core::{Flow, FlowVersion, RunnablePath, Script, ScriptHash, Username, WorkspaceId};
 use orvanta_store::{Role, User};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -53,6 +55,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         Ok(v)
     }
 
+    /// Keeps only the entries whose key passes `keep`.
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| keep(k));
+    }
+
     pub fn forget(&self, key: &K) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
@@ -73,6 +80,12 @@ pub struct Caches {
     /// Inbound webhook definitions by URL id (each request to `/webhook/{id}` reads one).
     /// With their definitions parsed and secrets opened.
     pub hooks: TtlCache<String, Option<std::sync::Arc<(orvanta_store::Hook, crate::inbound::Definition)>>>,
+    /// The groups a user is in, per workspace.
+    pub groups_of: TtlCache<(WorkspaceId, Username), Arc<Vec<String>>>,
+    /// Folders by name (`None`: no such folder).
+    pub folders: TtlCache<(WorkspaceId, String), Option<Arc<orvanta_store::Folder>>>,
+    /// The `extra_perms` of a script or flow path.
+    pub item_perms: TtlCache<(WorkspaceId, crate::authz::ItemKind, RunnablePath), Arc<BTreeMap<String, bool>>>,
 }
 
 impl Default for Caches {
@@ -88,11 +101,21 @@ impl Default for Caches {
             flows_by_version: TtlCache::new(short),
             served_tags: TtlCache::new(short),
             hooks: TtlCache::new(short),
+            groups_of: TtlCache::new(short),
+            folders: TtlCache::new(short),
+            item_perms: TtlCache::new(short),
         }
     }
 }
 
 impl Caches {
+    /// Forgets what this process cached about a user (after a deletion).
+    pub fn forget_user(&self, username: &Username) {
+        self.users.forget(username);
+        self.roles.retain(|(_, u)| u != username);
+        self.groups_of.retain(|(_, u)| u != username);
+    }
+
     /// Forgets what this process cached about the flow at `path`.
     pub fn forget_flow(&self, ws: &WorkspaceId, path: &RunnablePath) {
         self.latest_flows.forget(&(ws.clone(), path.clone()));

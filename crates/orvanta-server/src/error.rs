@@ -32,6 +32,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// Slowed down; the number is the seconds of `Retry-After`.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
     /// A dependency (database, object store) is down; the message names it.
     #[error("{0}")]
     Unavailable(String),
@@ -53,6 +56,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
             Self::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Self::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -82,7 +86,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, axum::Json(error_body(code, &message))).into_response()
+        let mut answer = (status, axum::Json(error_body(code, &message))).into_response();
+        if let Self::TooManyRequests(_, secs) = &self {
+            answer.headers_mut().insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
+        answer
     }
 }
 

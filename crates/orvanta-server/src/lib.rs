@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod cache;
 pub mod cfg;

@@ -4,7 +4,8 @@
 //! [`start`] enqueues its job(s) durably. Nothing here knows HTTP: callers
 //! turn their input into a [`Start`] and the [`RunError`] into their answer.
 
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
+use crate::authz::{self, Action, ItemKind, Resource};
 use crate::error::ApiError;
 use crate::state::AppState;
 use orvanta_core::{
@@ -44,11 +45,11 @@ impl Runnable {
         }
     }
 
-    /// The run scope kind: `scripts` or `flows`.
-    pub fn scope_kind(&self) -> &'static str {
+    /// Script or flow, for authorization.
+    pub fn kind(&self) -> ItemKind {
         match self {
-            Self::Script(_) => "scripts",
-            Self::Flow(_) => "flows",
+            Self::Script(_) => ItemKind::Script,
+            Self::Flow(_) => ItemKind::Flow,
         }
     }
 
@@ -153,8 +154,18 @@ pub async fn resolve(
             Runnable::Flow(found.ok_or_else(|| RunError::NotFound(format!("no flow version {v} in workspace '{ws}'")))?)
         }
     };
-    caller.require(&Scope::needed("jobs", "run", Some(runnable.scope_kind()), Some(runnable.path().as_str())))?;
-    Ok(runnable)
+    let checked = authz::check(state, caller, ws, Action::Run, Resource::Item(runnable.kind(), runnable.path())).await;
+    match (checked, target) {
+        (Ok(_), _) => Ok(runnable),
+        // A version the caller may not read is as missing as an absent one: its path is not revealed.
+        (Err(ApiError::NotFound(_)), Target::ScriptHash(h)) => {
+            Err(RunError::NotFound(format!("no script version with hash '{h}' in workspace '{ws}'")))
+        }
+        (Err(ApiError::NotFound(_)), Target::FlowVersion(v)) => {
+            Err(RunError::NotFound(format!("no flow version {v} in workspace '{ws}'")))
+        }
+        (Err(e), _) => Err(e.into()),
+    }
 }
 
 /// Resolves `target` for `caller` and starts it with `args`: the whole
@@ -246,7 +257,9 @@ pub async fn start(state: &AppState, run: Start<'_>) -> Result<Started, RunError
                 Some(job) => {
                     job.path.as_ref() == Some(run.runnable.path())
                         && same_runnable(run.runnable, run.pinned, &job)
-                        && run.caller.may_read_job(&job)
+                        && authz::check(state, run.caller, &job.workspace, Action::Read, Resource::Job(&job))
+                            .await
+                            .is_ok()
                 }
                 None => false,
             };

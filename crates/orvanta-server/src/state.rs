@@ -12,6 +12,8 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenCache>,
+    /// Slows down clients that keep failing authentication.
+    pub throttle: Arc<crate::auth::throttle::Throttle>,
     pub job_key: Arc<JobTokenKey>,
     /// The runtimes this process found (reported by `/api/health`).
     pub runtimes: Arc<Runtimes>,

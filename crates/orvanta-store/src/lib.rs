@@ -10,6 +10,7 @@
 //! in-process channel for SQLite, `LISTEN/NOTIFY` for PostgreSQL. Callers see
 //! one [`tokio::sync::broadcast`] receiver either way.
 
+mod access;
 mod error;
 mod events;
 mod migrate;
@@ -24,6 +25,7 @@ use orvanta_core::{
     Flow, FlowVersion, Job, JobId, Millis, NewFlow, NewJob, NewScript, RunnablePath, Script, ScriptHash, Username,
     WorkspaceId,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use error::StoreError;
@@ -40,9 +42,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 ///
 /// A method that changes a job publishes the matching [`JobEvent`] once its
 /// transaction has committed.
-pub trait Store: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore {}
+pub trait Store:
+    InstanceStore + AccountStore + AccessStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore
+{
+}
 
-impl<T: InstanceStore + AccountStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore> Store for T {}
+impl<
+        T: InstanceStore + AccountStore + AccessStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore,
+    > Store for T
+{
+}
 
 /// The instance: the backend itself, settings every process shares, worker heartbeats.
 #[async_trait]
@@ -94,6 +103,58 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool>;
     /// Deletes tokens expired before `now` and returns them.
     async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>>;
+}
+
+/// Users beyond their tokens, workspace members, groups, folders and the
+/// per-item permissions of scripts and flows. One implementation for both
+/// backends (`access.rs`), written once over their common SQL.
+#[async_trait]
+pub trait AccessStore: Send + Sync + 'static {
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Applies `update`; false when there is no such user.
+    async fn update_user(&self, username: &Username, update: &UserUpdate) -> Result<bool>;
+    /// Deletes a user with their memberships and tokens; false when there is none.
+    async fn delete_user(&self, username: &Username) -> Result<bool>;
+
+    /// The members of a workspace, by username.
+    async fn list_members(&self, ws: &WorkspaceId) -> Result<Vec<Member>>;
+    /// Removes a user from a workspace and from its groups; false when not a member.
+    async fn remove_member(&self, ws: &WorkspaceId, username: &Username) -> Result<bool>;
+    /// The workspaces a user is a member of, with the role in each.
+    async fn user_workspaces(&self, username: &Username) -> Result<Vec<(Workspace, Role)>>;
+
+    /// Creates an empty group; `Conflict` when the name is taken.
+    async fn create_group(&self, group: &Group) -> Result<()>;
+    async fn get_group(&self, ws: &WorkspaceId, name: &str) -> Result<Option<Group>>;
+    async fn list_groups(&self, ws: &WorkspaceId) -> Result<Vec<Group>>;
+    /// Changes a group's summary; false when there is no such group.
+    async fn update_group(&self, ws: &WorkspaceId, name: &str, summary: &str) -> Result<bool>;
+    async fn delete_group(&self, ws: &WorkspaceId, name: &str) -> Result<bool>;
+    /// Adds (`member`) or removes a user; false when the group does not exist
+    /// (or, to remove, the user was not in it).
+    async fn set_group_member(&self, ws: &WorkspaceId, group: &str, username: &Username, member: bool) -> Result<bool>;
+    /// The groups of `ws` that `username` is in, sorted.
+    async fn groups_of(&self, ws: &WorkspaceId, username: &Username) -> Result<Vec<String>>;
+
+    /// Creates a folder; `Conflict` when the name is taken.
+    async fn create_folder(&self, folder: &Folder) -> Result<()>;
+    async fn get_folder(&self, ws: &WorkspaceId, name: &str) -> Result<Option<Folder>>;
+    async fn list_folders(&self, ws: &WorkspaceId) -> Result<Vec<Folder>>;
+    /// Replaces a folder's summary, owners and extra_perms; false when there is none.
+    async fn update_folder(&self, folder: &Folder) -> Result<bool>;
+    async fn delete_folder(&self, ws: &WorkspaceId, name: &str) -> Result<bool>;
+
+    /// The `extra_perms` of a script or flow path (`kind`: `script`, `flow`).
+    async fn item_perms(&self, ws: &WorkspaceId, kind: &str, path: &str) -> Result<BTreeMap<String, bool>>;
+    /// Replaces them; an empty map deletes them.
+    async fn set_item_perms(
+        &self,
+        ws: &WorkspaceId,
+        kind: &str,
+        path: &str,
+        perms: &BTreeMap<String, bool>,
+    ) -> Result<()>;
 }
 
 /// Script versions.

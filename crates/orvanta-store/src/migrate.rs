@@ -19,6 +19,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("sqlite/migrations/0006_inbound_hooks.sql") },
     Migration { version: 7, name: "hook_waits", sql: include_str!("sqlite/migrations/0007_hook_waits.sql") },
     Migration { version: 8, name: "hook_editor", sql: include_str!("sqlite/migrations/0008_hook_editor.sql") },
+    Migration { version: 9, name: "identity", sql: include_str!("sqlite/migrations/0009_identity.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 6, name: "inbound_hooks", sql: include_str!("postgres/migrations/0006_inbound_hooks.sql") },
     Migration { version: 7, name: "hook_waits", sql: include_str!("postgres/migrations/0007_hook_waits.sql") },
     Migration { version: 8, name: "hook_editor", sql: include_str!("postgres/migrations/0008_hook_editor.sql") },
+    Migration { version: 9, name: "identity", sql: include_str!("postgres/migrations/0009_identity.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

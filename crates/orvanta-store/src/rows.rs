@@ -231,6 +231,7 @@ impl TryFrom<WorkspaceRow> for Workspace {
 pub(crate) struct UserRow {
     username: String,
     email: String,
+    name: Option<String>,
     password_hash: String,
     super_admin: bool,
     created_at: i64,
@@ -242,6 +243,7 @@ impl TryFrom<UserRow> for User {
         Ok(User {
             username: Username::parse(&r.username)?,
             email: r.email,
+            name: r.name,
             password_hash: r.password_hash,
             super_admin: r.super_admin,
             created_at: r.created_at,
@@ -260,6 +262,7 @@ pub(crate) struct TokenRow {
     last_used_at: Option<i64>,
     scopes: Option<String>,
     workspace: Option<String>,
+    kind: String,
 }
 
 impl TryFrom<TokenRow> for TokenRecord {
@@ -279,6 +282,7 @@ impl TryFrom<TokenRow> for TokenRecord {
             last_used_at: r.last_used_at,
             scopes,
             workspace: r.workspace.as_deref().map(WorkspaceId::parse).transpose()?,
+            session: r.kind == "session",
         })
     }
 }

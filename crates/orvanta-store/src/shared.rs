@@ -152,6 +152,68 @@ pub(crate) fn hook_jobs_json(
     serde_json::Value::Array(out)
 }
 
+/// `SELECT` of the jobs of `ws` that pass `f`, newest first, for either backend.
+pub(crate) fn jobs_query<'a, DB>(
+    ws: &'a orvanta_core::WorkspaceId,
+    f: &'a crate::JobFilter,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q =
+        sqlx::QueryBuilder::<DB>::new(format!("SELECT {} FROM jobs WHERE workspace = ", crate::rows::JOB_COLUMNS));
+    q.push_bind(ws.as_str());
+    if let Some(path) = &f.path {
+        q.push(" AND path = ").push_bind(path.as_str());
+    }
+    if let Some(prefix) = &f.path_prefix {
+        // substr, not LIKE: a prefix with % or _ means those characters.
+        q.push(" AND substr(path, 1, CAST(")
+            .push_bind(prefix.chars().count() as i64)
+            .push(" AS INTEGER)) = ")
+            .push_bind(prefix.as_str());
+    }
+    if let Some(hash) = f.script_hash {
+        q.push(" AND script_hash = ").push_bind(hash.to_string());
+    }
+    let mut any_of = |column: &str, values: Vec<&'a str>| {
+        if !values.is_empty() {
+            q.push(format!(" AND {column} IN ("));
+            let mut list = q.separated(", ");
+            for v in values {
+                list.push_bind(v);
+            }
+            q.push(")");
+        }
+    };
+    any_of("status", f.statuses.iter().map(|s| s.as_str()).collect());
+    any_of("kind", f.kinds.iter().map(|k| k.as_str()).collect());
+    if let Some(trigger) = &f.trigger {
+        q.push(" AND trigger = ").push_bind(trigger.as_str());
+    }
+    if let Some(user) = &f.created_by {
+        q.push(" AND created_by = ").push_bind(user.as_str());
+    }
+    if let Some(since) = f.since {
+        q.push(" AND created_at >= ").push_bind(since);
+    }
+    if let Some(before) = f.before {
+        q.push(" AND created_at < ").push_bind(before);
+    }
+    if let Some(parent) = f.parent_job {
+        q.push(" AND parent_job = ").push_bind(parent.to_string());
+    }
+    if f.root_only {
+        q.push(" AND parent_job IS NULL");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(clamp_limit(f.limit));
+    q.push(" OFFSET ").push_bind(f.offset.max(0));
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! The records the store takes and gives, besides the core domain types.
 
+pub use orvanta_core::Role;
 use orvanta_core::{JobId, JobStatus, Millis, NewJob, RunnablePath, Username, WorkspaceId};
 use serde::Serialize;
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct Workspace {
 pub struct NewUser {
     pub username: Username,
     pub email: String,
+    /// A display name.
+    pub name: Option<String>,
     /// argon2 PHC string.
     pub password_hash: String,
     pub super_admin: bool,
@@ -49,39 +52,10 @@ pub struct NewUser {
 pub struct User {
     pub username: Username,
     pub email: String,
+    pub name: Option<String>,
     pub password_hash: String,
     pub super_admin: bool,
     pub created_at: Millis,
-}
-
-/// A user's role in a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Everything in the workspace.
-    Admin,
-    /// Can write scripts and flows, and run them.
-    Developer,
-    /// Can run and read only.
-    Operator,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Developer => "developer",
-            Self::Operator => "operator",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "admin" => Some(Self::Admin),
-            "developer" => Some(Self::Developer),
-            "operator" => Some(Self::Operator),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +72,8 @@ pub struct NewToken {
     pub scopes: Option<Vec<String>>,
     /// `Some`: valid in that workspace only.
     pub workspace: Option<WorkspaceId>,
+    /// Made by a login (ended by a logout), not by its owner's request.
+    pub session: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +87,7 @@ pub struct TokenRecord {
     pub last_used_at: Option<Millis>,
     pub scopes: Option<Vec<String>>,
     pub workspace: Option<WorkspaceId>,
+    pub session: bool,
 }
 
 /// The answer of [`crate::Store::enqueue`] for one job.
@@ -185,7 +162,15 @@ pub enum CancelOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub path: Option<RunnablePath>,
-    pub status: Option<JobStatus>,
+    /// Paths that start with this text.
+    pub path_prefix: Option<String>,
+    pub script_hash: Option<orvanta_core::ScriptHash>,
+    /// Any of these statuses (empty: any status).
+    pub statuses: Vec<JobStatus>,
+    /// Any of these kinds (empty: any kind).
+    pub kinds: Vec<orvanta_core::JobKind>,
+    /// Only jobs without a parent (not flow steps, not subflows).
+    pub root_only: bool,
     pub trigger: Option<String>,
     pub created_by: Option<Username>,
     /// Created at or after.
@@ -379,4 +364,49 @@ pub struct HookWait {
     pub matches: serde_json::Value,
     pub deadline: Option<Millis>,
     pub created_at: Millis,
+}
+
+/// A group of users of one workspace (for folder and item permissions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub summary: String,
+    /// Sorted.
+    pub members: Vec<Username>,
+    pub created_by: Username,
+    pub created_at: Millis,
+}
+
+/// A folder `f/{name}`: its owners and its readers and writers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub summary: String,
+    /// `u/{user}` or `g/{group}`: may write the folder's items and change the folder.
+    pub owners: Vec<String>,
+    /// `u/{user}` or `g/{group}` → true: writer, false: reader.
+    pub extra_perms: std::collections::BTreeMap<String, bool>,
+    pub created_by: Username,
+    pub created_at: Millis,
+}
+
+/// A member of a workspace, with what the members list shows of the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub username: Username,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub super_admin: bool,
+    pub created_at: Millis,
+}
+
+/// A change to a user: each `Some` replaces the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub super_admin: Option<bool>,
 }

@@ -7,10 +7,11 @@
 //! against a workspace ([`Principal::role_in`]) and a scope ([`Principal::require`]).
 
 mod job_token;
-mod scopes;
+pub mod password;
+pub mod throttle;
 
 pub use job_token::{JobClaims, JobTokenKey};
-pub use scopes::Scope;
+pub use orvanta_core::Scope;
 
 use crate::cache::TtlCache;
 use crate::error::{ApiError, ApiResult};
@@ -84,46 +85,6 @@ impl Principal {
     pub fn allows(&self, needed: &Scope) -> bool {
         self.require(needed).is_ok()
     }
-
-    /// Whether this token may read `job`: with `jobs:read`, or when it may
-    /// run the job's runnable and is the very token that started it (a
-    /// webhook-specific token reads the jobs it started and no others).
-    pub fn may_read_job(&self, job: &orvanta_core::Job) -> bool {
-        if self.allows(&Scope::needed("jobs", "read", None, None)) {
-            return true;
-        }
-        let Some(path) = &job.path else { return false };
-        let kind = if job.kind == orvanta_core::JobKind::Script { "scripts" } else { "flows" };
-        self.allows(&Scope::needed("jobs", "run", Some(kind), Some(path.as_str())))
-            && job.created_by == self.username
-            && self.token_prefix.is_some()
-            && job.token_prefix == self.token_prefix
-    }
-}
-
-/// 403 unless the role may write (admin or developer).
-pub fn require_writer(role: Role) -> ApiResult<()> {
-    match role {
-        Role::Admin | Role::Developer => Ok(()),
-        Role::Operator => Err(ApiError::Forbidden(
-            "operators can run and read only; ask a workspace admin for the developer role".into(),
-        )),
-    }
-}
-
-/// 403 unless `role` may write at `path`: a developer or admin, and under
-/// `u/{user}/` that user or a workspace admin.
-pub fn may_write_path(principal: &Principal, role: Role, path: &orvanta_core::RunnablePath) -> ApiResult<()> {
-    require_writer(role)?;
-    if let Some(owner) = path.user_owner() {
-        if owner != principal.username.as_str() && role != Role::Admin {
-            return Err(ApiError::Forbidden(format!(
-                "only the user '{owner}' and workspace admins may write under u/{owner}/; use u/{}/ or f/...",
-                principal.username
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A new user token: `orv_` and 43 URL-safe characters (32 random bytes).
@@ -200,20 +161,30 @@ impl FromRequestParts<AppState> for Principal {
                 "no token: send 'Authorization: Bearer <token>', the 'token' cookie or '?token=<token>'".into(),
             )
         })?;
+        let client = throttle::client_of(&parts.extensions);
         if JobTokenKey::is_job_token(&token) {
-            let claims = state.job_key.verify(&token).ok_or_else(|| {
-                ApiError::Unauthorized(
+            state.throttle.check(client)?;
+            let Some(claims) = state.job_key.verify(&token) else {
+                state.throttle.failed(client);
+                return Err(ApiError::Unauthorized(
                     "the job token is not valid or has expired; job tokens work only inside their job".into(),
-                )
-            })?;
+                ));
+            };
             return job_principal(state, claims).await;
         }
-        let record = state.tokens.lookup(state, &hash_token(&token)).await?;
+        let hash = hash_token(&token);
+        // A blocked client still gets in with a token already seen valid here.
+        if !state.tokens.known_valid(&hash) {
+            state.throttle.check(client)?;
+        }
+        let record = state.tokens.lookup(state, &hash).await?;
         let Some(record) = record else {
+            state.throttle.failed(client);
             return Err(ApiError::Unauthorized("the token is not valid; create a new one".into()));
         };
         let now = orvanta_core::now_millis();
         if record.expires_at.is_some_and(|e| e <= now) {
+            state.throttle.failed(client);
             return Err(ApiError::Unauthorized("the token has expired; create a new one".into()));
         }
         let user = state.caches.users.get_or_load(record.owner.clone(), state.store.get_user(&record.owner)).await?;
@@ -289,6 +260,11 @@ impl TokenCache {
             state.store.touch_token(hash, orvanta_core::now_millis()).await?;
         }
         Ok(record)
+    }
+
+    /// Whether this process found `hash` valid within the last [`TokenCache::TTL`].
+    pub fn known_valid(&self, hash: &str) -> bool {
+        matches!(self.entries.get(&hash.to_owned()), Some(Some(_)))
     }
 
     /// Forgets a token at once (after its deletion).

@@ -7,13 +7,14 @@
 use super::extract::{PathParams, QueryParams};
 use super::routes::Routes;
 use super::JsonBody;
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
+use crate::authz::{self, Action, ItemKind, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use orvanta_core::{Flow, FlowVersion, NewFlow, RunnablePath, WorkspaceId};
+use orvanta_core::{Flow, FlowVersion, NewFlow, Perm, RunnablePath, WorkspaceId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -46,8 +47,9 @@ pub struct SaveFlow {
 }
 
 /// A flow version as JSON: Windmill's `Flow`, with Orvanta's `version_id`.
-fn view(f: &Flow) -> Value {
+fn view(f: &Flow, extra_perms: &std::collections::BTreeMap<String, bool>) -> Value {
     json!({
+        "extra_perms": extra_perms,
         "workspace_id": f.workspace,
         "path": f.path,
         "summary": f.summary,
@@ -95,17 +97,25 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, body: SaveFlow) -> ApiResult
     })
 }
 
-fn not_found(path: &str) -> ApiError {
-    ApiError::NotFound(format!("flow not found at path '{path}'"))
+fn not_found(path: &str, ws: &WorkspaceId) -> ApiError {
+    authz::not_found(ItemKind::Flow, path, ws)
 }
 
-/// The workspace and the caller's role in it, after the write checks for `path`.
-async fn writer(state: &AppState, principal: &Principal, ws: &str, path: &RunnablePath) -> ApiResult<WorkspaceId> {
+/// The flow at `path` if the caller may do `action` to it (404 when it does
+/// not exist or the caller may not read it).
+async fn flow_at(
+    state: &AppState,
+    principal: &Principal,
+    ws: &str,
+    path: &str,
+    action: Action,
+) -> ApiResult<(WorkspaceId, RunnablePath, Flow)> {
     let ws = WorkspaceId::parse(ws)?;
-    let role = principal.role_in(state, &ws).await?;
-    principal.require(&Scope::needed("flows", "write", None, Some(path.as_str())))?;
-    crate::auth::may_write_path(principal, role, path)?;
-    Ok(ws)
+    let p = RunnablePath::parse(path)?;
+    principal.role_in(state, &ws).await?;
+    let flow = state.store.latest_flow(&ws, &p).await?.ok_or_else(|| not_found(path, &ws))?;
+    authz::check(state, principal, &ws, action, Resource::Item(ItemKind::Flow, &p)).await?;
+    Ok((ws, p, flow))
 }
 
 async fn create(
@@ -115,7 +125,8 @@ async fn create(
     JsonBody(body): JsonBody<SaveFlow>,
 ) -> ApiResult<(StatusCode, String)> {
     let path = RunnablePath::parse(&body.path)?;
-    let ws = writer(&state, &principal, &ws, &path).await?;
+    let ws = WorkspaceId::parse(&ws)?;
+    authz::check(&state, &principal, &ws, Action::Create, Resource::Item(ItemKind::Flow, &path)).await?;
     let new = prepare(&ws, &principal, body)?;
     if state.store.latest_flow(&ws, &new.path).await?.is_some() {
         return Err(ApiError::Conflict(format!(
@@ -134,17 +145,11 @@ async fn update(
     principal: Principal,
     JsonBody(body): JsonBody<SaveFlow>,
 ) -> ApiResult<String> {
-    let old = RunnablePath::parse(&path)?;
-    let ws = writer(&state, &principal, &ws, &old).await?;
-    if state.store.latest_flow(&ws, &old).await?.is_none() {
-        return Err(not_found(&path));
-    }
+    let (ws, old, _) = flow_at(&state, &principal, &ws, &path, Action::Write).await?;
     let new = prepare(&ws, &principal, body)?;
     if new.path != old {
         // A rename writes at the new path too.
-        let role = principal.role_in(&state, &ws).await?;
-        principal.require(&Scope::needed("flows", "write", None, Some(new.path.as_str())))?;
-        crate::auth::may_write_path(&principal, role, &new.path)?;
+        authz::check(&state, &principal, &ws, Action::Create, Resource::Item(ItemKind::Flow, &new.path)).await?;
     }
     state.store.insert_flow(&new, Some(&old)).await?;
     state.caches.forget_flow(&ws, &old);
@@ -152,27 +157,14 @@ async fn update(
     Ok(new.path.to_string())
 }
 
-/// The workspace, after checking the caller is a member of it and may read `path`.
-async fn reader(state: &AppState, principal: &Principal, ws: &str) -> ApiResult<WorkspaceId> {
-    let ws = WorkspaceId::parse(ws)?;
-    principal.role_in(state, &ws).await?;
-    Ok(ws)
-}
-
-fn may_read(principal: &Principal, path: &RunnablePath) -> ApiResult<()> {
-    principal.require(&Scope::needed("flows", "read", None, Some(path.as_str())))
-}
-
 async fn get_by_path(
     State(state): State<AppState>,
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = reader(&state, &principal, &ws).await?;
-    let p = RunnablePath::parse(&path)?;
-    let flow = state.store.latest_flow(&ws, &p).await?.ok_or_else(|| not_found(&path))?;
-    may_read(&principal, &p)?;
-    Ok(Json(view(&flow)))
+    let (ws, p, flow) = flow_at(&state, &principal, &ws, &path, Action::Read).await?;
+    let perms = state.store.item_perms(&ws, ItemKind::Flow.as_str(), p.as_str()).await?;
+    Ok(Json(view(&flow, &perms)))
 }
 
 async fn get_version(
@@ -180,15 +172,17 @@ async fn get_version(
     PathParams((ws, version)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = reader(&state, &principal, &ws).await?;
+    let ws = WorkspaceId::parse(&ws)?;
     let v = FlowVersion::parse(&version)?;
-    let flow = state
-        .store
-        .flow_by_version(&ws, v)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no flow version {v} in workspace '{ws}'")))?;
-    may_read(&principal, &flow.path)?;
-    Ok(Json(view(&flow)))
+    principal.role_in(&state, &ws).await?;
+    let missing = || ApiError::NotFound(format!("no flow version {v} in workspace '{ws}'"));
+    let flow = state.store.flow_by_version(&ws, v).await?.ok_or_else(missing)?;
+    // An unreadable version is as missing as an absent one: the path is not revealed.
+    authz::check(&state, &principal, &ws, Action::Read, Resource::Item(ItemKind::Flow, &flow.path))
+        .await
+        .map_err(|e| if matches!(e, ApiError::NotFound(_)) { missing() } else { e })?;
+    let perms = state.store.item_perms(&ws, ItemKind::Flow.as_str(), flow.path.as_str()).await?;
+    Ok(Json(view(&flow, &perms)))
 }
 
 async fn exists(
@@ -196,9 +190,12 @@ async fn exists(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<bool>> {
-    let ws = reader(&state, &principal, &ws).await?;
-    let p = RunnablePath::parse(&path)?;
-    Ok(Json(state.store.latest_flow(&ws, &p).await?.is_some()))
+    match flow_at(&state, &principal, &ws, &path, Action::Read).await {
+        Ok(_) => Ok(Json(true)),
+        // Neither a missing nor an unreadable flow exists for the caller.
+        Err(ApiError::NotFound(m)) if m.starts_with("flow ") => Ok(Json(false)),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -213,10 +210,15 @@ async fn list(
     principal: Principal,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = reader(&state, &principal, &ws).await?;
-    principal.require(&Scope::needed("flows", "read", None, None))?;
-    let flows = state.store.list_flows(&ws, q.show_archived).await?;
-    Ok(Json(flows.iter().map(view).collect()))
+    let ws = WorkspaceId::parse(&ws)?;
+    let mut grant = authz::check(&state, &principal, &ws, Action::Read, Resource::Items(ItemKind::Flow)).await?;
+    let mut shown = Vec::new();
+    for flow in state.store.list_flows(&ws, q.show_archived).await? {
+        if grant.perm(&state, ItemKind::Flow, &flow.path).await? >= Perm::Read {
+            shown.push(view(&flow, &Default::default()));
+        }
+    }
+    Ok(Json(shown))
 }
 
 async fn history(
@@ -224,13 +226,8 @@ async fn history(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = reader(&state, &principal, &ws).await?;
-    let p = RunnablePath::parse(&path)?;
+    let (ws, p, _) = flow_at(&state, &principal, &ws, &path, Action::Read).await?;
     let versions = state.store.flow_history(&ws, &p).await?;
-    if versions.is_empty() {
-        return Err(not_found(&path));
-    }
-    may_read(&principal, &p)?;
     let shown = versions
         .iter()
         .map(|f| {
@@ -258,8 +255,7 @@ async fn archive(
     principal: Principal,
     req: axum::extract::Request,
 ) -> ApiResult<Json<Value>> {
-    let p = RunnablePath::parse(&path)?;
-    let ws = writer(&state, &principal, &ws, &p).await?;
+    let (ws, p, _) = flow_at(&state, &principal, &ws, &path, Action::Write).await?;
     let (body, _held) = super::extract::read_body(req, &state).await?;
     let body: ArchiveBody = if body.iter().all(u8::is_ascii_whitespace) {
         ArchiveBody::default()
@@ -269,7 +265,7 @@ async fn archive(
     };
     let archived = body.archived.unwrap_or(true);
     if !state.store.archive_flow(&ws, &p, archived).await? {
-        return Err(not_found(&path));
+        return Err(not_found(&path, &ws));
     }
     state.caches.forget_flow(&ws, &p);
     Ok(Json(json!({"path": p, "archived": archived})))
@@ -280,11 +276,13 @@ async fn remove(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let p = RunnablePath::parse(&path)?;
-    let ws = writer(&state, &principal, &ws, &p).await?;
+    let (ws, p, _) = flow_at(&state, &principal, &ws, &path, Action::Write).await?;
     if !state.store.delete_flow(&ws, &p).await? {
-        return Err(not_found(&path));
+        return Err(not_found(&path, &ws));
     }
+    // A flow made again at this path starts unshared.
+    state.store.set_item_perms(&ws, ItemKind::Flow.as_str(), p.as_str(), &Default::default()).await?;
+    state.caches.item_perms.forget(&(ws.clone(), ItemKind::Flow, p.clone()));
     state.caches.forget_flow(&ws, &p);
     Ok(Json(json!({"path": p, "deleted": true})))
 }

@@ -40,9 +40,8 @@ pub fn receiver() -> Routes {
 /// The caller's workspace, when they may manage its definitions.
 async fn manager(state: &AppState, principal: &Principal, ws: &str) -> ApiResult<WorkspaceId> {
     let ws = WorkspaceId::parse(ws)?;
-    let role = principal.role_in(state, &ws).await?;
-    crate::auth::require_writer(role)?;
-    principal.require(&crate::auth::Scope::needed("inbound_webhooks", "write", None, None))?;
+    crate::authz::check(state, principal, &ws, crate::authz::Action::Write, crate::authz::Resource::InboundHooks)
+        .await?;
     Ok(ws)
 }
 

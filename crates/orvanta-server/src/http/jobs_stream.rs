@@ -233,7 +233,7 @@ impl Watch {
                 Some(l) => self.defs.get(&*self.store, &self.ws, l.version).await?,
                 None => None,
             };
-            let shown = super::views::flow_job(&job, def.as_deref());
+            let shown = super::views::flow_job(&job, "", def.as_deref());
             update.insert("flow_status".into(), shown["flow_status"].clone());
         }
         if !self.only_result {

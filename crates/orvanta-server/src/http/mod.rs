@@ -5,6 +5,8 @@
 pub mod body;
 mod extract;
 mod flows;
+mod folders;
+mod groups;
 pub mod guard;
 mod health;
 mod inbound;
@@ -18,7 +20,9 @@ mod resume;
 pub mod routes;
 mod scripts;
 mod tokens;
+mod users;
 mod views;
+mod workspaces;
 
 pub use extract::JsonBody;
 pub use routes::{RouteSpec, Routes};
@@ -38,10 +42,15 @@ pub fn routes() -> Routes {
         .merge(jobs_read::router())
         .merge(objects::router())
         .merge(inbound::router())
-        .merge(jobs_stream::router());
+        .merge(jobs_stream::router())
+        .merge(users::workspace_router())
+        .merge(groups::router())
+        .merge(folders::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())
+        .merge(users::router())
+        .merge(workspaces::router())
         .nest("/api/w/{ws}", workspace)
         .merge(resume::page_router())
         .merge(inbound::receiver())

@@ -7,7 +7,8 @@
 use super::body::Limit;
 use super::extract::{PathParams, QueryParams};
 use super::routes::Routes;
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
+use crate::authz::{self, Action, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::objects::{self, Object};
 use crate::state::AppState;
@@ -35,8 +36,7 @@ async fn download(
     QueryParams(q): QueryParams<FileQuery>,
 ) -> ApiResult<Response> {
     let ws = WorkspaceId::parse(&ws)?;
-    principal.role_in(&state, &ws).await?;
-    principal.require(&Scope::needed("job_helpers", "read", None, None))?;
+    authz::check(&state, &principal, &ws, Action::Read, Resource::Files).await?;
     let key = q.file_key.ok_or_else(|| {
         ApiError::BadRequest(
             "file_key is missing: ask for ?file_key=<key>, the key of an {\"s3\": key} argument".into(),
@@ -69,11 +69,7 @@ async fn upload(
     req: Request,
 ) -> ApiResult<Json<Value>> {
     let ws = WorkspaceId::parse(&ws)?;
-    let role = principal.role_in(&state, &ws).await?;
-    if principal.job.is_none() {
-        crate::auth::require_writer(role)?;
-    }
-    principal.require(&Scope::needed("job_helpers", "write", None, None))?;
+    authz::check(&state, &principal, &ws, Action::Create, Resource::Files).await?;
     let key = q.file_key.filter(|k| !k.is_empty()).unwrap_or_else(|| objects::upload_key("file"));
     // Checked before the body is read: a bad key stores nothing.
     objects::check_key(&key)?;

@@ -4,13 +4,13 @@ use super::extract::PathParams;
 use super::routes::Routes;
 use super::{views, JsonBody};
 use crate::auth::Principal;
+use crate::authz::{self, Action, ItemKind, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::Json;
-use orvanta_core::{Language, NewScript, RunnablePath, ScriptHash, ScriptSettings, WorkspaceId};
-use orvanta_store::Role;
+use orvanta_core::{Language, NewScript, Perm, RunnablePath, Script, ScriptHash, ScriptSettings, WorkspaceId};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -23,12 +23,15 @@ pub fn router() -> Routes {
         .get("/scripts/list", list)
         .get("/scripts/history/p/{*path}", history)
         .post("/scripts/archive/p/{*path}", archive)
-        .delete("/scripts/delete/p/{*path}", remove)
+        .add("/scripts/delete/p/{*path}", &[Method::POST, Method::DELETE], remove)
+        .get("/scripts/exists/p/{*path}", exists)
+        .get("/scripts/raw/p/{*path}", raw)
 }
 
-/// The body of `scripts/create`.
+/// The body of `scripts/create`: Orvanta's fields, and Windmill's names for
+/// them (`timeout`, `concurrent_limit`). Windmill's other fields are
+/// accepted and ignored, so that its clients can save scripts unchanged.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateScript {
     path: String,
     content: String,
@@ -40,9 +43,11 @@ pub struct CreateScript {
     schema: Option<Value>,
     #[serde(default)]
     delete_after_use: bool,
+    #[serde(alias = "timeout")]
     timeout_s: Option<u64>,
     tag: Option<String>,
     error_status_code: Option<u16>,
+    #[serde(alias = "concurrent_limit")]
     concurrency_limit: Option<u32>,
     /// `false`: each job in a process of its own (no warm process).
     warm: Option<bool>,
@@ -50,14 +55,14 @@ pub struct CreateScript {
     max_processes: Option<u64>,
     file_size_bytes: Option<u64>,
     parent_hash: Option<String>,
-    /// Accepted for compatibility with Windmill clients; ignored.
-    #[serde(default)]
-    #[allow(dead_code)]
+    /// Kept for Windmill's clients, which read them back.
     is_template: Option<bool>,
-    #[serde(default)]
-    #[allow(dead_code)]
     kind: Option<String>,
+    deployment_message: Option<String>,
 }
+
+/// Windmill's kinds of script.
+const KINDS: [&str; 6] = ["script", "failure", "trigger", "command", "approval", "preprocessor"];
 
 async fn create(
     State(state): State<AppState>,
@@ -66,18 +71,16 @@ async fn create(
     JsonBody(body): JsonBody<CreateScript>,
 ) -> ApiResult<(StatusCode, String)> {
     let ws = WorkspaceId::parse(&ws)?;
-    let role = principal.role_in(&state, &ws).await?;
-    principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(&body.path)))?;
-    let new = prepare(&ws, &principal, role, body)?;
+    let path = RunnablePath::parse(&body.path)?;
+    authz::check(&state, &principal, &ws, Action::Create, Resource::Item(ItemKind::Script, &path)).await?;
+    let new = prepare(&ws, &principal, path, body)?;
     state.store.insert_script(&new).await?;
     state.caches.forget_path(&ws, &new.path);
     Ok((StatusCode::CREATED, new.hash.to_string()))
 }
 
 /// Checks a create request and turns it into a new version.
-fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScript) -> ApiResult<NewScript> {
-    let path = RunnablePath::parse(&body.path)?;
-    crate::auth::may_write_path(principal, role, &path)?;
+fn prepare(ws: &WorkspaceId, principal: &Principal, path: RunnablePath, body: CreateScript) -> ApiResult<NewScript> {
     let language = Language::parse(&body.language)?;
     for (field, text) in [("content", &body.content), ("summary", &body.summary), ("description", &body.description)] {
         super::extract::plain_text(field, text)?;
@@ -119,6 +122,12 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
             )));
         }
     }
+    if let Some(kind) = body.kind.as_deref().filter(|k| !KINDS.contains(k)) {
+        return Err(ApiError::BadRequest(format!("kind '{kind}' is not one of {}", KINDS.join(", "))));
+    }
+    if let Some(m) = &body.deployment_message {
+        super::extract::plain_text("deployment_message", m)?;
+    }
     let parent_hash = body.parent_hash.as_deref().map(ScriptHash::parse).transpose()?;
     let created_at = orvanta_core::now_millis();
     let hash = version_hash(ws, &path, language, &body.content, created_at);
@@ -142,6 +151,9 @@ fn prepare(ws: &WorkspaceId, principal: &Principal, role: Role, body: CreateScri
             memory_bytes: body.memory_bytes,
             max_processes: body.max_processes,
             file_size_bytes: body.file_size_bytes,
+            kind: body.kind.filter(|k| k != "script"),
+            is_template: body.is_template.unwrap_or(false),
+            deployment_message: body.deployment_message.filter(|m| !m.is_empty()),
         },
         created_by: principal.username.clone(),
         created_at,
@@ -165,20 +177,22 @@ fn version_hash(ws: &WorkspaceId, path: &RunnablePath, lang: Language, content: 
     ScriptHash::from_u64(u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]))
 }
 
-/// The workspace, after checking the caller is a member of it.
-async fn member(state: &AppState, principal: &Principal, ws: &str) -> ApiResult<WorkspaceId> {
+/// The script at `path` if the caller may do `action` to it (404 when it
+/// does not exist or the caller may not read it).
+async fn script_at(
+    state: &AppState,
+    principal: &Principal,
+    ws: &str,
+    path: &str,
+    action: Action,
+) -> ApiResult<(WorkspaceId, RunnablePath, Script)> {
     let ws = WorkspaceId::parse(ws)?;
+    let p = RunnablePath::parse(path)?;
     principal.role_in(state, &ws).await?;
-    Ok(ws)
-}
-
-/// 403 unless the token may read the script at `path` (checked after the 404s).
-fn may_read(principal: &Principal, path: &RunnablePath) -> ApiResult<()> {
-    principal.require(&crate::auth::Scope::needed("scripts", "read", None, Some(path.as_str())))
-}
-
-fn not_found(path: &str) -> ApiError {
-    ApiError::NotFound(format!("script not found at path '{path}'"))
+    let script =
+        state.store.latest_script(&ws, &p).await?.ok_or_else(|| authz::not_found(ItemKind::Script, path, &ws))?;
+    authz::check(state, principal, &ws, action, Resource::Item(ItemKind::Script, &p)).await?;
+    Ok((ws, p, script))
 }
 
 async fn get_by_path(
@@ -186,11 +200,9 @@ async fn get_by_path(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = member(&state, &principal, &ws).await?;
-    let p = RunnablePath::parse(&path)?;
-    let script = state.store.latest_script(&ws, &p).await?.ok_or_else(|| not_found(&path))?;
-    may_read(&principal, &p)?;
-    Ok(Json(views::script(&script)))
+    let (ws, p, script) = script_at(&state, &principal, &ws, &path, Action::Read).await?;
+    let perms = state.store.item_perms(&ws, ItemKind::Script.as_str(), p.as_str()).await?;
+    Ok(Json(views::script(&script, &perms)))
 }
 
 async fn get_by_hash(
@@ -198,21 +210,31 @@ async fn get_by_hash(
     PathParams((ws, hash)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
-    let ws = member(&state, &principal, &ws).await?;
+    let ws = WorkspaceId::parse(&ws)?;
     let h = ScriptHash::parse(&hash)?;
-    let script = state
-        .store
-        .script_by_hash(&ws, h)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no script version with hash '{hash}'")))?;
-    may_read(&principal, &script.path)?;
-    Ok(Json(views::script(&script)))
+    principal.role_in(&state, &ws).await?;
+    let missing = || ApiError::NotFound(format!("no script version with hash '{hash}' in workspace '{ws}'"));
+    let script = state.store.script_by_hash(&ws, h).await?.ok_or_else(missing)?;
+    // An unreadable version is as missing as an absent one: the path is not revealed.
+    authz::check(&state, &principal, &ws, Action::Read, Resource::Item(ItemKind::Script, &script.path))
+        .await
+        .map_err(|e| if matches!(e, ApiError::NotFound(_)) { missing() } else { e })?;
+    let perms = state.store.item_perms(&ws, ItemKind::Script.as_str(), script.path.as_str()).await?;
+    Ok(Json(views::script(&script, &perms)))
 }
 
+/// `scripts/list`'s query (Windmill's names).
 #[derive(Deserialize)]
 struct ListQuery {
     #[serde(default)]
     show_archived: bool,
+    path_exact: Option<String>,
+    path_start: Option<String>,
+    created_by: Option<String>,
+    /// Comma-separated Windmill kinds.
+    kinds: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
 }
 
 async fn list(
@@ -221,10 +243,24 @@ async fn list(
     principal: Principal,
     super::extract::QueryParams(q): super::extract::QueryParams<ListQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = member(&state, &principal, &ws).await?;
-    principal.require(&crate::auth::Scope::needed("scripts", "read", None, None))?;
-    let scripts = state.store.list_scripts(&ws, q.show_archived).await?;
-    Ok(Json(scripts.iter().map(views::script_summary).collect()))
+    let ws = WorkspaceId::parse(&ws)?;
+    let mut grant = authz::check(&state, &principal, &ws, Action::Read, Resource::Items(ItemKind::Script)).await?;
+    let kinds: Option<Vec<&str>> = q.kinds.as_deref().map(|k| k.split(',').map(str::trim).collect());
+    let passes = |s: &Script| {
+        q.path_exact.as_deref().is_none_or(|p| s.path.as_str() == p)
+            && q.path_start.as_deref().is_none_or(|p| s.path.as_str().starts_with(p))
+            && q.created_by.as_deref().is_none_or(|u| s.created_by.as_str() == u)
+            && kinds.as_ref().is_none_or(|k| k.contains(&s.settings.kind.as_deref().unwrap_or("script")))
+    };
+    let per_page = q.per_page.filter(|&n| n > 0).unwrap_or(usize::MAX);
+    let skip = q.page.unwrap_or(1).saturating_sub(1).saturating_mul(per_page);
+    let mut shown = Vec::new();
+    for script in state.store.list_scripts(&ws, q.show_archived).await?.into_iter().filter(passes) {
+        if grant.perm(&state, ItemKind::Script, &script.path).await? >= Perm::Read {
+            shown.push(views::script(&script, &Default::default()));
+        }
+    }
+    Ok(Json(shown.into_iter().skip(skip).take(per_page).collect()))
 }
 
 async fn history(
@@ -232,33 +268,25 @@ async fn history(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<Value>>> {
-    let ws = member(&state, &principal, &ws).await?;
-    let p = RunnablePath::parse(&path)?;
+    let (ws, p, _) = script_at(&state, &principal, &ws, &path, Action::Read).await?;
     let versions = state.store.script_history(&ws, &p).await?;
-    if versions.is_empty() {
-        return Err(not_found(&path));
-    }
-    may_read(&principal, &p)?;
-    Ok(Json(versions.iter().map(views::script_summary).collect()))
+    Ok(Json(versions.iter().map(views::script_version).collect()))
 }
 
-/// A path the caller may change: 404 when it has no script, then 403 for
-/// scopes, role and the owner of `u/{user}/`.
+/// A path the caller may change: 404 when it has no script or the caller
+/// may not read it, then 403 for role, folder or owner rule, and scopes.
 async fn writable(
     state: &AppState,
     principal: &Principal,
     ws: &str,
     path: &str,
 ) -> ApiResult<(WorkspaceId, RunnablePath)> {
-    let ws = WorkspaceId::parse(ws)?;
-    let role = principal.role_in(state, &ws).await?;
-    let p = RunnablePath::parse(path)?;
-    if state.store.latest_script(&ws, &p).await?.is_none() {
-        return Err(not_found(path));
-    }
-    principal.require(&crate::auth::Scope::needed("scripts", "write", None, Some(path)))?;
-    crate::auth::may_write_path(principal, role, &p)?;
+    let (ws, p, _) = script_at(state, principal, ws, path, Action::Write).await?;
     Ok((ws, p))
+}
+
+fn not_found(path: &str, ws: &WorkspaceId) -> ApiError {
+    authz::not_found(ItemKind::Script, path, ws)
 }
 
 async fn archive(
@@ -269,7 +297,7 @@ async fn archive(
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;
     state.caches.forget_path(&ws, &p);
     if !state.store.archive_script(&ws, &p).await? {
-        return Err(not_found(&path));
+        return Err(not_found(&path, &ws));
     }
     Ok(Json(serde_json::json!({"path": p, "archived": true})))
 }
@@ -282,7 +310,40 @@ async fn remove(
     let (ws, p) = writable(&state, &principal, &ws, &path).await?;
     state.caches.forget_path(&ws, &p);
     if !state.store.delete_script(&ws, &p).await? {
-        return Err(not_found(&path));
+        return Err(not_found(&path, &ws));
     }
+    // A script made again at this path starts unshared.
+    state.store.set_item_perms(&ws, ItemKind::Script.as_str(), p.as_str(), &Default::default()).await?;
+    state.caches.item_perms.forget(&(ws.clone(), ItemKind::Script, p.clone()));
     Ok(Json(serde_json::json!({"path": p, "deleted": true})))
+}
+
+/// `scripts/exists/p`: whether the caller sees a script at the path.
+async fn exists(
+    State(state): State<AppState>,
+    PathParams((ws, path)): PathParams<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<bool>> {
+    match script_at(&state, &principal, &ws, &path, Action::Read).await {
+        Ok((_, _, script)) => Ok(Json(!script.archived)),
+        // Neither a missing nor an unreadable script exists for the caller.
+        Err(ApiError::NotFound(m)) if m.starts_with("script ") => Ok(Json(false)),
+        Err(e) => Err(e),
+    }
+}
+
+/// `scripts/raw/p`: the newest version's code as text. A path may end in
+/// the language's file extension, as Deno and Bun imports write it.
+async fn raw(
+    State(state): State<AppState>,
+    PathParams((ws, path)): PathParams<(String, String)>,
+    principal: Principal,
+) -> ApiResult<String> {
+    let found = script_at(&state, &principal, &ws, &path, Action::Read).await;
+    let bare = [".ts", ".py", ".sh"].iter().find_map(|ext| path.strip_suffix(ext));
+    let (_, _, script) = match (found, bare) {
+        (Err(ApiError::NotFound(_)), Some(bare)) => script_at(&state, &principal, &ws, bare, Action::Read).await?,
+        (found, _) => found?,
+    };
+    Ok(script.content)
 }

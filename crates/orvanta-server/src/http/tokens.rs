@@ -4,6 +4,7 @@ use super::extract::PathParams;
 use super::routes::Routes;
 use super::JsonBody;
 use crate::auth::{generate_token, hash_token, token_prefix, Principal, Scope};
+use crate::authz::{Action, Instance};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
@@ -97,17 +98,15 @@ async fn create(
             expires_at,
             scopes,
             workspace,
+            session: false,
         })
         .await?;
     Ok((StatusCode::CREATED, secret))
 }
 
-/// Job tokens never manage tokens; scoped tokens only with a `tokens:{action}` scope.
 fn may_manage_tokens(principal: &Principal, action: &str) -> ApiResult<()> {
-    if principal.job.is_some() {
-        return Err(ApiError::Forbidden("a job token cannot manage tokens; use a user token".into()));
-    }
-    principal.require(&Scope::needed("tokens", action, None, None))
+    let action = if action == "read" { Action::Read } else { Action::Write };
+    crate::authz::check_instance(principal, action, Instance::OwnTokens)
 }
 
 async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {

@@ -10,6 +10,7 @@ mod flow_repair;
 mod flows;
 mod harness;
 mod hostile;
+mod identity;
 mod inbound;
 mod jobs;
 mod languages;

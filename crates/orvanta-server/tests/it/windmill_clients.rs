@@ -66,3 +66,82 @@ async fn windmill_client_from_npm_drives_flows() {
     assert_eq!(seen["run"], json!({"doubled": 42}));
     assert_eq!((seen["waited"].clone(), seen["result"].clone()), (json!({"doubled": 4}), json!({"doubled": 4})));
 }
+
+/// The Python client on scripts, jobs, users and workspaces: every call
+/// parses (a refused body would show as a status or an error in `seen`).
+#[tokio::test]
+async fn windmill_api_from_pypi_drives_scripts_jobs_and_users() {
+    let app = spawn_app();
+    let seen = run("python3", &compat("windmill_api_scripts.py"), &app);
+    let (first, second) = (seen["hashes"]["first"].clone(), seen["hashes"]["second"].clone());
+    assert_eq!(seen["create"]["status"], 201, "{seen}");
+    assert_eq!((seen["exists"]["value"].clone(), seen["get_by_path"]["kind"].clone()), (json!(true), json!("script")));
+    assert_eq!(seen["get_by_path"]["is_draft"], false);
+    assert_eq!(seen["get_by_hash"]["hash"], first);
+    assert_eq!(seen["raw"]["content"], "def main(x: int = 1):\n    return x * 2\n");
+    assert_eq!(seen["history"]["hashes"], json!([second, first]));
+    assert_eq!(seen["history"]["deployment_msgs"], json!(["v2", "v1"]));
+    assert_eq!(seen["list_path_exact"]["hashes"], json!([second]));
+    assert_eq!(
+        (seen["run_wait_result"]["result"].clone(), seen["run_async"]["status"].clone()),
+        (json!(42), json!(201))
+    );
+    assert_eq!(seen["wait"], json!({"completed": true, "success": true, "result": 10}));
+    assert_eq!(seen["updates_done"]["completed"], true);
+    assert_eq!(
+        (seen["get_job"]["type"].clone(), seen["get_job"]["result"].clone()),
+        (json!("CompletedJob"), json!(10))
+    );
+    assert_eq!(seen["get_completed_job"]["duration_ms_is_int"], true);
+    assert_eq!(seen["get_completed_job_result"]["result"], 10);
+    let lists = &seen["list_jobs"];
+    for (filter, has) in [
+        ("path_exact", true),
+        ("path_start", true),
+        ("success", true),
+        ("job_kinds", true),
+        ("created_after", true),
+        ("script_hash", true),
+        ("failed", false),
+        ("running", false),
+        ("job_kinds_flow", false),
+        ("created_before", false),
+    ] {
+        assert_eq!(
+            (lists[filter]["status"].clone(), lists[filter]["has_job"].clone()),
+            (json!(200), json!(has)),
+            "{filter}: {seen}"
+        );
+    }
+    assert_eq!(lists["per_page"]["count"], 1);
+    assert_eq!(
+        (seen["global_whoami"]["status"].clone(), seen["whoami"]["username"].clone()),
+        (json!(200), json!("admin"))
+    );
+    assert!(seen["list_workspaces"]["ids"].as_array().unwrap().contains(&json!("demo")));
+    assert!(seen["list_user_workspaces"]["ids"].as_array().unwrap().contains(&json!("demo")), "{seen}");
+    assert_eq!((seen["archive"]["status"].clone(), seen["delete"]["status"].clone()), (json!(200), json!(200)));
+    assert_eq!(seen["exists_after_delete"]["value"], false);
+}
+
+/// The npm client on the same routes: no answer lacks a field its types require.
+#[tokio::test]
+async fn windmill_client_from_npm_drives_scripts_jobs_and_users() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/compat-node");
+    assert!(dir.join("node_modules/windmill-client").is_dir(), "windmill-client is missing: .ci/test installs it");
+    let script = dir.join("windmill_client_scripts.mjs");
+    std::fs::copy(compat("windmill_client_scripts.mjs"), &script).expect("copy the client script");
+    let app = spawn_app();
+    let seen = run("node", &script, &app);
+    for (key, v) in seen.as_object().unwrap() {
+        if let Some(missing) = v.get("missing") {
+            assert_eq!(missing, &json!([]), "{key} lacks fields: {seen}");
+        }
+        assert!(v.get("error").is_none(), "{key} failed: {seen}");
+    }
+    assert_eq!((seen["exists"]["value"].clone(), seen["run_wait_result"]["value"].clone()), (json!(true), json!(42)));
+    assert_eq!((seen["sdk_run"]["value"].clone(), seen["sdk_wait"]["value"].clone()), (json!(8), json!(6)));
+    assert_eq!((seen["wait"]["value"].clone(), seen["get_job"]["type"].clone()), (json!(10), json!("CompletedJob")));
+    assert_eq!(seen["list_jobs"]["has_job"], true);
+    assert_eq!(seen["exists_after_delete"]["value"], false);
+}

@@ -10,8 +10,8 @@ use orvanta_core::{Millis, Username, WorkspaceId};
 use sqlx::PgPool;
 
 const WORKSPACE_COLUMNS: &str = "id, name, created_by, created_at";
-const USER_COLUMNS: &str = "username, email, password_hash, super_admin, created_at";
-const TOKEN_COLUMNS: &str = "hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace";
+const USER_COLUMNS: &str = "username, email, name, password_hash, super_admin, created_at";
+const TOKEN_COLUMNS: &str = "hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace, kind";
 
 pub(super) async fn create_workspace(pool: &PgPool, ws: &NewWorkspace) -> Result<()> {
     sqlx::query("INSERT INTO workspaces (id, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
@@ -45,10 +45,12 @@ pub(super) async fn list_workspaces(pool: &PgPool) -> Result<Vec<Workspace>> {
 
 pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> Result<()> {
     sqlx::query(
-        "INSERT INTO users (username, email, password_hash, super_admin, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (username, email, name, password_hash, super_admin, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(user.username.as_str())
     .bind(&user.email)
+    .bind(&user.name)
     .bind(&user.password_hash)
     .bind(user.super_admin)
     .bind(user.created_at)
@@ -105,8 +107,8 @@ pub(super) async fn get_role(pool: &PgPool, ws: &WorkspaceId, username: &Usernam
 
 pub(super) async fn create_token(pool: &PgPool, t: &NewToken) -> Result<()> {
     sqlx::query(
-        "INSERT INTO tokens (hash, prefix, owner, label, created_at, expires_at, scopes, workspace) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO tokens (hash, prefix, owner, label, created_at, expires_at, scopes, workspace, kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&t.hash)
     .bind(&t.prefix)
@@ -116,6 +118,7 @@ pub(super) async fn create_token(pool: &PgPool, t: &NewToken) -> Result<()> {
     .bind(t.expires_at)
     .bind(scopes_text(&t.scopes))
     .bind(t.workspace.as_ref().map(WorkspaceId::as_str))
+    .bind(if t.session { "session" } else { "user" })
     .execute(pool)
     .await
     .map_err(|e| {
@@ -226,3 +229,5 @@ impl crate::AccountStore for super::PgStore {
         delete_expired_tokens(&self.pool, now).await
     }
 }
+
+crate::access::access_store!(super::PgStore, pool, pool, crate::access::numbered);

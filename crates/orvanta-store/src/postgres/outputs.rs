@@ -7,10 +7,10 @@
 
 use super::notify;
 use crate::rows::{convert, JobRow, JOB_COLUMNS};
-use crate::shared::{clamp_limit, slice_from};
+use crate::shared::slice_from;
 use crate::{JobEvent, JobFilter, Result};
 use orvanta_core::{Job, JobId, WorkspaceId};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgPool, Postgres};
 
 /// Which output of a job.
 #[derive(Debug, Clone, Copy)]
@@ -40,31 +40,7 @@ pub(super) async fn get_job(pool: &PgPool, ws: &WorkspaceId, id: JobId) -> Resul
 
 /// Newest first; `limit` 0 (unset) means 100, and at most 1000 are returned.
 pub(super) async fn list_jobs(pool: &PgPool, ws: &WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
-    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE workspace = "));
-    q.push_bind(ws.as_str());
-    if let Some(path) = &f.path {
-        q.push(" AND path = ").push_bind(path.as_str());
-    }
-    if let Some(status) = f.status {
-        q.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(trigger) = &f.trigger {
-        q.push(" AND trigger = ").push_bind(trigger.as_str());
-    }
-    if let Some(user) = &f.created_by {
-        q.push(" AND created_by = ").push_bind(user.as_str());
-    }
-    if let Some(since) = f.since {
-        q.push(" AND created_at >= ").push_bind(since);
-    }
-    if let Some(before) = f.before {
-        q.push(" AND created_at < ").push_bind(before);
-    }
-    if let Some(parent) = f.parent_job {
-        q.push(" AND parent_job = ").push_bind(parent.to_string());
-    }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(clamp_limit(f.limit));
-    q.push(" OFFSET ").push_bind(f.offset.max(0));
+    let mut q = crate::shared::jobs_query::<Postgres>(ws, f);
     let rows: Vec<JobRow> = q.build_query_as().fetch_all(pool).await?;
     convert(rows)
 }

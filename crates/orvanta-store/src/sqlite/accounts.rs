@@ -39,10 +39,11 @@ impl crate::AccountStore for SqliteStore {
 
     async fn create_user(&self, u: &NewUser) -> Result<()> {
         sqlx::query(
-            "INSERT INTO users (username, email, password_hash, super_admin, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (username, email, name, password_hash, super_admin, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(u.username.as_str())
         .bind(&u.email)
+        .bind(&u.name)
         .bind(&u.password_hash)
         .bind(u.super_admin)
         .bind(u.created_at)
@@ -54,7 +55,7 @@ impl crate::AccountStore for SqliteStore {
 
     async fn get_user(&self, username: &Username) -> Result<Option<User>> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT username, email, password_hash, super_admin, created_at FROM users WHERE username = ?",
+            "SELECT username, email, name, password_hash, super_admin, created_at FROM users WHERE username = ?",
         )
         .bind(username.as_str())
         .fetch_optional(&self.read)
@@ -87,8 +88,8 @@ impl crate::AccountStore for SqliteStore {
 
     async fn create_token(&self, t: &NewToken) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (hash, prefix, owner, label, created_at, expires_at, scopes, workspace) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tokens (hash, prefix, owner, label, created_at, expires_at, scopes, workspace, kind) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.hash)
         .bind(&t.prefix)
@@ -98,6 +99,7 @@ impl crate::AccountStore for SqliteStore {
         .bind(t.expires_at)
         .bind(rows::scopes_text(&t.scopes))
         .bind(t.workspace.as_ref().map(|w| w.as_str()))
+        .bind(if t.session { "session" } else { "user" })
         .execute(&self.write)
         .await
         .map_err(|e| {
@@ -122,7 +124,7 @@ impl crate::AccountStore for SqliteStore {
 
     async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>> {
         let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace \
+            "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace, kind \
              FROM tokens WHERE owner = ? ORDER BY created_at DESC",
         )
         .bind(owner.as_str())
@@ -143,7 +145,7 @@ impl crate::AccountStore for SqliteStore {
     async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>> {
         let rows: Vec<TokenRow> = sqlx::query_as(
             "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ? \
-             RETURNING hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace",
+             RETURNING hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace, kind",
         )
         .bind(now)
         .fetch_all(&self.write)
@@ -153,4 +155,6 @@ impl crate::AccountStore for SqliteStore {
 }
 
 const TOKEN_SELECT_BY_HASH: &str = "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, \
-     scopes, workspace FROM tokens WHERE hash = ?";
+     scopes, workspace, kind FROM tokens WHERE hash = ?";
+
+crate::access::access_store!(SqliteStore, read, write, crate::access::as_is);

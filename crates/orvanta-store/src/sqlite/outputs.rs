@@ -63,25 +63,8 @@ pub(super) async fn get(pool: &SqlitePool, ws: &WorkspaceId, id: JobId) -> Resul
 }
 
 pub(super) async fn list(pool: &SqlitePool, ws: &WorkspaceId, f: &JobFilter) -> Result<Vec<Job>> {
-    let rows: Vec<JobRow> = sqlx::query_as(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs WHERE workspace = ?1 \
-         AND (?2 IS NULL OR path = ?2) AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR trigger = ?4) \
-         AND (?5 IS NULL OR created_by = ?5) AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
-         AND (?8 IS NULL OR parent_job = ?8) \
-         ORDER BY created_at DESC, id DESC LIMIT ?9 OFFSET ?10"
-    ))
-    .bind(ws.as_str())
-    .bind(f.path.as_ref().map(|p| p.as_str()))
-    .bind(f.status.map(|s| s.as_str()))
-    .bind(f.trigger.as_deref())
-    .bind(f.created_by.as_ref().map(|u| u.as_str()))
-    .bind(f.since)
-    .bind(f.before)
-    .bind(f.parent_job.map(|p| p.to_string()))
-    .bind(crate::shared::clamp_limit(f.limit))
-    .bind(f.offset.max(0))
-    .fetch_all(pool)
-    .await?;
+    let mut q = crate::shared::jobs_query::<sqlx::Sqlite>(ws, f);
+    let rows: Vec<JobRow> = q.build_query_as().fetch_all(pool).await?;
     rows::convert(rows)
 }
 

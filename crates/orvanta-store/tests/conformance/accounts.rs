@@ -83,6 +83,7 @@ fn token(hash: &str, owner: &str, created_at: i64) -> NewToken {
         expires_at: None,
         scopes: None,
         workspace: None,
+        session: false,
     }
 }
 

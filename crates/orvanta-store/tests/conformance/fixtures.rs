@@ -37,6 +37,7 @@ pub fn new_user(name: &str) -> NewUser {
     NewUser {
         username: user(name),
         email: format!("{name}@example.com"),
+        name: None,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         super_admin: false,
         created_at: T0,

@@ -8,6 +8,7 @@
 //! Tests that only make sense for PostgreSQL (opening errors, the listener
 //! surviving a server restart) live in [`pg_only`].
 
+mod access;
 mod accounts;
 mod events;
 mod fixtures;
@@ -51,6 +52,10 @@ conformance! {
     hooks::waits_commit_with_the_flow_and_end_once,
     hooks::a_batch_of_events_commits_together_and_dedupes_within,
     hooks::an_ended_runs_key_is_freed_only_by_an_acting_event,
+    access::users_by_email_update_and_delete,
+    access::members_list_and_removal,
+    access::groups_and_their_members,
+    access::folders_and_item_perms,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,

@@ -104,8 +104,8 @@ pub async fn list_filters(s: Arc<dyn Store>) {
     let f = JobFilter::default;
     assert_eq!(ids(&*s, f()).await, [j5, j3, j2, j1], "newest first, then by id descending");
     assert_eq!(ids(&*s, JobFilter { path: Some(path("u/admin/a")), ..f() }).await, [j3, j1]);
-    assert_eq!(ids(&*s, JobFilter { status: Some(JobStatus::Running), ..f() }).await, [j3]);
-    assert_eq!(ids(&*s, JobFilter { status: Some(JobStatus::Queued), ..f() }).await, [j5, j2, j1]);
+    assert_eq!(ids(&*s, JobFilter { statuses: vec![JobStatus::Running], ..f() }).await, [j3]);
+    assert_eq!(ids(&*s, JobFilter { statuses: vec![JobStatus::Queued], ..f() }).await, [j5, j2, j1]);
     assert_eq!(ids(&*s, JobFilter { trigger: Some("webhook".into()), ..f() }).await, [j3, j2]);
     assert_eq!(ids(&*s, JobFilter { created_by: Some(user("alice")), ..f() }).await, [j3, j2]);
     assert_eq!(ids(&*s, JobFilter { since: Some(T0 + 2), ..f() }).await, [j5, j3, j2]);
@@ -116,6 +116,17 @@ pub async fn list_filters(s: Arc<dyn Store>) {
     assert_eq!(ids(&*s, both).await, [j3]);
     assert!(ids(&*s, JobFilter { path: Some(path("u/admin/none")), ..f() }).await.is_empty());
     assert_eq!(s.list_jobs(&ws("other"), &f()).await.unwrap().len(), 1);
+    // Windmill's filters: a path prefix (taken literally), any of some statuses or kinds, root jobs only.
+    assert_eq!(ids(&*s, JobFilter { path_prefix: Some("u/admin/".into()), ..f() }).await, [j5, j3, j2, j1]);
+    assert_eq!(ids(&*s, JobFilter { path_prefix: Some("u/admin/c".into()), ..f() }).await, [j5]);
+    assert!(ids(&*s, JobFilter { path_prefix: Some("u/admin/%".into()), ..f() }).await.is_empty());
+    let either = JobFilter { statuses: vec![JobStatus::Running, JobStatus::Success], ..f() };
+    assert_eq!(ids(&*s, either).await, [j3]);
+    assert_eq!(ids(&*s, JobFilter { kinds: vec![orvanta_core::JobKind::Script], ..f() }).await, [j5, j3, j2, j1]);
+    assert!(ids(&*s, JobFilter { kinds: vec![orvanta_core::JobKind::Flow], ..f() }).await.is_empty());
+    assert_eq!(ids(&*s, JobFilter { root_only: true, ..f() }).await, [j5, j3, j1]);
+    let hash = new_job().script_hash;
+    assert_eq!(ids(&*s, JobFilter { script_hash: hash, ..f() }).await.len(), 4);
 }
 
 pub async fn list_paging(s: Arc<dyn Store>) {

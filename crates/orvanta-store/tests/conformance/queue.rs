@@ -359,7 +359,7 @@ pub async fn concurrent_sweepers(s: Arc<dyn Store>) {
         }
     }
     assert_eq!(swept, claimed, "every lapsed job was swept once");
-    let queued = JobFilter { status: Some(JobStatus::Queued), limit: 1000, ..JobFilter::default() };
+    let queued = JobFilter { statuses: vec![JobStatus::Queued], limit: 1000, ..JobFilter::default() };
     let requeued = s.list_jobs(&ws("demo"), &queued).await.unwrap();
     assert_eq!(requeued.len(), 60);
     assert!(requeued.iter().all(|j| j.retries == 1), "each job was re-queued once");

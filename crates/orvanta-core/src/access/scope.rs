@@ -4,7 +4,7 @@
 //! ending in `/*` matches every path below that prefix, segment by segment
 //! (`f/team/*` matches `f/team/a` and `f/team/a/b`, not `f/teamx/a`).
 
-use orvanta_core::ParseError;
+use crate::ParseError;
 use std::fmt;
 
 /// One scope, granted to a token or needed by an action.
