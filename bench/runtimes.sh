@@ -30,7 +30,7 @@ rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$1"; }
 errors() { awk '/Non-2xx/ {print $NF}' "$1"; }
 
 start "$WORK/data"
-HEALTH=$(curl -sf "$URL/api/health")
+HEALTH=$(curl -sf -H "Authorization: Bearer $TOKEN" "$URL/api/health")
 exe() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["runtimes"][sys.argv[2]]["path"])' "$HEALTH" "$1"; }
 
 # The spawn floor: the mean of 30 runs of an empty program, no sandbox, in ms.
@@ -119,5 +119,5 @@ for i in $(seq 1 10); do
   call "u/admin/warm_$i" >/dev/null
 done
 sleep 1
-WARM=$(curl -sf "$URL/api/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["warm"]["live"])')
+WARM=$(curl -sf -H "Authorization: Bearer $TOKEN" "$URL/api/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["warm"]["live"])')
 echo "with $WARM warm Python processes: the server $(( $(rss_kib "$PID") / 1024 )) MiB, with its warm processes $(( $(tree_kib "$PID") / 1024 )) MiB"

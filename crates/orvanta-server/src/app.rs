@@ -1,7 +1,7 @@
 //! Starting a role: connect the store, bootstrap, find the runtimes, bind,
 //! and run the HTTP server and/or the worker until a shutdown signal.
 
-use crate::bootstrap::{self, Facts};
+use crate::bootstrap::{self, Facts, TokenSource};
 use crate::cfg::{Config, ConfigError};
 use crate::state::AppState;
 use crate::worker::{self, WorkerCtx};
@@ -112,7 +112,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             cfg: cfg.clone(),
             store: store.clone(),
             tokens: Default::default(),
-            throttle: Default::default(),
+            throttle: Arc::new(crate::auth::throttle::Throttle::new(cfg.server.auth_failures_per_minute)),
             job_key,
             runtimes,
             objects: crate::objects::from_config(&cfg)?,
@@ -125,6 +125,7 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             warm,
             sealer,
         };
+        tasks.push(tokio::spawn(state.tokens.clone().flush_every(store.clone(), shutdown.clone())));
         print_facts(&cfg, &facts, store.backend(), role);
         let app = crate::http::router(state);
         let stop = shutdown.clone();
@@ -230,12 +231,28 @@ fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {
     let roles = if role == Role::Up { "server + worker" } else { "server" };
     println!("Orvanta {} ({backend}, {roles})", env!("CARGO_PKG_VERSION"));
     println!("  workspace:   {ws}");
-    println!("  admin token: {}", facts.admin_token);
+    let file = cfg.storage.data_dir.join("admin-token");
+    // The token is printed once, when it is made; later starts say where it is.
+    let token_shown = match facts.token_source {
+        TokenSource::New => {
+            println!("  admin token: {}", facts.admin_token);
+            println!("  (shown this once; it is kept in {}, readable by you only)", file.display());
+            facts.admin_token.clone()
+        }
+        TokenSource::File => {
+            println!("  admin token: kept in {} (printed when it was made)", file.display());
+            format!("$(cat {})", file.display())
+        }
+        TokenSource::Env => {
+            println!("  admin token: the value of ORVANTA_ADMIN_TOKEN");
+            "$ORVANTA_ADMIN_TOKEN".to_owned()
+        }
+    };
     println!("  data folder: {}", cfg.storage.data_dir.display());
     println!("Run the example script {} and get its result:", facts.example_path);
     println!(
-        "  curl -X POST -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"name\": \"you\"}}' {base}/api/w/{ws}/jobs/run_wait_result/p/{}",
-        facts.admin_token, facts.example_path
+        "  curl -X POST -H \"Authorization: Bearer {token_shown}\" -H 'Content-Type: application/json' -d '{{\"name\": \"you\"}}' {base}/api/w/{ws}/jobs/run_wait_result/p/{}",
+        facts.example_path
     );
     // Last, so that whoever waits for this line has seen the facts.
     println!("Orvanta is listening on {base}");

@@ -209,7 +209,8 @@ fn needed_scope(action: Action, resource: Resource<'_>) -> Option<Scope> {
     };
     let scope = |domain: &str, verb: &str, resource: Option<&str>| Some(Scope::needed(domain, verb, None, resource));
     match resource {
-        Resource::Workspace => None,
+        // Whoami and the like: a webhook-specific token reads nothing of the workspace.
+        Resource::Workspace => scope("users", verb, None),
         Resource::Item(kind, path) if action == Action::Run => {
             Some(Scope::needed("jobs", "run", Some(kind.plural()), Some(path.as_str())))
         }
@@ -408,6 +409,6 @@ mod tests {
         assert_eq!(s.to_string(), "jobs:run:flows:f/team/x");
         let s = needed_scope(Action::Create, Resource::Item(ItemKind::Script, &path)).unwrap();
         assert_eq!(s.to_string(), "scripts:write:f/team/x");
-        assert!(needed_scope(Action::Read, Resource::Workspace).is_none());
+        assert_eq!(needed_scope(Action::Read, Resource::Workspace).unwrap().to_string(), "users:read");
     }
 }

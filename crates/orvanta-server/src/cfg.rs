@@ -199,7 +199,7 @@ settings! {
         port: u16 = 8000, env "ORVANTA_PORT";
         /// The URL jobs call back (`ORVANTA_BASE_URL` inside jobs); default `http://127.0.0.1:{port}`.
         base_url: Option<String> = None, env "ORVANTA_BASE_URL";
-        /// The bootstrap admin token (at least 16 characters); default: generated, kept in `{data_dir}/admin-token`.
+        /// The bootstrap admin token (at least 32 characters); default: generated, kept in `{data_dir}/admin-token`.
         admin_token: Option<Secret> = None, env "ORVANTA_ADMIN_TOKEN";
         /// The first workspace, made at bootstrap.
         default_workspace: String = "demo".into(), env "ORVANTA_DEFAULT_WORKSPACE";
@@ -215,6 +215,8 @@ settings! {
         sse_timeout_s: u64 = 60, env "ORVANTA_SSE_TIMEOUT_S";
         /// Request headers added as arguments to every run request (comma-separated).
         include_headers: Vec<String> = Vec::new(), env "INCLUDE_HEADERS" | "ORVANTA_INCLUDE_HEADERS";
+        /// Failed token or password checks one client address may make per minute before it gets 429.
+        auth_failures_per_minute: u32 = 20, env "ORVANTA_AUTH_FAILURES_PER_MINUTE";
     }
 
     /// Where data lives.
@@ -411,8 +413,11 @@ impl Config {
             return Err(ConfigError("ORVANTA_WORKER_TAGS must name at least one tag".into()));
         }
         if let Some(t) = &server.admin_token {
-            if t.expose().len() < 16 {
-                return Err(ConfigError("ORVANTA_ADMIN_TOKEN must be at least 16 characters long".into()));
+            if t.expose().len() < 32 {
+                return Err(ConfigError(
+                    "ORVANTA_ADMIN_TOKEN must be at least 32 characters long; generate one with `openssl rand -hex 32`"
+                        .into(),
+                ));
             }
         }
         let sandbox = &self.sandbox;

@@ -44,6 +44,7 @@ async fn the_server_reconnects_after_a_database_restart() {
         assert!(std::time::Instant::now() < until, "the server did not recover: {}", r.text().await.unwrap());
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let h: Value = app.client.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let h: Value =
+        app.client.get(app.url("/api/health")).bearer_auth(&app.token).send().await.unwrap().json().await.unwrap();
     assert_eq!(h["database"], "ok");
 }

@@ -42,6 +42,7 @@ pub(crate) const DELETE_USER_ROWS: [&str; 3] = [
     "DELETE FROM members WHERE username = ?",
     "DELETE FROM tokens WHERE owner = ?",
 ];
+pub(crate) const RENAME_WORKSPACE: &str = "UPDATE workspaces SET name = ? WHERE id = ?";
 pub(crate) const LIST_MEMBERS: &str = "SELECT u.username, u.email, u.name, m.role, u.super_admin, u.created_at \
      FROM members m JOIN users u ON u.username = m.username WHERE m.workspace = ? ORDER BY u.username";
 pub(crate) const REMOVE_MEMBER: &str = "DELETE FROM members WHERE workspace = ? AND username = ?";
@@ -77,6 +78,39 @@ pub(crate) const LIST_FOLDERS: &str = "SELECT workspace, name, summary, owners, 
 pub(crate) const UPDATE_FOLDER: &str =
     "UPDATE folders SET summary = ?, owners = ?, extra_perms = ? WHERE workspace = ? AND name = ?";
 pub(crate) const DELETE_FOLDER: &str = "DELETE FROM folders WHERE workspace = ? AND name = ?";
+
+pub(crate) const PUT_INVITE: &str = "INSERT INTO workspace_invites (workspace, email, role, invited_by, created_at) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace, email) DO UPDATE SET role = excluded.role, \
+     invited_by = excluded.invited_by, created_at = excluded.created_at";
+pub(crate) const LIST_INVITES: &str = "SELECT workspace, email, role, invited_by, created_at FROM workspace_invites \
+     WHERE (CAST(? AS TEXT) IS NULL OR workspace = ?) AND (CAST(? AS TEXT) IS NULL OR email = ?) \
+     ORDER BY workspace, email";
+pub(crate) const DELETE_INVITE: &str = "DELETE FROM workspace_invites WHERE workspace = ? AND email = ?";
+pub(crate) const TAKE_INVITE: &str = "DELETE FROM workspace_invites WHERE workspace = ? AND email = ? RETURNING role";
+pub(crate) const ADD_MEMBER: &str = "INSERT INTO members (workspace, username, role) VALUES (?, ?, ?) \
+     ON CONFLICT (workspace, username) DO UPDATE SET role = excluded.role";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InviteRow {
+    workspace: String,
+    email: String,
+    role: String,
+    invited_by: String,
+    created_at: i64,
+}
+
+impl TryFrom<InviteRow> for crate::Invite {
+    type Error = StoreError;
+    fn try_from(r: InviteRow) -> Result<Self> {
+        Ok(crate::Invite {
+            workspace: WorkspaceId::parse(&r.workspace)?,
+            email: r.email,
+            role: crate::rows::parse_role(&r.role)?,
+            invited_by: Username::parse(&r.invited_by)?,
+            created_at: r.created_at,
+        })
+    }
+}
 
 pub(crate) const ITEM_PERMS: &str = "SELECT perms FROM item_perms WHERE workspace = ? AND kind = ? AND path = ?";
 pub(crate) const SET_ITEM_PERMS: &str = "INSERT INTO item_perms (workspace, kind, path, perms) VALUES (?, ?, ?, ?) \
@@ -250,6 +284,12 @@ macro_rules! access_store {
                 }
                 let r = sqlx::query(&$sql(DELETE_USER)).bind(username.as_str()).execute(&mut *tx).await?;
                 tx.commit().await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn rename_workspace(&self, ws: &WorkspaceId, name: &str) -> crate::Result<bool> {
+                use crate::access::*;
+                let r = sqlx::query(&$sql(RENAME_WORKSPACE)).bind(name).bind(ws.as_str()).execute(&self.$write).await?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -430,6 +470,68 @@ macro_rules! access_store {
                 use crate::access::*;
                 let r = sqlx::query(&$sql(DELETE_FOLDER)).bind(ws.as_str()).bind(name).execute(&self.$write).await?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn put_invite(&self, i: &crate::Invite) -> crate::Result<()> {
+                use crate::access::*;
+                sqlx::query(&$sql(PUT_INVITE))
+                    .bind(i.workspace.as_str())
+                    .bind(&i.email)
+                    .bind(i.role.as_str())
+                    .bind(i.invited_by.as_str())
+                    .bind(i.created_at)
+                    .execute(&self.$write)
+                    .await
+                    .map_err(|e| conflict(e, format!("the workspace '{}' does not exist", i.workspace)))?;
+                Ok(())
+            }
+
+            async fn list_invites(
+                &self,
+                ws: Option<&WorkspaceId>,
+                email: Option<&str>,
+            ) -> crate::Result<Vec<crate::Invite>> {
+                use crate::access::*;
+                let ws = ws.map(|w| w.as_str());
+                let rows: Vec<InviteRow> = sqlx::query_as(&$sql(LIST_INVITES))
+                    .bind(ws)
+                    .bind(ws)
+                    .bind(email)
+                    .bind(email)
+                    .fetch_all(&self.$read)
+                    .await?;
+                crate::rows::convert(rows)
+            }
+
+            async fn delete_invite(&self, ws: &WorkspaceId, email: &str) -> crate::Result<bool> {
+                use crate::access::*;
+                let r = sqlx::query(&$sql(DELETE_INVITE)).bind(ws.as_str()).bind(email).execute(&self.$write).await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn accept_invite(
+                &self,
+                ws: &WorkspaceId,
+                email: &str,
+                username: &Username,
+            ) -> crate::Result<Option<crate::Role>> {
+                use crate::access::*;
+                let mut tx = self.$write.begin().await?;
+                let role: Option<String> = sqlx::query_scalar(&$sql(TAKE_INVITE))
+                    .bind(ws.as_str())
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(role) = role else { return Ok(None) };
+                let role = crate::rows::parse_role(&role)?;
+                sqlx::query(&$sql(ADD_MEMBER))
+                    .bind(ws.as_str())
+                    .bind(username.as_str())
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(role))
             }
 
             async fn item_perms(

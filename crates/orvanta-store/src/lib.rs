@@ -97,7 +97,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_token(&self, token: &NewToken) -> Result<()>;
     /// The token with this SHA-256 hash (hex), whether or not it has expired.
     async fn get_token(&self, hash: &str) -> Result<Option<TokenRecord>>;
-    async fn touch_token(&self, hash: &str, now: Millis) -> Result<()>;
+    /// Sets `last_used_at` of these tokens (SHA-256 hashes) in one statement.
+    async fn touch_tokens(&self, hashes: &[String], now: Millis) -> Result<()>;
     async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>>;
     /// Deletes the owner's token with this prefix; false when there is none.
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool>;
@@ -117,6 +118,8 @@ pub trait AccessStore: Send + Sync + 'static {
     /// Deletes a user with their memberships and tokens; false when there is none.
     async fn delete_user(&self, username: &Username) -> Result<bool>;
 
+    /// Renames a workspace (its id stays); false when there is none.
+    async fn rename_workspace(&self, ws: &WorkspaceId, name: &str) -> Result<bool>;
     /// The members of a workspace, by username.
     async fn list_members(&self, ws: &WorkspaceId) -> Result<Vec<Member>>;
     /// Removes a user from a workspace and from its groups; false when not a member.
@@ -144,6 +147,16 @@ pub trait AccessStore: Send + Sync + 'static {
     /// Replaces a folder's summary, owners and extra_perms; false when there is none.
     async fn update_folder(&self, folder: &Folder) -> Result<bool>;
     async fn delete_folder(&self, ws: &WorkspaceId, name: &str) -> Result<bool>;
+
+    /// Invites `invite.email` to its workspace (again: the new role replaces the old).
+    async fn put_invite(&self, invite: &Invite) -> Result<()>;
+    /// The pending invitations of a workspace, or (`email` set) of one email in every workspace.
+    async fn list_invites(&self, ws: Option<&WorkspaceId>, email: Option<&str>) -> Result<Vec<Invite>>;
+    /// Withdraws (or declines) an invitation; false when there is none.
+    async fn delete_invite(&self, ws: &WorkspaceId, email: &str) -> Result<bool>;
+    /// Accepts the invitation of `email` to `ws` as `username`, in one
+    /// transaction: the invitation goes, the membership comes. `None`: no invitation.
+    async fn accept_invite(&self, ws: &WorkspaceId, email: &str, username: &Username) -> Result<Option<Role>>;
 
     /// The `extra_perms` of a script or flow path (`kind`: `script`, `flow`).
     async fn item_perms(&self, ws: &WorkspaceId, kind: &str, path: &str) -> Result<BTreeMap<String, bool>>;

@@ -214,6 +214,23 @@ where
     q
 }
 
+/// `UPDATE` of `last_used_at` of the tokens with these hashes, for either backend.
+pub(crate) fn touch_query<'a, DB>(hashes: &'a [String], now: i64) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::<DB>::new("UPDATE tokens SET last_used_at = ");
+    q.push_bind(now).push(" WHERE hash IN (");
+    let mut list = q.separated(", ");
+    for h in hashes {
+        list.push_bind(h.as_str());
+    }
+    q.push(")");
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

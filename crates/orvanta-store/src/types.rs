@@ -403,6 +403,17 @@ pub struct Member {
     pub created_at: Millis,
 }
 
+/// An invitation of an email to a workspace, with the role it gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub workspace: WorkspaceId,
+    /// Lower-case.
+    pub email: String,
+    pub role: Role,
+    pub invited_by: Username,
+    pub created_at: Millis,
+}
+
 /// A change to a user: each `Some` replaces the stored value.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {

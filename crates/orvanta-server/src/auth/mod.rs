@@ -105,25 +105,53 @@ pub fn token_prefix(secret: &str) -> String {
     secret.chars().take(10).collect()
 }
 
+/// Where a request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenFrom {
+    Header,
+    Cookie,
+    Query,
+}
+
 /// The token of a request, from the header, the cookie or the query.
-fn find_token(parts: &Parts) -> Option<String> {
+fn find_token(parts: &Parts) -> Option<(String, TokenFrom)> {
     if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let h = h.trim();
         if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
-            return Some(t.trim().to_owned());
+            return Some((t.trim().to_owned(), TokenFrom::Header));
         }
     }
     for cookie in parts.headers.get_all(axum::http::header::COOKIE) {
         if let Ok(c) = cookie.to_str() {
             for pair in c.split(';') {
                 if let Some(v) = pair.trim().strip_prefix("token=") {
-                    return Some(v.to_owned());
+                    return Some((v.to_owned(), TokenFrom::Cookie));
                 }
             }
         }
     }
     let query = parts.uri.query()?;
-    query.split('&').find_map(|kv| kv.strip_prefix("token=").map(percent_decode))
+    query.split('&').find_map(|kv| kv.strip_prefix("token=").map(|t| (percent_decode(t), TokenFrom::Query)))
+}
+
+/// A browser sends cookies with requests other sites make it send; a request
+/// that changes something and authenticates with the cookie must show that
+/// our own page made it: an `Origin` (or `Sec-Fetch-Site: same-origin`) of
+/// this server, or the header `X-Requested-With`, which no other site can set
+/// without our consent.
+fn cookie_request_allowed(parts: &Parts, base_url: Option<&str>) -> bool {
+    use axum::http::Method;
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if header("x-requested-with").is_some() || header("sec-fetch-site") == Some("same-origin") {
+        return true;
+    }
+    let Some(origin) = header("origin") else { return false };
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
+    header("host").is_some_and(|host| host.eq_ignore_ascii_case(origin_host))
+        || base_url.is_some_and(|b| b.trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -156,11 +184,19 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = find_token(parts).ok_or_else(|| {
+        let (token, from) = find_token(parts).ok_or_else(|| {
             ApiError::Unauthorized(
                 "no token: send 'Authorization: Bearer <token>', the 'token' cookie or '?token=<token>'".into(),
             )
         })?;
+        if from == TokenFrom::Cookie && !cookie_request_allowed(parts, state.cfg.server.base_url.as_deref()) {
+            return Err(ApiError::Forbidden(
+                "a request that changes something and authenticates with the session cookie must come from \
+                 Orvanta's own page (same-origin Origin) or carry 'X-Requested-With'; API clients send \
+                 'Authorization: Bearer <token>'"
+                    .into(),
+            ));
+        }
         let client = throttle::client_of(&parts.extensions);
         if JobTokenKey::is_job_token(&token) {
             state.throttle.check(client)?;
@@ -236,30 +272,67 @@ async fn job_principal(state: &AppState, claims: JobClaims) -> ApiResult<Princip
 }
 
 /// A short-lived cache of token lookups, so a busy webhook does not cost a
-/// database read (and a `last_used_at` write) per request. A deleted token
-/// stays valid on other servers for at most [`TokenCache::TTL`].
+/// database read per request. A deleted token stays valid on other servers
+/// for at most [`TokenCache::TTL`]. Uses are written in batches: each token's
+/// `last_used_at` at most once a minute, all tokens used since the last
+/// flush in one statement ([`TokenCache::flush_uses`]).
 pub struct TokenCache {
     entries: TtlCache<String, Option<TokenRecord>>,
-    /// Tokens whose `last_used_at` was written within the last minute.
+    /// Tokens whose use was noted within the last minute.
     touched: TtlCache<String, ()>,
+    /// Tokens used since the last flush.
+    used: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
-        Self { entries: TtlCache::new(Self::TTL), touched: TtlCache::new(Duration::from_secs(60)) }
+        Self {
+            entries: TtlCache::new(Self::TTL),
+            touched: TtlCache::new(Duration::from_secs(60)),
+            used: Default::default(),
+        }
     }
 }
 
 impl TokenCache {
     pub const TTL: Duration = Duration::from_secs(5);
+    /// How often noted token uses are written.
+    pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
     async fn lookup(&self, state: &AppState, hash: &str) -> ApiResult<Option<TokenRecord>> {
         let record = self.entries.get_or_load(hash.to_owned(), state.store.get_token(hash)).await?;
         if record.is_some() && self.touched.get(&hash.to_owned()).is_none() {
             self.touched.put(hash.to_owned(), ());
-            state.store.touch_token(hash, orvanta_core::now_millis()).await?;
+            self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_owned());
         }
         Ok(record)
+    }
+
+    /// Writes the uses noted since the last flush, in one statement.
+    pub async fn flush_uses(&self, store: &dyn orvanta_store::Store) {
+        let batch: Vec<String> =
+            std::mem::take(&mut *self.used.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
+        if let Err(e) = store.touch_tokens(&batch, orvanta_core::now_millis()).await {
+            tracing::warn!(error = %e, tokens = batch.len(), "token uses could not be written; they are noted again at their next use");
+            for hash in batch {
+                self.touched.forget(&hash);
+            }
+        }
+    }
+
+    /// Flushes the noted uses every few seconds until `stop`, then once more.
+    pub async fn flush_every(
+        self: std::sync::Arc<Self>,
+        store: std::sync::Arc<dyn orvanta_store::Store>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Self::FLUSH_EVERY) => self.flush_uses(&*store).await,
+                _ = stop.cancelled() => break,
+            }
+        }
+        self.flush_uses(&*store).await;
     }
 
     /// Whether this process found `hash` valid within the last [`TokenCache::TTL`].

@@ -12,15 +12,21 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failures allowed per client within [`WINDOW`].
+/// Failures allowed per client within [`WINDOW`], by default.
 pub const LIMIT: u32 = 20;
 pub const WINDOW: Duration = Duration::from_secs(60);
 /// Clients tracked at most; beyond, the oldest windows are dropped.
 const MAX_CLIENTS: usize = 100_000;
 
-#[derive(Default)]
 pub struct Throttle {
+    limit: u32,
     clients: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new(LIMIT)
+    }
 }
 
 /// The client address of a request (the peer; a proxy's clients share its address).
@@ -29,11 +35,16 @@ pub fn client_of(extensions: &Extensions) -> IpAddr {
 }
 
 impl Throttle {
-    /// 429 when `client` failed [`LIMIT`] times in the current window.
+    /// Allows `limit` failures per client and minute.
+    pub fn new(limit: u32) -> Self {
+        Self { limit, clients: Mutex::default() }
+    }
+
+    /// 429 when `client` failed `limit` times in the current window.
     pub fn check(&self, client: IpAddr) -> ApiResult<()> {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         match clients.get(&client) {
-            Some(&(failures, since)) if failures >= LIMIT && since.elapsed() < WINDOW => {
+            Some(&(failures, since)) if failures >= self.limit && since.elapsed() < WINDOW => {
                 let wait = (WINDOW - since.elapsed()).as_secs().max(1);
                 Err(ApiError::TooManyRequests(
                     format!("too many failed attempts with a wrong token or password from your address; try again in {wait} s"),

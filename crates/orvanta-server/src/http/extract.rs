@@ -14,11 +14,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        require_json(req.headers())?;
         let (bytes, _held) = read_body(req, state).await?;
         orvanta_core::json::parse_limited(&bytes, orvanta_core::json::MAX_DEPTH)
             .map(JsonBody)
             .map_err(|e| ApiError::BadRequest(format!("the request body is not valid JSON for this route: {e}")))
     }
+}
+
+/// 415 unless the request says its body is JSON (`application/json` or a
+/// `+json` type). A form or `text/plain` body, which a browser sends across
+/// sites without asking, never reaches a JSON route.
+pub fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        return Ok(());
+    }
+    let got = if ct.is_empty() { "no Content-Type".to_owned() } else { format!("Content-Type '{ct}'") };
+    Err(ApiError::UnsupportedMediaType(format!(
+        "this route takes a JSON body, and the request has {got}; send 'Content-Type: application/json'"
+    )))
 }
 
 /// Reads the whole body under the general limit and the shared budget.

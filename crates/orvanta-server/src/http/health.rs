@@ -15,7 +15,12 @@ async fn version() -> &'static str {
     concat!("Orvanta v", env!("CARGO_PKG_VERSION"))
 }
 
-async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+/// Without a valid token: the contract's fields only. With one: also the
+/// backend, runtimes, sandbox and warm processes (what an operator debugs with).
+async fn health(
+    State(state): State<AppState>,
+    caller: Result<crate::auth::Principal, crate::error::ApiError>,
+) -> (StatusCode, Json<serde_json::Value>) {
     let db = state.store.ping().await;
     let since = orvanta_core::now_millis() - (state.cfg.worker.lease_s as i64 * 2000).max(10_000);
     let workers = match state.store.count_workers(since).await {
@@ -23,6 +28,14 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         Err(_) => state.embedded_workers as i64,
     };
     let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if caller.is_err() {
+        let body = json!({
+            "status": if db.is_ok() { "ok" } else { "degraded" },
+            "database": if db.is_ok() { "ok" } else { "unreachable" },
+            "workers": workers,
+        });
+        return (status, Json(body));
+    }
     let body = json!({
         "status": if db.is_ok() { "ok" } else { "degraded" },
         "database": if db.is_ok() { "ok" } else { "unreachable" },

@@ -268,6 +268,24 @@ pub async fn start(
     let (parts, body) = req.into_parts();
     let query = request_args::parse_query(parts.uri.query());
     let rq = run_query(&query, mode)?;
+    if let Some(tag) = &rq.tag {
+        // Choosing where a job runs is changing how it runs: the right to write it.
+        let kind = runnable.kind();
+        crate::authz::check(
+            state,
+            principal,
+            &ws,
+            crate::authz::Action::Write,
+            crate::authz::Resource::Item(kind, runnable.path()),
+        )
+        .await
+        .map_err(|e| match e {
+            ApiError::Forbidden(why) => {
+                ApiError::Forbidden(format!("?tag={tag} needs the right to change this {}: {why}", kind.as_str()))
+            }
+            other => other,
+        })?;
+    }
     let (body, _held) = read_limited(state, &parts.headers, body).await?;
     let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };

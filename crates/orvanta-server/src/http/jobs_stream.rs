@@ -81,13 +81,16 @@ struct SseQuery {
 }
 
 /// Updates of an existing job. An unknown job (or one the caller may not
-/// read, which is not revealed) is a stream of one `notfound` event.
+/// read, which is not revealed) of a workspace the caller is a member of is
+/// a stream of one `notfound` event.
 async fn getupdate_sse(
     State(s): State<AppState>,
     PathParams((ws, id)): PathParams<(String, String)>,
     principal: Principal,
     QueryParams(q): QueryParams<SseQuery>,
 ) -> ApiResult<Response> {
+    // Not a member of the workspace: its 404, as every route answers it.
+    principal.role_in(&s, &orvanta_core::WorkspaceId::parse(&ws)?).await?;
     let (ws, job) = match readable_job(&s, &principal, &ws, &id).await {
         Ok(found) => found,
         Err(ApiError::NotFound(_)) => return Ok(one_event(json!({"type": "notfound"}))),

@@ -10,6 +10,7 @@ mod groups;
 pub mod guard;
 mod health;
 mod inbound;
+mod invites;
 mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
@@ -45,12 +46,14 @@ pub fn routes() -> Routes {
         .merge(jobs_stream::router())
         .merge(users::workspace_router())
         .merge(groups::router())
-        .merge(folders::router());
+        .merge(folders::router())
+        .merge(invites::workspace_router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())
         .merge(users::router())
         .merge(workspaces::router())
+        .merge(invites::router())
         .nest("/api/w/{ws}", workspace)
         .merge(resume::page_router())
         .merge(inbound::receiver())

@@ -103,6 +103,11 @@ fn custom(obj: &Map<String, Value>) -> Result<Response, BadControl> {
     if let Some(ct) = content_type {
         h.insert(header::CONTENT_TYPE, ct);
     }
+    // What a script serves (HTML, SVG, ...) never runs as the API's own page:
+    // no scripts, no same-origin access to the session cookie. Set last, so a
+    // script's own headers cannot lift it.
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The runnable chose this answer: the API's error shaping leaves it alone.
     resp.extensions_mut().insert(crate::http::guard::RunnableAnswer);
     Ok(resp)
@@ -256,6 +261,7 @@ mod tests {
             let (status, h, body) = ok(json!({key: "text/csv", "result": "Hello;World"})).await;
             assert_eq!((status, body.as_str()), (200, "Hello;World"), "{key}");
             assert_eq!(h[header::CONTENT_TYPE], "text/csv");
+            assert_eq!(h[header::CONTENT_SECURITY_POLICY], "sandbox");
         }
         let (_, h, body) = ok(json!({"wm_content_type": "text/plain", "result": {"a": [1, 2]}})).await;
         assert_eq!((body.as_str(), h[header::CONTENT_TYPE].to_str().unwrap()), (r#"{"a":[1,2]}"#, "text/plain"));

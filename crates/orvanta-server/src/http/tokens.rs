@@ -109,25 +109,52 @@ fn may_manage_tokens(principal: &Principal, action: &str) -> ApiResult<()> {
     crate::authz::check_instance(principal, action, Instance::OwnTokens)
 }
 
-async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {
+/// `tokens/list`: the caller's tokens (never a secret; login sessions are
+/// not listed). `?runnable_kind=script|flow&runnable_path=...` lists the
+/// webhook-specific tokens of one runnable: those whose only scope runs it.
+#[derive(Deserialize)]
+struct ListQuery {
+    runnable_kind: Option<String>,
+    runnable_path: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    super::extract::QueryParams(q): super::extract::QueryParams<ListQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
     may_manage_tokens(&principal, "read")?;
+    let runnable =
+        match (&q.runnable_kind, &q.runnable_path) {
+            (None, None) => None,
+            (Some(kind), Some(path)) => {
+                let kind = crate::authz::ItemKind::parse(kind)?;
+                let path = orvanta_core::RunnablePath::parse(path)?;
+                Some(format!("jobs:run:{}:{path}", kind.plural()))
+            }
+            _ => return Err(ApiError::BadRequest(
+                "runnable_kind and runnable_path go together, e.g. ?runnable_kind=script&runnable_path=u/admin/hello"
+                    .into(),
+            )),
+        };
     let tokens = state.store.list_tokens(&principal.username).await?;
-    Ok(Json(
-        tokens
-            .iter()
-            .map(|t| {
-                json!({
-                    "token_prefix": t.prefix,
-                    "label": t.label,
-                    "created_at": millis_to_rfc3339(t.created_at),
-                    "expiration": t.expires_at.map(millis_to_rfc3339),
-                    "last_used_at": t.last_used_at.map(millis_to_rfc3339),
-                    "scopes": t.scopes,
-                    "workspace_id": t.workspace,
-                })
+    let shown = tokens
+        .iter()
+        .filter(|t| !t.session)
+        .filter(|t| runnable.as_ref().is_none_or(|r| t.scopes.as_deref() == Some(std::slice::from_ref(r))))
+        .map(|t| {
+            json!({
+                "token_prefix": t.prefix,
+                "label": t.label,
+                "created_at": millis_to_rfc3339(t.created_at),
+                "expiration": t.expires_at.map(millis_to_rfc3339),
+                "last_used_at": t.last_used_at.map(millis_to_rfc3339),
+                "scopes": t.scopes,
+                "workspace_id": t.workspace,
             })
-            .collect(),
-    ))
+        })
+        .collect();
+    Ok(Json(shown))
 }
 
 async fn remove(

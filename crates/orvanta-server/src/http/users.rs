@@ -39,10 +39,12 @@ pub fn workspace_router() -> Routes {
     Routes::new()
         .get("/users/whoami", whoami)
         .get("/users/list", list_members)
+        .get("/users/get/{username}", get_member)
         .get("/users/listusernames", list_usernames)
         .post("/users/update/{username}", update_member)
         .delete("/users/delete/{username}", remove_member)
         .post("/workspaces/add_user", add_user)
+        .post("/workspaces/change_workspace_name", rename_workspace)
 }
 
 /// Windmill's body of `users/create`; its other fields are accepted and ignored.
@@ -91,7 +93,7 @@ async fn create(
 }
 
 /// A lowercased email with one `@` and no control characters.
-fn check_email(email: &str) -> ApiResult<String> {
+pub(super) fn check_email(email: &str) -> ApiResult<String> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
@@ -350,6 +352,19 @@ async fn list_members(
     Ok(Json(shown))
 }
 
+async fn get_member(
+    State(state): State<AppState>,
+    PathParams((ws, username)): PathParams<(String, String)>,
+    principal: Principal,
+) -> ApiResult<Json<Value>> {
+    let ws = WorkspaceId::parse(&ws)?;
+    authz::check(&state, &principal, &ws, Action::Read, Resource::Members).await?;
+    let username = Username::parse(&username)?;
+    let role = state.store.get_role(&ws, &username).await?.ok_or_else(|| not_member(&username, &ws))?;
+    let user = state.store.get_user(&username).await?.ok_or_else(|| not_member(&username, &ws))?;
+    Ok(Json(member_view(&state, &ws, &user, role).await?))
+}
+
 async fn list_usernames(
     State(state): State<AppState>,
     PathParams(ws): PathParams<String>,
@@ -362,7 +377,7 @@ async fn list_usernames(
 
 /// Windmill's role fields: `role` (`admin`, `developer`, `operator`) or the
 /// flags `is_admin` / `operator`.
-fn role_of(role: Option<&str>, is_admin: Option<bool>, operator: Option<bool>) -> ApiResult<Option<Role>> {
+pub(super) fn role_of(role: Option<&str>, is_admin: Option<bool>, operator: Option<bool>) -> ApiResult<Option<Role>> {
     if let Some(r) = role {
         return Role::parse(r)
             .map(Some)
@@ -456,4 +471,26 @@ async fn remove_member(
     state.caches.roles.forget(&(ws.clone(), username.clone()));
     state.caches.groups_of.forget(&(ws.clone(), username.clone()));
     Ok(format!("user {username} removed from {ws}"))
+}
+
+#[derive(Deserialize)]
+struct Rename {
+    new_name: String,
+}
+
+/// Windmill's `workspaces/change_workspace_name`: admins rename; the id stays.
+async fn rename_workspace(
+    State(state): State<AppState>,
+    PathParams(ws): PathParams<String>,
+    principal: Principal,
+    JsonBody(body): JsonBody<Rename>,
+) -> ApiResult<String> {
+    let ws = WorkspaceId::parse(&ws)?;
+    authz::check(&state, &principal, &ws, Action::Admin, Resource::Workspace).await?;
+    super::extract::plain_text("new_name", &body.new_name)?;
+    if body.new_name.trim().is_empty() {
+        return Err(ApiError::BadRequest("new_name is empty; give the workspace a name".into()));
+    }
+    state.store.rename_workspace(&ws, body.new_name.trim()).await?;
+    Ok(format!("workspace {ws} renamed"))
 }

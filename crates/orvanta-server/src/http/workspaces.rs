@@ -55,6 +55,7 @@ async fn create(
 
 /// The workspaces the caller is a member of (a token restricted to one: that one).
 async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {
+    authz::check_instance(&principal, Action::Read, Instance::Workspaces)?;
     let mine = state.store.user_workspaces(&principal.username).await?;
     let shown = mine
         .into_iter()
@@ -82,6 +83,7 @@ async fn exists(
 /// Windmill's `UserWorkspaceList`: the caller's email and, per workspace,
 /// its username, role and what the role may do.
 async fn user_workspaces(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+    authz::check_instance(&principal, Action::Read, Instance::Workspaces)?;
     let email = state.store.get_user(&principal.username).await?.map(|u| u.email).unwrap_or_default();
     let mine = state.store.user_workspaces(&principal.username).await?;
     let workspaces: Vec<Value> = mine

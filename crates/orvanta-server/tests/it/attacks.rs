@@ -12,7 +12,7 @@ async fn run_sync(app: &TestApp, path: &str, args: Value) -> Value {
 }
 
 async fn healthy(app: &TestApp) {
-    let r = app.client.get(app.url("/api/health")).send().await.unwrap();
+    let r = app.client.get(app.url("/api/health")).bearer_auth(&app.token).send().await.unwrap();
     assert_eq!(r.status(), 200, "the server is down after the attack");
 }
 
@@ -127,7 +127,8 @@ async fn fork_bombs_disk_fillers_and_memory_hogs_fail_at_their_limits_and_the_se
     opts.env.push(("ORVANTA_SANDBOX_FILE_SIZE_BYTES".into(), (4 << 20).to_string()));
     opts.env.push(("ORVANTA_SANDBOX_MEMORY_BYTES".into(), (256 << 20).to_string()));
     let app = start(opts);
-    let health: Value = app.client.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value =
+        app.client.get(app.url("/api/health")).bearer_auth(&app.token).send().await.unwrap().json().await.unwrap();
     let limits = health["sandbox"]["limits"].as_str().unwrap().to_owned();
     assert_eq!(health["sandbox"]["isolation"], "bubblewrap", "{health}");
     assert_eq!(health["sandbox"]["max_processes"], 64, "{health}");

@@ -259,6 +259,24 @@ async fn a_webhook_token_has_its_owners_rights_and_loses_them_with_the_owner() {
     let run =
         || app.client.post(app.ws("/jobs/run_wait_result/p/f/team/hook")).bearer_auth(&hook).json(&json!({})).send();
     assert_eq!(run().await.unwrap().status(), 200);
+    // Listed with its runnable; its use is written (in a batch) within seconds.
+    let listed = |q: &'static str| {
+        let req = app.client.get(app.url(&format!("/api/users/tokens/list{q}"))).bearer_auth(&alice.token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let mut used = Value::Null;
+    for _ in 0..100 {
+        let mine = listed("?runnable_kind=script&runnable_path=f/team/hook").await;
+        assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+        used = mine[0]["last_used_at"].clone();
+        if used.is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(used.is_string(), "last_used_at was written");
+    assert_eq!(listed("?runnable_kind=flow&runnable_path=f/team/hook").await, json!([]));
+    assert_eq!(listed("").await.as_array().unwrap().len(), 1, "login sessions are not listed");
     // It runs that one script and reads nothing else.
     let r = app.as_user(&hook, "GET", "/scripts/list", None).await;
     assert_error(r, 403, "scripts:read").await;
@@ -290,4 +308,54 @@ async fn repeated_bad_tokens_are_slowed_and_valid_callers_are_not() {
     // Logins from the blocked address are slowed too.
     let r = app.client.post(app.url("/api/auth/login")).json(&json!({"email": "admin@orvanta.local", "password": "x"}));
     assert_eq!(r.send().await.unwrap().status(), 429);
+}
+
+#[tokio::test]
+async fn invitations_are_made_listed_accepted_declined_and_withdrawn() {
+    let app = spawn_app();
+    // An email that is no user yet can be invited; its user, once made, sees and accepts the invitation.
+    let erin_invite = json!({"email": "Erin@Example.com", "is_admin": false, "operator": true});
+    assert_eq!(status(app.post_json("/workspaces/invite_user", &erin_invite).await).await, 201);
+    let pending: Value = app.get("/workspaces/list_pending_invites").await.json().await.unwrap();
+    assert_eq!((pending[0]["email"].clone(), pending[0]["operator"].clone()), (json!("erin@example.com"), json!(true)));
+    let erin = app.user("erin").await;
+    let mine: Value = app
+        .client
+        .get(app.url("/api/users/list_invites"))
+        .bearer_auth(&erin.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1, "{mine}");
+    let r = app.as_user(&erin.token, "GET", "/scripts/list", None).await;
+    assert_eq!(status(r).await, 404, "not a member before accepting");
+    let answer = |what: &str, ws: &str| {
+        app.client
+            .post(app.url(&format!("/api/users/{what}")))
+            .bearer_auth(&erin.token)
+            .json(&json!({"workspace_id": ws}))
+            .send()
+    };
+    assert_eq!(answer("accept_invite", "demo").await.unwrap().status(), 200);
+    assert_error(answer("accept_invite", "demo").await.unwrap(), 404, "no invitation").await;
+    let me: Value = app.as_user(&erin.token, "GET", "/users/whoami", None).await.json().await.unwrap();
+    assert_eq!(me["operator"], true);
+    // Declined and withdrawn invitations are gone.
+    let r = app.client.post(app.url("/api/w/admins/workspaces/invite_user")).bearer_auth(TOKEN);
+    assert_eq!(r.json(&json!({"email": "erin@example.com", "is_admin": true})).send().await.unwrap().status(), 201);
+    assert_eq!(answer("decline_invite", "admins").await.unwrap().status(), 200);
+    assert_error(answer("accept_invite", "admins").await.unwrap(), 404, "no invitation").await;
+    let r = app.post_json("/workspaces/invite_user", &json!({"email": "erin@example.com", "is_admin": false})).await;
+    assert_error(r, 409, "member").await;
+    let r = app.post_json("/workspaces/invite_user", &json!({"email": "fay@example.com", "is_admin": false})).await;
+    assert_eq!(status(r).await, 201);
+    assert_eq!(
+        status(app.post_json("/workspaces/delete_invite", &json!({"email": "fay@example.com"})).await).await,
+        200
+    );
+    let pending: Value = app.get("/workspaces/list_pending_invites").await.json().await.unwrap();
+    assert_eq!(pending, json!([]));
 }

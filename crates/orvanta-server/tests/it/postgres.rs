@@ -39,7 +39,16 @@ async fn server_and_two_workers_share_the_queue() {
     let v: Value =
         server.post_json("/jobs/run_wait_result/p/u/admin/nap", &json!({"i": 7})).await.json().await.unwrap();
     assert_eq!(v, 7);
-    let health: Value = server.client.get(server.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value = server
+        .client
+        .get(server.url("/api/health"))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // Job slots: one per core in each worker process.
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(health["workers"], 2 * cores, "{health}");

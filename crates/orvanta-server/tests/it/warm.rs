@@ -32,7 +32,8 @@ async fn jobs_run_warm_by_default_and_a_script_or_the_instance_can_turn_it_off()
         app.create_script(path, language, code).await;
         assert_eq!(three_runs(&app, path).await, [json!(1), json!(2), json!(3)], "{language}: one warm process");
     }
-    let health: Value = app.client.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value =
+        app.client.get(app.url("/api/health")).bearer_auth(&app.token).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["warm"]["live"], 3, "{health}");
     assert_eq!(health["warm"]["reused"], 6, "{health}");
 
@@ -53,7 +54,8 @@ async fn jobs_run_warm_by_default_and_a_script_or_the_instance_can_turn_it_off()
     let off = start(opts);
     off.create_script("u/admin/py", "python3", PY_COUNTER).await;
     assert_eq!(three_runs(&off, "u/admin/py").await, [json!(1), json!(1), json!(1)]);
-    let health: Value = off.client.get(off.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value =
+        off.client.get(off.url("/api/health")).bearer_auth(&off.token).send().await.unwrap().json().await.unwrap();
     assert_eq!(
         (health["warm"]["enabled"].as_bool(), health["warm"]["live"].as_u64()),
         (Some(false), Some(0)),

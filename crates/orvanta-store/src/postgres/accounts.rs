@@ -141,8 +141,10 @@ pub(super) async fn get_token(pool: &PgPool, hash: &str) -> Result<Option<TokenR
     row.map(TokenRecord::try_from).transpose()
 }
 
-pub(super) async fn touch_token(pool: &PgPool, hash: &str, now: Millis) -> Result<()> {
-    sqlx::query("UPDATE tokens SET last_used_at = $2 WHERE hash = $1").bind(hash).bind(now).execute(pool).await?;
+pub(super) async fn touch_tokens(pool: &PgPool, hashes: &[String], now: Millis) -> Result<()> {
+    if !hashes.is_empty() {
+        crate::shared::touch_query::<sqlx::Postgres>(hashes, now).build().execute(pool).await?;
+    }
     Ok(())
 }
 
@@ -213,8 +215,8 @@ impl crate::AccountStore for super::PgStore {
         get_token(&self.pool, hash).await
     }
 
-    async fn touch_token(&self, hash: &str, now: Millis) -> Result<()> {
-        touch_token(&self.pool, hash, now).await
+    async fn touch_tokens(&self, hashes: &[String], now: Millis) -> Result<()> {
+        touch_tokens(&self.pool, hashes, now).await
     }
 
     async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>> {

@@ -113,12 +113,10 @@ impl crate::AccountStore for SqliteStore {
         row.map(TokenRecord::try_from).transpose()
     }
 
-    async fn touch_token(&self, hash: &str, now: Millis) -> Result<()> {
-        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE hash = ?")
-            .bind(now)
-            .bind(hash)
-            .execute(&self.write)
-            .await?;
+    async fn touch_tokens(&self, hashes: &[String], now: Millis) -> Result<()> {
+        if !hashes.is_empty() {
+            crate::shared::touch_query::<sqlx::Sqlite>(hashes, now).build().execute(&self.write).await?;
+        }
         Ok(())
     }
 

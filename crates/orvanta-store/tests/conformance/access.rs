@@ -1,7 +1,7 @@
 //! Users beyond tokens, members, groups, folders and item permissions.
 
 use crate::fixtures::*;
-use orvanta_store::{Folder, Group, Role, Store, UserUpdate};
+use orvanta_store::{Folder, Group, Invite, Role, Store, UserUpdate};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,6 +49,9 @@ pub async fn users_by_email_update_and_delete(s: Arc<dyn Store>) {
 pub async fn members_list_and_removal(s: Arc<dyn Store>) {
     two_users_in_demo(&s).await;
     s.set_member(&ws("other"), &user("alice"), Role::Admin).await.unwrap();
+    assert!(s.rename_workspace(&ws("demo"), "Renamed").await.unwrap());
+    assert!(!s.rename_workspace(&ws("nope"), "x").await.unwrap());
+    assert_eq!(s.get_workspace(&ws("demo")).await.unwrap().unwrap().name, "Renamed");
     let members = s.list_members(&ws("demo")).await.unwrap();
     let seen: Vec<(&str, Role)> = members.iter().map(|m| (m.username.as_str(), m.role)).collect();
     assert_eq!(seen, [("alice", Role::Developer), ("bob", Role::Operator)]);
@@ -154,4 +157,40 @@ pub async fn folders_and_item_perms(s: Arc<dyn Store>) {
     assert_eq!(s.item_perms(&ws("demo"), "script", "u/alice/x").await.unwrap(), more);
     s.set_item_perms(&ws("demo"), "script", "u/alice/x", &BTreeMap::new()).await.unwrap();
     assert!(s.item_perms(&ws("demo"), "script", "u/alice/x").await.unwrap().is_empty());
+}
+
+pub async fn invites_are_accepted_once(s: Arc<dyn Store>) {
+    two_users_in_demo(&s).await;
+    let invite = |ws_id: &str, email: &str, role| Invite {
+        workspace: ws(ws_id),
+        email: email.into(),
+        role,
+        invited_by: user("admin"),
+        created_at: T0,
+    };
+    s.put_invite(&invite("demo", "carol@example.com", Role::Developer)).await.unwrap();
+    s.put_invite(&invite("demo", "carol@example.com", Role::Operator)).await.unwrap();
+    s.put_invite(&invite("other", "carol@example.com", Role::Admin)).await.unwrap();
+    s.put_invite(&invite("other", "dan@example.com", Role::Developer)).await.unwrap();
+    assert_conflict(s.put_invite(&invite("nowhere", "x@example.com", Role::Admin)).await, "an unknown workspace");
+
+    let demo = s.list_invites(Some(&ws("demo")), None).await.unwrap();
+    assert_eq!(demo, [invite("demo", "carol@example.com", Role::Operator)], "a second invitation replaces the first");
+    let carols: Vec<(String, Role)> = s
+        .list_invites(None, Some("carol@example.com"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.workspace.to_string(), i.role))
+        .collect();
+    assert_eq!(carols, [("demo".to_owned(), Role::Operator), ("other".to_owned(), Role::Admin)]);
+
+    s.create_user(&new_user("carol")).await.unwrap();
+    let got = s.accept_invite(&ws("demo"), "carol@example.com", &user("carol")).await.unwrap();
+    assert_eq!(got, Some(Role::Operator));
+    assert_eq!(s.get_role(&ws("demo"), &user("carol")).await.unwrap(), Some(Role::Operator));
+    assert_eq!(s.accept_invite(&ws("demo"), "carol@example.com", &user("carol")).await.unwrap(), None, "once");
+    assert!(s.delete_invite(&ws("other"), "carol@example.com").await.unwrap());
+    assert!(!s.delete_invite(&ws("other"), "carol@example.com").await.unwrap());
+    assert_eq!(s.list_invites(None, None).await.unwrap().len(), 1);
 }

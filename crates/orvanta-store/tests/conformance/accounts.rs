@@ -108,8 +108,13 @@ pub async fn tokens(s: Arc<dyn Store>) {
     assert_eq!((plain.scopes, plain.workspace, plain.expires_at), (None, None, None));
     assert!(s.get_token("ffffffffffffffff").await.unwrap().is_none());
 
-    s.touch_token("aaaaaaaa11111111", T0 + 500).await.unwrap();
+    // Uses are written in batches: one statement for many tokens (an unknown hash is no error).
+    let batch = ["aaaaaaaa11111111".to_owned(), "cccccccc33333333".to_owned(), "ffffffffffffffff".to_owned()];
+    s.touch_tokens(&batch, T0 + 500).await.unwrap();
+    s.touch_tokens(&[], T0 + 600).await.unwrap();
     assert_eq!(s.get_token("aaaaaaaa11111111").await.unwrap().unwrap().last_used_at, Some(T0 + 500));
+    assert_eq!(s.get_token("cccccccc33333333").await.unwrap().unwrap().last_used_at, Some(T0 + 500));
+    assert_eq!(s.get_token("bbbbbbbb22222222").await.unwrap().unwrap().last_used_at, None);
 
     assert_conflict(s.create_token(&token("aaaaaaaa11111111", "bob", T0)).await, "a second token with one hash");
 

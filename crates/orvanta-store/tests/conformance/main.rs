@@ -56,6 +56,7 @@ conformance! {
     access::members_list_and_removal,
     access::groups_and_their_members,
     access::folders_and_item_perms,
+    access::invites_are_accepted_once,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,

@@ -4,9 +4,38 @@
 use axum::http::{HeaderMap, HeaderName};
 use serde_json::{Map, Value};
 
-/// Headers the caller authenticates with: never copied into a job's
-/// arguments, which are stored and readable by the workspace.
-const CREDENTIALS: [&str; 2] = ["authorization", "cookie"];
+/// Headers the caller authenticates with, and those an authenticating proxy
+/// (oauth2-proxy, Cloudflare Access, IAP, ALB, Azure) sets to say who the
+/// caller is: never copied into a job's arguments, which are stored and
+/// readable by the workspace.
+const CREDENTIALS: [&str; 21] = [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-forwarded-preferred-username",
+    "x-forwarded-groups",
+    "x-forwarded-access-token",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-access-token",
+    "x-remote-user",
+    "remote-user",
+    "x-webauth-user",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-accesstoken",
+    "x-ms-client-principal",
+    "x-ms-client-principal-name",
+    "cf-access-jwt-assertion",
+    "x-goog-iap-jwt-assertion",
+];
+
+/// Whether `name` is a credential or a proxy's identity header.
+pub(super) fn is_identity(name: &str) -> bool {
+    CREDENTIALS.contains(&name.trim().to_ascii_lowercase().as_str())
+}
 
 /// The listed headers that are present, named lower-case with `-` → `_`
 /// (`X-Sign` → `x_sign`). Repeated headers are joined with `, `.

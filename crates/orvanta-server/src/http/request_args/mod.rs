@@ -110,6 +110,12 @@ impl Uploads {
 /// Builds the arguments of a run request.
 pub async fn build(input: RequestInput<'_>, objects: &dyn ObjectStore, settings: &ArgsSettings) -> ApiResult<RunArgs> {
     let opts = Options::from_query(input.query);
+    if let Some(name) = opts.include_header.iter().find(|n| headers::is_identity(n)) {
+        return Err(ApiError::BadRequest(format!(
+            "include_header={name} is refused: it carries a credential or a proxy's identity of the caller, \
+             which would be stored in the job's arguments; pass what the script needs in the body"
+        )));
+    }
     let mut uploads = Uploads::default();
     let (mut list, raw_text, batch) = if *input.method == Method::GET {
         let payload = match input.query.iter().find(|(k, _)| k == "payload") {

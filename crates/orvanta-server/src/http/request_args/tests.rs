@@ -177,3 +177,12 @@ async fn cloudevents_binary_mode() {
     let (r, _) = run(&req, &ArgsSettings::default()).await;
     assert!(r.unwrap_err().to_string().contains("'id'"));
 }
+
+#[tokio::test]
+async fn identity_headers_are_refused() {
+    for name in ["Proxy-Authorization", "x-forwarded-user", "X-Auth-Request-Email", "cookie"] {
+        let req = post(None, &format!("include_header=x-sign,{name}"), b"{}");
+        let Err(err) = run(&req, &ArgsSettings::default()).await.0 else { panic!("{name} was not refused") };
+        assert!(matches!(&err, ApiError::BadRequest(m) if m.contains(name)), "{name}: {err:?}");
+    }
+}
