@@ -89,6 +89,14 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
     tokio::spawn(signal_shutdown(shutdown.clone()));
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(worker::sweep_loop(store.clone(), cfg.clone(), shutdown.clone())));
+    let mailer = crate::notices::Mailer::from_config(&cfg)?.map(Arc::new);
+    if let Some(m) = &mailer {
+        if cfg.smtp.tls == crate::cfg::SmtpTls::None && cfg.smtp.password.is_some() && !is_loopback(m.server()) {
+            tracing::warn!("ORVANTA_SMTP_TLS=none: the SMTP password goes to {} in plain text", m.server());
+        }
+    }
+    let every = Duration::from_secs(cfg.tokens.sweep_s);
+    tasks.push(tokio::spawn(crate::notices::run(store.clone(), mailer, every, shutdown.clone())));
     let embedded = if runs_jobs { cfg.worker_slots() } else { 0 };
     let mut warm = None;
     if embedded > 0 {
@@ -156,6 +164,12 @@ async fn bind(cfg: &Config) -> Result<tokio::net::TcpListener, AppError> {
             AppError(format!("cannot listen on {addr}: {e}"))
         }
     })
+}
+
+/// Whether `host:port` names this machine.
+fn is_loopback(server: &str) -> bool {
+    let host = server.rsplit_once(':').map_or(server, |(h, _)| h);
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn worker_name() -> String {

@@ -55,6 +55,18 @@ pub enum SandboxMode {
     None,
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text, then `STARTTLS`, required: no mail (nor password) goes out unencrypted.
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// Plain text only.
+    None,
+}
+
 /// A value read from one environment variable.
 trait FromEnv: Sized {
     fn from_env(name: &str, value: &str) -> Result<Self, ConfigError>;
@@ -123,6 +135,17 @@ impl FromEnv for SandboxMode {
             "bubblewrap" | "bwrap" | "" => Ok(SandboxMode::Bubblewrap),
             "none" => Ok(SandboxMode::None),
             _ => Err(ConfigError(format!("{name}='{value}' is neither bubblewrap nor none"))),
+        }
+    }
+}
+
+impl FromEnv for SmtpTls {
+    fn from_env(name: &str, value: &str) -> Result<Self, ConfigError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "starttls" | "" => Ok(SmtpTls::Starttls),
+            "tls" | "smtps" => Ok(SmtpTls::Tls),
+            "none" => Ok(SmtpTls::None),
+            _ => Err(ConfigError(format!("{name}='{value}' is none of starttls, tls and none"))),
         }
     }
 }
@@ -310,6 +333,28 @@ settings! {
         /// Days an inbound webhook's history (every request, its headers and body) is kept; 0 keeps it forever.
         history_days: u64 = 30, env "ORVANTA_INBOUND_HISTORY_DAYS";
     }
+
+    /// API tokens: the sweep that deletes expired ones and records their expiry notices.
+    tokens: TokenSettings {
+        /// Seconds between two token sweeps (every process sweeps; each token is noticed once).
+        sweep_s: u64 = 60, env "ORVANTA_TOKEN_SWEEP_S";
+    }
+
+    /// The SMTP server that mails token expiry notices to their owners; without a host, notices are recorded and not mailed.
+    smtp: SmtpSettings {
+        /// The SMTP server's host name or address; unset: no mail is sent.
+        host: Option<String> = None, env "ORVANTA_SMTP_HOST";
+        /// Its port (`465` for `tls`, `587` or `25` for `starttls`).
+        port: u16 = 25, env "ORVANTA_SMTP_PORT";
+        /// `starttls` (the connection must be upgraded to TLS), `tls` (TLS from the first byte) or `none` (plain text: for a relay on this machine or a trusted network only).
+        tls: SmtpTls = SmtpTls::Starttls, env "ORVANTA_SMTP_TLS";
+        /// User name to log in with; unset: no login.
+        username: Option<String> = None, env "ORVANTA_SMTP_USERNAME";
+        /// Password to log in with (a secret: printed as `***`).
+        password: Option<Secret> = None, env "ORVANTA_SMTP_PASSWORD";
+        /// The sender address (`Name <address>` or an address); default `Orvanta <orvanta@{host}>`.
+        from: Option<String> = None, env "ORVANTA_SMTP_FROM";
+    }
 }
 
 /// A configuration that cannot be used; the message says what to change.
@@ -441,6 +486,19 @@ impl Config {
         if self.warm.jobs_per_process == 0 || self.warm.max_processes == 0 {
             return Err(ConfigError(
                 "ORVANTA_WARM_JOBS_PER_PROCESS and ORVANTA_WARM_MAX_PROCESSES must be at least 1; ORVANTA_WARM=false turns warm processes off".into(),
+            ));
+        }
+        if self.tokens.sweep_s == 0 {
+            return Err(ConfigError("ORVANTA_TOKEN_SWEEP_S must be at least 1 second".into()));
+        }
+        if self.smtp.host.is_none() && (self.smtp.username.is_some() || self.smtp.from.is_some()) {
+            return Err(ConfigError(
+                "ORVANTA_SMTP_USERNAME or ORVANTA_SMTP_FROM is set but ORVANTA_SMTP_HOST is not: set the host, or no mail is sent".into(),
+            ));
+        }
+        if self.smtp.username.is_some() != self.smtp.password.is_some() {
+            return Err(ConfigError(
+                "ORVANTA_SMTP_USERNAME and ORVANTA_SMTP_PASSWORD go together: set both or neither".into(),
             ));
         }
         if sandbox.file_size_bytes < 1 << 20 {
@@ -603,6 +661,37 @@ mod tests {
         assert!(e.0.contains("root"), "{e}");
         let e = Config::load_from(&Overrides::default(), &env(&[("ORVANTA_SANDBOX_NETWORK", "maybe")])).unwrap_err();
         assert!(e.0.contains("ORVANTA_SANDBOX_NETWORK"), "{e}");
+    }
+
+    #[test]
+    fn smtp_settings() {
+        let cfg = Config::load_from(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!((cfg.smtp.host.as_deref(), cfg.smtp.port, cfg.smtp.tls), (None, 25, SmtpTls::Starttls));
+        let cfg = Config::load_from(
+            &Overrides::default(),
+            &env(&[
+                ("ORVANTA_SMTP_HOST", "mail.example.com"),
+                ("ORVANTA_SMTP_PORT", "465"),
+                ("ORVANTA_SMTP_TLS", "TLS"),
+                ("ORVANTA_SMTP_USERNAME", "orvanta"),
+                ("ORVANTA_SMTP_PASSWORD", "mail-password-123"),
+                ("ORVANTA_TOKEN_SWEEP_S", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((cfg.smtp.port, cfg.smtp.tls, cfg.tokens.sweep_s), (465, SmtpTls::Tls, 2));
+        assert_eq!(cfg.smtp.password.as_ref().map(Secret::expose), Some("mail-password-123"));
+        let dump = format!("{cfg:?} {}", serde_json::to_string(&cfg).unwrap());
+        assert!(!dump.contains("mail-password-123"), "the SMTP password is a secret: {dump}");
+        for bad in [
+            vec![("ORVANTA_SMTP_TLS", "ssl3")],
+            vec![("ORVANTA_SMTP_USERNAME", "orvanta"), ("ORVANTA_SMTP_PASSWORD", "x")],
+            vec![("ORVANTA_SMTP_HOST", "mail.example.com"), ("ORVANTA_SMTP_USERNAME", "orvanta")],
+            vec![("ORVANTA_TOKEN_SWEEP_S", "0")],
+        ] {
+            let e = Config::load_from(&Overrides::default(), &env(&bad)).unwrap_err();
+            assert!(e.0.contains("ORVANTA_"), "{e}");
+        }
     }
 
     #[test]

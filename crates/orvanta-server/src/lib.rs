@@ -13,6 +13,7 @@ pub mod error;
 pub mod flows;
 pub mod http;
 pub mod inbound;
+pub mod notices;
 pub mod objects;
 pub mod runs;
 pub mod secrets;

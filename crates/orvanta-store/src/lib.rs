@@ -14,6 +14,7 @@ mod access;
 mod error;
 mod events;
 mod migrate;
+mod notices;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use events::JobEvent;
+pub use notices::{NoticeKind, NoticeOutcome, NoticeStatus, TokenNotice, TokenSweep, WorkspaceEvent};
 pub use types::*;
 
 /// A store result.
@@ -43,12 +45,28 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// A method that changes a job publishes the matching [`JobEvent`] once its
 /// transaction has committed.
 pub trait Store:
-    InstanceStore + AccountStore + AccessStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore
+    InstanceStore
+    + AccountStore
+    + AccessStore
+    + NoticeStore
+    + ScriptStore
+    + FlowStore
+    + QueueStore
+    + OutputStore
+    + HookStore
 {
 }
 
 impl<
-        T: InstanceStore + AccountStore + AccessStore + ScriptStore + FlowStore + QueueStore + OutputStore + HookStore,
+        T: InstanceStore
+            + AccountStore
+            + AccessStore
+            + NoticeStore
+            + ScriptStore
+            + FlowStore
+            + QueueStore
+            + OutputStore
+            + HookStore,
     > Store for T
 {
 }
@@ -102,8 +120,32 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>>;
     /// Deletes the owner's token with this prefix; false when there is none.
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool>;
-    /// Deletes tokens expired before `now` and returns them.
-    async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>>;
+}
+
+/// Token expiry notices (the mail outbox) and the workspace events (the
+/// outbox of the workspace webhook). One implementation for both backends
+/// (`notices.rs`).
+#[async_trait]
+pub trait NoticeStore: Send + Sync + 'static {
+    /// One step of the token sweep, in one transaction: marks the user
+    /// tokens (not sessions) that expire within `soon` of `now` and were not
+    /// marked yet, deletes the tokens that expired before `now` (sessions
+    /// too), at most `limit` of each, and records for each user token among
+    /// them a notice to its owner and an event in each workspace it was
+    /// valid in (its own, or every one its owner is a member of).
+    async fn sweep_tokens(&self, now: Millis, soon: Millis, limit: i64) -> Result<TokenSweep>;
+    /// Claims up to `limit` pending notices due at `now`, oldest first,
+    /// counting an attempt each; a claimed notice is not due again before
+    /// `lease_until`, so that no other process takes it while this one sends
+    /// it, and one that dies sending leaves it to be tried again.
+    async fn claim_notices(&self, now: Millis, lease_until: Millis, limit: i64) -> Result<Vec<TokenNotice>>;
+    /// Records how the attempt at a claimed notice ended; false when the
+    /// notice is no longer pending.
+    async fn finish_notice(&self, id: i64, outcome: &NoticeOutcome) -> Result<bool>;
+    /// Notices with an id above `after`, oldest first.
+    async fn list_token_notices(&self, after: i64, limit: i64) -> Result<Vec<TokenNotice>>;
+    /// A workspace's events with an id above `after`, in order.
+    async fn list_workspace_events(&self, ws: &WorkspaceId, after: i64, limit: i64) -> Result<Vec<WorkspaceEvent>>;
 }
 
 /// Users beyond their tokens, workspace members, groups, folders and the

@@ -20,6 +20,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 7, name: "hook_waits", sql: include_str!("sqlite/migrations/0007_hook_waits.sql") },
     Migration { version: 8, name: "hook_editor", sql: include_str!("sqlite/migrations/0008_hook_editor.sql") },
     Migration { version: 9, name: "identity", sql: include_str!("sqlite/migrations/0009_identity.sql") },
+    Migration { version: 10, name: "token_notices", sql: include_str!("sqlite/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("sqlite/migrations/0011_invites.sql") },
 ];
 
@@ -33,6 +34,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 7, name: "hook_waits", sql: include_str!("postgres/migrations/0007_hook_waits.sql") },
     Migration { version: 8, name: "hook_editor", sql: include_str!("postgres/migrations/0008_hook_editor.sql") },
     Migration { version: 9, name: "identity", sql: include_str!("postgres/migrations/0009_identity.sql") },
+    Migration { version: 10, name: "token_notices", sql: include_str!("postgres/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("postgres/migrations/0011_invites.sql") },
 ];
 

@@ -344,8 +344,8 @@ async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, 
 
 /// Every third of a lease: re-queues or fails jobs whose worker vanished
 /// (a flow step that fails so advances its flow), wakes flow runs whose
-/// suspend passed its deadline, and deletes expired tokens (they are refused
-/// from the moment they expire).
+/// suspend passed its deadline, ends timed-out webhook waits and purges old
+/// inbound history. (Expired tokens are swept by [`crate::notices`].)
 pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_millis((cfg.worker.lease_s * 1000 / 3).max(500));
     let defs = FlowDefs::default();
@@ -389,11 +389,6 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "the inbound webhook history purge failed"),
             }
-        }
-        match store.delete_expired_tokens(now).await {
-            Ok(gone) if !gone.is_empty() => tracing::info!(count = gone.len(), "expired tokens deleted"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "token sweep failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

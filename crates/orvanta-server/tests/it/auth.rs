@@ -92,7 +92,7 @@ def main():
 #[tokio::test]
 async fn an_expired_token_is_refused_then_swept() {
     let mut opts = Opts::default();
-    opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
+    opts.env.push(("ORVANTA_TOKEN_SWEEP_S".into(), "1".into()));
     let app = start(opts);
     let expiration = (chrono::Utc::now() + chrono::Duration::milliseconds(3000)).to_rfc3339();
     let short = app.create_token(&json!({"label": "short", "expiration": expiration})).await;

@@ -167,16 +167,6 @@ pub(super) async fn delete_token(pool: &PgPool, owner: &Username, prefix: &str) 
     Ok(done.rows_affected() > 0)
 }
 
-pub(super) async fn delete_expired_tokens(pool: &PgPool, now: Millis) -> Result<Vec<TokenRecord>> {
-    let rows: Vec<TokenRow> = sqlx::query_as(&format!(
-        "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < $1 RETURNING {TOKEN_COLUMNS}"
-    ))
-    .bind(now)
-    .fetch_all(pool)
-    .await?;
-    convert(rows)
-}
-
 #[async_trait::async_trait]
 impl crate::AccountStore for super::PgStore {
     async fn create_workspace(&self, ws: &NewWorkspace) -> Result<()> {
@@ -226,10 +216,7 @@ impl crate::AccountStore for super::PgStore {
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool> {
         delete_token(&self.pool, owner, prefix).await
     }
-
-    async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>> {
-        delete_expired_tokens(&self.pool, now).await
-    }
 }
 
 crate::access::access_store!(super::PgStore, pool, pool, crate::access::numbered);
+crate::notices::notice_store!(super::PgStore, pool, pool, crate::access::numbered, crate::notices::PG_LOCK);

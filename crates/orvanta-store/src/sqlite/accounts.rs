@@ -139,20 +139,10 @@ impl crate::AccountStore for SqliteStore {
             .await?;
         Ok(r.rows_affected() > 0)
     }
-
-    async fn delete_expired_tokens(&self, now: Millis) -> Result<Vec<TokenRecord>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ? \
-             RETURNING hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace, kind",
-        )
-        .bind(now)
-        .fetch_all(&self.write)
-        .await?;
-        convert(rows)
-    }
 }
 
 const TOKEN_SELECT_BY_HASH: &str = "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, \
      scopes, workspace, kind FROM tokens WHERE hash = ?";
 
 crate::access::access_store!(SqliteStore, read, write, crate::access::as_is);
+crate::notices::notice_store!(SqliteStore, read, write, crate::access::as_is, "");

@@ -129,23 +129,3 @@ pub async fn tokens(s: Arc<dyn Store>) {
     assert_eq!(s.list_tokens(&user("alice")).await.unwrap().len(), 1);
     assert_eq!(s.list_tokens(&user("bob")).await.unwrap().len(), 1);
 }
-
-pub async fn expired_tokens(s: Arc<dyn Store>) {
-    s.create_user(&new_user("alice")).await.unwrap();
-    let mut past = token("aaaaaaaa11111111", "alice", T0);
-    past.expires_at = Some(T0 + 10);
-    let mut at_now = token("bbbbbbbb22222222", "alice", T0);
-    at_now.expires_at = Some(T0 + 100);
-    let mut future = token("cccccccc33333333", "alice", T0);
-    future.expires_at = Some(T0 + 1_000);
-    for t in [&past, &at_now, &future, &token("dddddddd44444444", "alice", T0)] {
-        s.create_token(t).await.unwrap();
-    }
-
-    let gone: Vec<String> = s.delete_expired_tokens(T0 + 100).await.unwrap().into_iter().map(|t| t.hash).collect();
-    assert_eq!(gone, ["aaaaaaaa11111111"], "only tokens expired strictly before now go");
-    let mut left: Vec<String> = s.list_tokens(&user("alice")).await.unwrap().into_iter().map(|t| t.hash).collect();
-    left.sort();
-    assert_eq!(left, ["bbbbbbbb22222222", "cccccccc33333333", "dddddddd44444444"]);
-    assert!(s.delete_expired_tokens(T0 + 100).await.unwrap().is_empty());
-}

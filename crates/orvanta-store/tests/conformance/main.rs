@@ -17,6 +17,7 @@ mod flows;
 mod harness;
 mod hooks;
 mod instance;
+mod notices;
 mod outputs;
 mod pg_only;
 mod queue;
@@ -62,7 +63,11 @@ conformance! {
     accounts::users_and_members,
     accounts::member_of_unknown_workspace_or_user,
     accounts::tokens,
-    accounts::expired_tokens,
+    notices::sweep_records_notices_and_events,
+    notices::sweeps_take_a_limited_batch,
+    notices::concurrent_sweeps_notice_each_token_once,
+    notices::outbox_claims_and_outcomes,
+    notices::concurrent_claims_take_each_notice_once,
     instance::settings_first_writer_wins,
     instance::worker_slots,
     instance::worker_tags,
