@@ -21,6 +21,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 8, name: "hook_editor", sql: include_str!("sqlite/migrations/0008_hook_editor.sql") },
     Migration { version: 9, name: "identity", sql: include_str!("sqlite/migrations/0009_identity.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("sqlite/migrations/0011_invites.sql") },
+    Migration { version: 12, name: "objects", sql: include_str!("sqlite/migrations/0012_objects.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -34,6 +35,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 8, name: "hook_editor", sql: include_str!("postgres/migrations/0008_hook_editor.sql") },
     Migration { version: 9, name: "identity", sql: include_str!("postgres/migrations/0009_identity.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("postgres/migrations/0011_invites.sql") },
+    Migration { version: 12, name: "objects", sql: include_str!("postgres/migrations/0012_objects.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

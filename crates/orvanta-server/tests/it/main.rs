@@ -25,5 +25,6 @@ mod run_routes;
 mod scripts;
 mod seed_examples;
 mod streams;
+mod variables;
 mod warm;
 mod windmill_clients;

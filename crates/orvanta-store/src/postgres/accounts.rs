@@ -233,3 +233,4 @@ impl crate::AccountStore for super::PgStore {
 }
 
 crate::access::access_store!(super::PgStore, pool, pool, crate::access::numbered);
+crate::config::config_store!(super::PgStore, pool, pool, crate::access::numbered);

@@ -156,3 +156,4 @@ const TOKEN_SELECT_BY_HASH: &str = "SELECT hash, prefix, owner, label, created_a
      scopes, workspace, kind FROM tokens WHERE hash = ?";
 
 crate::access::access_store!(SqliteStore, read, write, crate::access::as_is);
+crate::config::config_store!(SqliteStore, read, write, crate::access::as_is);
