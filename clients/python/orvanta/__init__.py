@@ -18,11 +18,15 @@ __all__ = [
     "S3Object",
     "get_base_url",
     "get_job_id",
+    "get_resource",
     "get_resume_urls",
     "get_token",
+    "get_variable",
     "get_workspace",
     "load_s3_file",
     "load_s3_file_text",
+    "set_resource",
+    "set_variable",
     "write_s3_file",
 ]
 
@@ -236,3 +240,76 @@ def get_resume_urls(approver=None):
     if approver:
         url += "?approver=" + quote(approver, safe="")
     return json.loads(_request("getting the resume URLs", url, "GET"))
+
+
+def _object_url(kind, action, path=None):
+    from urllib.parse import quote
+
+    base = get_base_url().rstrip("/")
+    url = f"{base}/api/w/{quote(get_workspace(), safe='')}/{kind}/{action}"
+    if path is not None:
+        url += "/" + quote(path, safe="/")
+    return url
+
+
+def _json_request(what, url, method, body=None):
+    import json
+
+    data = None if body is None else json.dumps(body).encode()
+    answer = _request(what, url, method, data, "application/json" if data is not None else None)
+    if method != "GET":
+        return None
+    return json.loads(answer) if answer else None
+
+
+def _exists(kind, path):
+    return _json_request(f"checking the {kind[:-1]} {path!r}", _object_url(kind, "exists", path), "GET")
+
+
+def get_variable(path):
+    """The value of the variable at ``path`` (a secret one in clear).
+
+    The job reads with its user's rights: a variable it may not read raises
+    ``OrvantaError`` (404, as if it did not exist).
+    """
+    return _json_request(f"reading the variable {path!r}", _object_url("variables", "get_value", path), "GET")
+
+
+def set_variable(path, value, is_secret=None, description=None):
+    """Sets the variable at ``path`` to ``value`` (text), creating it if needed.
+
+    ``is_secret`` and ``description`` change those of an existing variable
+    only when given; a new one is not secret unless ``is_secret=True``.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"a variable's value is text, got {type(value).__name__}")
+    if _exists("variables", path):
+        body = {"value": value}
+        if is_secret is not None:
+            body["is_secret"] = is_secret
+        if description is not None:
+            body["description"] = description
+        _json_request(f"updating the variable {path!r}", _object_url("variables", "update", path), "POST", body)
+    else:
+        body = {"path": path, "value": value, "is_secret": bool(is_secret), "description": description or ""}
+        _json_request(f"creating the variable {path!r}", _object_url("variables", "create"), "POST", body)
+
+
+def get_resource(path):
+    """The value of the resource at ``path``, its ``$var:`` and ``$res:``
+    references resolved (with the job's rights)."""
+    url = _object_url("resources", "get_value_interpolated", path)
+    return _json_request(f"reading the resource {path!r}", url, "GET")
+
+
+def set_resource(path, value, resource_type=None):
+    """Sets the value of the resource at ``path``, creating it (of
+    ``resource_type``, required then) if needed."""
+    if _exists("resources", path):
+        body = {"value": value}
+        _json_request(f"updating the resource {path!r}", _object_url("resources", "update_value", path), "POST", body)
+    elif resource_type is None:
+        raise OrvantaError(f"there is no resource at {path!r}: pass resource_type to create it")
+    else:
+        body = {"path": path, "value": value, "resource_type": resource_type}
+        _json_request(f"creating the resource {path!r}", _object_url("resources", "create"), "POST", body)

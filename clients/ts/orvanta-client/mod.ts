@@ -195,3 +195,66 @@ export async function getResumeUrls(approver?: string): Promise<ResumeUrls> {
   const resp = await request("getting the resume URLs", url, { method: "GET" });
   return await resp.json();
 }
+
+function objectUrl(kind: string, action: string, path?: string): string {
+  const base = getBaseUrl().replace(/\/+$/, "");
+  let url = `${base}/api/w/${encodeURIComponent(getWorkspace())}/${kind}/${action}`;
+  if (path !== undefined) {
+    url += "/" + path.split("/").map(encodeURIComponent).join("/");
+  }
+  return url;
+}
+
+async function jsonRequest(what: string, url: string, method: string, body?: unknown): Promise<unknown> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { "Content-Type": "application/json" };
+  }
+  const text = await (await request(what, url, init)).text();
+  // Reads answer JSON; writes answer a sentence.
+  return method === "GET" && text ? JSON.parse(text) : undefined;
+}
+
+async function exists(kind: string, path: string): Promise<boolean> {
+  return (await jsonRequest(`checking ${kind} ${path}`, objectUrl(kind, "exists", path), "GET")) === true;
+}
+
+/**
+ * The value of the variable at `path` (a secret one in clear). The job reads
+ * with its user's rights: a variable it may not read throws an
+ * {@link OrvantaError} (404, as if it did not exist).
+ */
+export async function getVariable(path: string): Promise<string> {
+  return (await jsonRequest(`reading the variable ${path}`, objectUrl("variables", "get_value", path), "GET")) as string;
+}
+
+/** Sets the variable at `path`, creating it if needed (not secret unless `isSecret`). */
+export async function setVariable(path: string, value: string, isSecret?: boolean, description?: string): Promise<void> {
+  if (await exists("variables", path)) {
+    const body: Record<string, unknown> = { value };
+    if (isSecret !== undefined) body.is_secret = isSecret;
+    if (description !== undefined) body.description = description;
+    await jsonRequest(`updating the variable ${path}`, objectUrl("variables", "update", path), "POST", body);
+  } else {
+    const body = { path, value, is_secret: isSecret ?? false, description: description ?? "" };
+    await jsonRequest(`creating the variable ${path}`, objectUrl("variables", "create"), "POST", body);
+  }
+}
+
+/** The value of the resource at `path`, its `$var:` and `$res:` references resolved. */
+export async function getResource(path: string): Promise<unknown> {
+  return await jsonRequest(`reading the resource ${path}`, objectUrl("resources", "get_value_interpolated", path), "GET");
+}
+
+/** Sets the value of the resource at `path`, creating it (of `resourceType`, required then) if needed. */
+export async function setResource(path: string, value: unknown, resourceType?: string): Promise<void> {
+  if (await exists("resources", path)) {
+    await jsonRequest(`updating the resource ${path}`, objectUrl("resources", "update_value", path), "POST", { value });
+  } else if (resourceType === undefined) {
+    throw new OrvantaError(`there is no resource at ${path}: pass resourceType to create it`);
+  } else {
+    const body = { path, value, resource_type: resourceType };
+    await jsonRequest(`creating the resource ${path}`, objectUrl("resources", "create"), "POST", body);
+  }
+}

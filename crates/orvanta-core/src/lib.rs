@@ -10,6 +10,7 @@ pub mod flow;
 pub mod ids;
 pub mod job;
 pub mod json;
+pub mod json_schema;
 pub mod language;
 pub mod openflow;
 pub mod path;

@@ -39,11 +39,14 @@ pub enum Action {
     Admin,
 }
 
-/// Script or flow.
+/// What lives at a path: its folder and owner rules and its `extra_perms` apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ItemKind {
     Script,
     Flow,
+    Variable,
+    Resource,
+    App,
 }
 
 impl ItemKind {
@@ -52,14 +55,20 @@ impl ItemKind {
         match self {
             Self::Script => "script",
             Self::Flow => "flow",
+            Self::Variable => "variable",
+            Self::Resource => "resource",
+            Self::App => "app",
         }
     }
 
-    /// The scope domain and run-scope kind: `scripts` / `flows`.
+    /// The scope domain (and run-scope kind): `scripts`, `flows`, `variables`, ...
     pub fn plural(self) -> &'static str {
         match self {
             Self::Script => "scripts",
             Self::Flow => "flows",
+            Self::Variable => "variables",
+            Self::Resource => "resources",
+            Self::App => "apps",
         }
     }
 
@@ -67,7 +76,12 @@ impl ItemKind {
         match s {
             "script" => Ok(Self::Script),
             "flow" => Ok(Self::Flow),
-            _ => Err(ApiError::BadRequest(format!("'{s}' is not a kind with permissions; use script or flow"))),
+            "variable" => Ok(Self::Variable),
+            "resource" => Ok(Self::Resource),
+            "app" => Ok(Self::App),
+            _ => Err(ApiError::BadRequest(format!(
+                "'{s}' is not a kind with permissions; use script, flow, variable, resource or app"
+            ))),
         }
     }
 }
@@ -90,6 +104,8 @@ pub enum Resource<'a> {
     /// Every folder (read: list them; create: make one).
     Folders,
     Folder(&'a Folder),
+    /// Resource types: members read them, developers and admins write them.
+    ResourceTypes,
     /// Files of the object storage (`job_helpers`).
     Files,
     /// Inbound webhook definitions and their history.
@@ -144,7 +160,9 @@ pub async fn check<'p>(
         }
         Resource::Members | Resource::Groups if action != Action::Read => admin(role)?,
         Resource::Workspace if action == Action::Admin => admin(role)?,
-        Resource::Folders | Resource::Files if action != Action::Read => writer_unless_job(principal, role)?,
+        Resource::Folders | Resource::Files | Resource::ResourceTypes if action != Action::Read => {
+            writer_unless_job(principal, role)?
+        }
         Resource::InboundHooks => writer(role)?,
         _ => {}
     }
@@ -155,7 +173,12 @@ pub async fn check<'p>(
         // A job is read by the token that started it even without `jobs:read` (webhook-specific tokens).
         let started_it =
             matches!(resource, Resource::Job(job) if action == Action::Read && started_by_token(principal, job));
-        if !started_it {
+        // A job reads the variables and resources its user may read, whatever
+        // token started it: the code, not the caller, chooses what it reads.
+        let job_reads_config = principal.job.is_some()
+            && action == Action::Read
+            && matches!(resource, Resource::Item(ItemKind::Variable | ItemKind::Resource, _) | Resource::ResourceTypes);
+        if !started_it && !job_reads_config {
             principal.require(&scope)?;
         }
     }
@@ -223,6 +246,7 @@ fn needed_scope(action: Action, resource: Resource<'_>) -> Option<Scope> {
         Resource::Folders | Resource::Folder(_) => scope("folders", verb, None),
         Resource::Files => scope("job_helpers", verb, None),
         Resource::InboundHooks => scope("inbound_webhooks", "write", None),
+        Resource::ResourceTypes => scope("resources", verb, None),
     }
 }
 

@@ -11,6 +11,7 @@
 //! one [`tokio::sync::broadcast`] receiver either way.
 
 mod access;
+mod config;
 mod error;
 mod events;
 mod migrate;
@@ -49,6 +50,7 @@ pub trait Store:
     + AccountStore
     + AccessStore
     + NoticeStore
+    + ConfigStore
     + ScriptStore
     + FlowStore
     + QueueStore
@@ -57,17 +59,17 @@ pub trait Store:
 {
 }
 
-impl<
-        T: InstanceStore
-            + AccountStore
-            + AccessStore
-            + NoticeStore
-            + ScriptStore
-            + FlowStore
-            + QueueStore
-            + OutputStore
-            + HookStore,
-    > Store for T
+impl<T> Store for T where
+    T: InstanceStore
+        + AccountStore
+        + AccessStore
+        + NoticeStore
+        + ConfigStore
+        + ScriptStore
+        + FlowStore
+        + QueueStore
+        + OutputStore
+        + HookStore
 {
 }
 
@@ -210,6 +212,47 @@ pub trait AccessStore: Send + Sync + 'static {
         path: &str,
         perms: &BTreeMap<String, bool>,
     ) -> Result<()>;
+}
+
+/// Variables, resource types, resources and apps: what scripts read and
+/// what the workspace webhook reports. One implementation for both backends
+/// (`config.rs`). Paths are unique per workspace; a create that finds the
+/// path taken is a `Conflict`, and so is a rename onto a taken path.
+#[async_trait]
+pub trait ConfigStore: Send + Sync + 'static {
+    async fn create_variable(&self, v: &Variable) -> Result<()>;
+    /// Replaces the variable at `old_path` (which `v.path` may rename); false when there is none.
+    async fn update_variable(&self, old_path: &RunnablePath, v: &Variable) -> Result<bool>;
+    async fn get_variable(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<Variable>>;
+    async fn list_variables(&self, ws: &WorkspaceId) -> Result<Vec<Variable>>;
+    async fn delete_variable(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+
+    async fn create_resource_type(&self, t: &ResourceType) -> Result<()>;
+    /// Replaces a resource type's schema and description; false when there is none.
+    async fn update_resource_type(&self, t: &ResourceType) -> Result<bool>;
+    async fn get_resource_type(&self, ws: &WorkspaceId, name: &str) -> Result<Option<ResourceType>>;
+    async fn list_resource_types(&self, ws: &WorkspaceId) -> Result<Vec<ResourceType>>;
+    async fn delete_resource_type(&self, ws: &WorkspaceId, name: &str) -> Result<bool>;
+
+    async fn create_resource(&self, r: &Resource) -> Result<()>;
+    /// Replaces the resource at `old_path` (which `r.path` may rename); false when there is none.
+    async fn update_resource(&self, old_path: &RunnablePath, r: &Resource) -> Result<bool>;
+    async fn get_resource(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<Resource>>;
+    async fn list_resources(&self, ws: &WorkspaceId) -> Result<Vec<Resource>>;
+    async fn delete_resource(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+
+    /// Saves a new version of an app: version 1 when `create` (a `Conflict`
+    /// if the path has an app), else the newest plus one (`None` when the
+    /// path has no app). Answers the version.
+    async fn save_app(&self, app: &App, create: bool) -> Result<Option<i64>>;
+    /// The newest version, or the given one.
+    async fn get_app(&self, ws: &WorkspaceId, path: &RunnablePath, version: Option<i64>) -> Result<Option<App>>;
+    /// The newest version of every app.
+    async fn list_apps(&self, ws: &WorkspaceId) -> Result<Vec<App>>;
+    /// Every version of an app, newest first.
+    async fn app_history(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Vec<App>>;
+    /// Deletes every version; false when there was none.
+    async fn delete_app(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
 }
 
 /// Script versions.

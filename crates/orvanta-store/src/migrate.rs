@@ -22,6 +22,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 9, name: "identity", sql: include_str!("sqlite/migrations/0009_identity.sql") },
     Migration { version: 10, name: "token_notices", sql: include_str!("sqlite/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("sqlite/migrations/0011_invites.sql") },
+    Migration { version: 12, name: "objects", sql: include_str!("sqlite/migrations/0012_objects.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -36,6 +37,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 9, name: "identity", sql: include_str!("postgres/migrations/0009_identity.sql") },
     Migration { version: 10, name: "token_notices", sql: include_str!("postgres/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("postgres/migrations/0011_invites.sql") },
+    Migration { version: 12, name: "objects", sql: include_str!("postgres/migrations/0012_objects.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -421,3 +421,56 @@ pub struct UserUpdate {
     pub password_hash: Option<String>,
     pub super_admin: Option<bool>,
 }
+
+/// A variable: a value scripts read by path. A secret one's value is sealed
+/// by the server before it is stored; the store never sees it in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub workspace: WorkspaceId,
+    pub path: RunnablePath,
+    pub value: String,
+    pub is_secret: bool,
+    pub description: String,
+    pub created_by: Username,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A resource type: a name and the JSON Schema its resources' values follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceType {
+    pub workspace: WorkspaceId,
+    pub name: String,
+    pub schema: serde_json::Value,
+    pub description: String,
+    pub created_by: Username,
+    pub created_at: Millis,
+}
+
+/// A resource: a typed JSON value (a database's connection, an API's
+/// credentials), which may refer to variables as `$var:{path}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub workspace: WorkspaceId,
+    pub path: RunnablePath,
+    pub resource_type: String,
+    pub value: serde_json::Value,
+    pub description: String,
+    pub created_by: Username,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One version of an app: its stored JSON definition (no app runtime).
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub workspace: WorkspaceId,
+    pub path: RunnablePath,
+    /// 1 for the first save, then one more per save.
+    pub version: i64,
+    pub summary: String,
+    pub value: serde_json::Value,
+    pub policy: serde_json::Value,
+    pub created_by: Username,
+    pub created_at: Millis,
+}

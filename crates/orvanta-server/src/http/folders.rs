@@ -266,6 +266,9 @@ async fn acl_item(
     let exists = match kind {
         ItemKind::Script => state.store.latest_script(&ws, &p).await?.is_some(),
         ItemKind::Flow => state.store.latest_flow(&ws, &p).await?.is_some(),
+        ItemKind::Variable => state.store.get_variable(&ws, &p).await?.is_some(),
+        ItemKind::Resource => state.store.get_resource(&ws, &p).await?.is_some(),
+        ItemKind::App => state.store.get_app(&ws, &p, None).await?.is_some(),
     };
     if !exists {
         return Err(authz::not_found(kind, path, &ws));

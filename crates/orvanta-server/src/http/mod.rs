@@ -2,6 +2,7 @@
 //! `router()`. Handlers stay thin: they parse, authorize, call a plain
 //! function, and shape the answer.
 
+mod apps;
 pub mod body;
 mod extract;
 mod flows;
@@ -16,12 +17,14 @@ pub mod jobs_run;
 mod jobs_stream;
 mod objects;
 pub mod request_args;
+mod resources;
 pub mod respond;
 mod resume;
 pub mod routes;
 mod scripts;
 mod tokens;
 mod users;
+mod variables;
 mod views;
 mod workspaces;
 
@@ -47,7 +50,10 @@ pub fn routes() -> Routes {
         .merge(users::workspace_router())
         .merge(groups::router())
         .merge(folders::router())
-        .merge(invites::workspace_router());
+        .merge(invites::workspace_router())
+        .merge(variables::router())
+        .merge(resources::router())
+        .merge(apps::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())

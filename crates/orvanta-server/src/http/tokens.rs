@@ -129,6 +129,9 @@ async fn list(
             (None, None) => None,
             (Some(kind), Some(path)) => {
                 let kind = crate::authz::ItemKind::parse(kind)?;
+                if !matches!(kind, crate::authz::ItemKind::Script | crate::authz::ItemKind::Flow) {
+                    return Err(ApiError::BadRequest("runnable_kind is script or flow".into()));
+                }
                 let path = orvanta_core::RunnablePath::parse(path)?;
                 Some(format!("jobs:run:{}:{path}", kind.plural()))
             }

@@ -27,5 +27,6 @@ mod scripts;
 mod seed_examples;
 mod smtp_sink;
 mod streams;
+mod variables;
 mod warm;
 mod windmill_clients;

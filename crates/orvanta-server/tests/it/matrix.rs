@@ -260,6 +260,86 @@ fn rows() -> Vec<Row> {
             r#"{"owner": "g/nobody"}"#,
             WRITE,
         ),
+        // Variables, resources and their types, apps: the folder decides, as for scripts.
+        with(
+            "POST",
+            "/api/w/{ws}/variables/create",
+            "/variables/create",
+            r#"{"path": "f/team/nv_{who}", "value": "v", "is_secret": true}"#,
+            WRITE,
+        ),
+        row("GET", "/api/w/{ws}/variables/get/{*path}", "/variables/get/f/team/var", READ),
+        row("GET", "/api/w/{ws}/variables/get_value/{*path}", "/variables/get_value/f/team/var", READ),
+        row("GET", "/api/w/{ws}/variables/exists/{*path}", "/variables/exists/f/team/var", READ),
+        row("GET", "/api/w/{ws}/variables/list", "/variables/list", READ),
+        with(
+            "POST",
+            "/api/w/{ws}/variables/update/{*path}",
+            "/variables/update/f/team/vu_{who}",
+            r#"{"value": "w"}"#,
+            WRITE,
+        ),
+        row("DELETE", "/api/w/{ws}/variables/delete/{*path}", "/variables/delete/f/team/vd_{who}", WRITE),
+        row("POST", "/api/w/{ws}/variables/delete/{*path}", "/variables/delete/f/team/vd2_{who}", WRITE),
+        with(
+            "POST",
+            "/api/w/{ws}/resources/create",
+            "/resources/create",
+            r#"{"path": "f/team/nr_{who}", "resource_type": "rt", "value": {"host": "h"}}"#,
+            WRITE,
+        ),
+        row("GET", "/api/w/{ws}/resources/get/{*path}", "/resources/get/f/team/res", READ),
+        row("GET", "/api/w/{ws}/resources/get_value/{*path}", "/resources/get_value/f/team/res", READ),
+        row(
+            "GET",
+            "/api/w/{ws}/resources/get_value_interpolated/{*path}",
+            "/resources/get_value_interpolated/f/team/res",
+            READ,
+        ),
+        row("GET", "/api/w/{ws}/resources/exists/{*path}", "/resources/exists/f/team/res", READ),
+        row("GET", "/api/w/{ws}/resources/list", "/resources/list", READ),
+        with(
+            "POST",
+            "/api/w/{ws}/resources/update/{*path}",
+            "/resources/update/f/team/ru_{who}",
+            r#"{"description": "d"}"#,
+            WRITE,
+        ),
+        with(
+            "POST",
+            "/api/w/{ws}/resources/update_value/{*path}",
+            "/resources/update_value/f/team/ru_{who}",
+            r#"{"value": {"host": "x"}}"#,
+            WRITE,
+        ),
+        row("DELETE", "/api/w/{ws}/resources/delete/{*path}", "/resources/delete/f/team/rd_{who}", WRITE),
+        row("POST", "/api/w/{ws}/resources/delete/{*path}", "/resources/delete/f/team/rd2_{who}", WRITE),
+        with("POST", "/api/w/{ws}/resources/type/create", "/resources/type/create", r#"{"name": "t_{who}"}"#, DEV),
+        row("GET", "/api/w/{ws}/resources/type/get/{name}", "/resources/type/get/rt", READ),
+        row("GET", "/api/w/{ws}/resources/type/exists/{name}", "/resources/type/exists/rt", READ),
+        row("GET", "/api/w/{ws}/resources/type/list", "/resources/type/list", READ),
+        row("GET", "/api/w/{ws}/resources/type/listnames", "/resources/type/listnames", READ),
+        with(
+            "POST",
+            "/api/w/{ws}/resources/type/update/{name}",
+            "/resources/type/update/rt",
+            r#"{"description": "d"}"#,
+            DEV,
+        ),
+        row("DELETE", "/api/w/{ws}/resources/type/delete/{name}", "/resources/type/delete/td_{who}", DEV),
+        with(
+            "POST",
+            "/api/w/{ws}/apps/create",
+            "/apps/create",
+            r#"{"path": "f/team/na_{who}", "summary": "a", "value": {}}"#,
+            WRITE,
+        ),
+        with("POST", "/api/w/{ws}/apps/update/{*path}", "/apps/update/f/team/au_{who}", r#"{"summary": "b"}"#, WRITE),
+        row("GET", "/api/w/{ws}/apps/get/p/{*path}", "/apps/get/p/f/team/app", READ),
+        row("GET", "/api/w/{ws}/apps/exists/{*path}", "/apps/exists/f/team/app", READ),
+        row("GET", "/api/w/{ws}/apps/history/p/{*path}", "/apps/history/p/f/team/app", READ),
+        row("GET", "/api/w/{ws}/apps/list", "/apps/list", READ),
+        row("DELETE", "/api/w/{ws}/apps/delete/{*path}", "/apps/delete/f/team/ad_{who}", WRITE),
         // Sharing of one item.
         row("GET", "/api/w/{ws}/acls/get/{kind}/{*path}", "/acls/get/script/{a}", READ),
         with(
@@ -367,6 +447,13 @@ async fn every_route_answers_every_principal_as_the_table_says() {
     let hjob = hjob.text().await.unwrap();
     app.wait_done(&hjob, 60).await;
 
+    as_s(&app, "POST", "/variables/create", json!({"path": "f/team/var", "value": "s3cr3t", "is_secret": true})).await;
+    let rt = json!({"name": "rt", "schema": {"type": "object", "required": ["host"]}});
+    as_s(&app, "POST", "/resources/type/create", rt).await;
+    let res = |p: String| json!({"path": p, "resource_type": "rt", "value": {"host": "h", "pw": "$var:f/team/var"}});
+    as_s(&app, "POST", "/resources/create", res("f/team/res".into())).await;
+    let an_app = |p: String| json!({"path": p, "summary": "a", "value": {"grid": []}});
+    as_s(&app, "POST", "/apps/create", an_app("f/team/app".into())).await;
     // Each principal's own copy of what the destructive rows change.
     let mut hookdel = HashMap::new();
     for who in WHO {
@@ -377,6 +464,16 @@ async fn every_route_answers_every_principal_as_the_table_says() {
             as_s(&app, "POST", "/flows/create", flow(p)).await;
         }
         as_s(&app, "POST", "/folders/create", json!({"name": format!("fdel_{who}"), "owners": ["u/dave"]})).await;
+        for p in ["vu", "vd", "vd2"] {
+            as_s(&app, "POST", "/variables/create", json!({"path": format!("f/team/{p}_{who}"), "value": "v"})).await;
+        }
+        for p in ["ru", "rd", "rd2"] {
+            as_s(&app, "POST", "/resources/create", res(format!("f/team/{p}_{who}"))).await;
+        }
+        for p in ["au", "ad"] {
+            as_s(&app, "POST", "/apps/create", an_app(format!("f/team/{p}_{who}"))).await;
+        }
+        as_s(&app, "POST", "/resources/type/create", json!({"name": format!("td_{who}")})).await;
         as_s(&app, "POST", "/groups/create", json!({"name": format!("gd_{who}")})).await;
         as_s(&app, "POST", "/groups/create", json!({"name": format!("gr_{who}")})).await;
         as_s(&app, "POST", &format!("/groups/adduser/gr_{who}"), json!({"username": "spare"})).await;

@@ -10,6 +10,7 @@
 
 mod access;
 mod accounts;
+mod config;
 mod events;
 mod fixtures;
 mod flow_runs;
@@ -58,6 +59,9 @@ conformance! {
     access::groups_and_their_members,
     access::folders_and_item_perms,
     access::invites_are_accepted_once,
+    config::variables_are_created_renamed_and_deleted,
+    config::resources_and_their_types,
+    config::apps_keep_every_version,
     accounts::backend_answers,
     accounts::workspaces,
     accounts::users_and_members,
