@@ -134,6 +134,12 @@ pub async fn run(role: Role, mut cfg: Config) -> Result<(), AppError> {
             sealer,
         };
         tasks.push(tokio::spawn(state.tokens.clone().flush_every(store.clone(), shutdown.clone())));
+        let outbound = crate::outbound::Settings {
+            allow_private: cfg.server.webhook_allow_private,
+            timeout: Duration::from_secs(cfg.server.webhook_timeout_s.max(1)),
+            ms_per_ladder_second: cfg.server.webhook_ms_per_ladder_second,
+        };
+        tasks.push(tokio::spawn(crate::outbound::run(store.clone(), state.sealer.clone(), outbound, shutdown.clone())));
         print_facts(&cfg, &facts, store.backend(), role);
         let app = crate::http::router(state);
         let stop = shutdown.clone();

@@ -240,6 +240,12 @@ settings! {
         include_headers: Vec<String> = Vec::new(), env "INCLUDE_HEADERS" | "ORVANTA_INCLUDE_HEADERS";
         /// Failed token or password checks one client address may make per minute before it gets 429.
         auth_failures_per_minute: u32 = 20, env "ORVANTA_AUTH_FAILURES_PER_MINUTE";
+        /// Let workspace webhooks reach loopback, private and link-local addresses (`true` for tests and closed networks).
+        webhook_allow_private: bool = false, env "ORVANTA_WEBHOOK_ALLOW_PRIVATE";
+        /// Seconds a workspace webhook's endpoint has to answer 2xx.
+        webhook_timeout_s: u64 = 15, env "ORVANTA_WEBHOOK_TIMEOUT_S";
+        /// Milliseconds one second of the retry ladder lasts (1000; tests shrink the ladder).
+        webhook_ms_per_ladder_second: u64 = 1000, env "ORVANTA_WEBHOOK_MS_PER_LADDER_SECOND";
     }
 
     /// Where data lives.

@@ -425,6 +425,7 @@ macro_rules! access_store {
 
             async fn create_folder(&self, f: &crate::Folder) -> crate::Result<()> {
                 use crate::access::*;
+                let mut tx = self.$write.begin().await?;
                 sqlx::query(&$sql(CREATE_FOLDER))
                     .bind(f.workspace.as_str())
                     .bind(&f.name)
@@ -433,9 +434,12 @@ macro_rules! access_store {
                     .bind(json_text(&f.extra_perms))
                     .bind(f.created_by.as_str())
                     .bind(f.created_at)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| conflict(e, format!("the folder '{}' exists already", f.name)))?;
+                let ev = crate::config::event("CreateFolder", &f.workspace, serde_json::json!({"name": f.name}));
+                crate::config::emit_event!($sql, tx, f.workspace, ev);
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -455,21 +459,35 @@ macro_rules! access_store {
 
             async fn update_folder(&self, f: &crate::Folder) -> crate::Result<bool> {
                 use crate::access::*;
+                let mut tx = self.$write.begin().await?;
                 let r = sqlx::query(&$sql(UPDATE_FOLDER))
                     .bind(&f.summary)
                     .bind(json_text(&f.owners))
                     .bind(json_text(&f.extra_perms))
                     .bind(f.workspace.as_str())
                     .bind(&f.name)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(r.rows_affected() > 0)
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let ev = crate::config::event("UpdateFolder", &f.workspace, serde_json::json!({"name": f.name}));
+                crate::config::emit_event!($sql, tx, f.workspace, ev);
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn delete_folder(&self, ws: &WorkspaceId, name: &str) -> crate::Result<bool> {
                 use crate::access::*;
-                let r = sqlx::query(&$sql(DELETE_FOLDER)).bind(ws.as_str()).bind(name).execute(&self.$write).await?;
-                Ok(r.rows_affected() > 0)
+                let mut tx = self.$write.begin().await?;
+                let r = sqlx::query(&$sql(DELETE_FOLDER)).bind(ws.as_str()).bind(name).execute(&mut *tx).await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let ev = crate::config::event("DeleteFolder", ws, serde_json::json!({"name": name}));
+                crate::config::emit_event!($sql, tx, ws, ev);
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn put_invite(&self, i: &crate::Invite) -> crate::Result<()> {

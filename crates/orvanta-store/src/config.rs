@@ -159,18 +159,73 @@ impl TryFrom<AppRow> for App {
     }
 }
 
+/// A workspace event (Windmill's webhook payload): its kind, and its JSON
+/// text `{"type": kind, "workspace": ws, ...fields}`.
+pub(crate) fn event(kind: &str, ws: &WorkspaceId, fields: serde_json::Value) -> (String, String) {
+    let mut payload = serde_json::json!({"type": kind, "workspace": ws.as_str()});
+    if let (Some(p), serde_json::Value::Object(f)) = (payload.as_object_mut(), fields) {
+        p.extend(f);
+    }
+    (kind.to_owned(), payload.to_string())
+}
+
+/// The event of a saved script version: `CreateScript` for a new path, else `UpdateScript`.
+pub(crate) fn script_saved(s: &orvanta_core::NewScript, first: bool) -> (String, String) {
+    let kind = if first { "CreateScript" } else { "UpdateScript" };
+    event(kind, &s.workspace, serde_json::json!({"path": s.path.as_str(), "hash": s.hash.to_string()}))
+}
+
+/// The event of a saved flow version: `CreateFlow`, or `UpdateFlow` from the path it had.
+pub(crate) fn flow_saved(f: &orvanta_core::NewFlow, from: Option<&RunnablePath>) -> (String, String) {
+    match from {
+        None => event("CreateFlow", &f.workspace, serde_json::json!({"path": f.path.as_str()})),
+        Some(old) => event("UpdateFlow", &f.workspace, moved(old.as_str(), f.path.as_str())),
+    }
+}
+
+/// The event of an archived (or restored) flow.
+pub(crate) fn flow_archived(ws: &WorkspaceId, path: &RunnablePath, archived: bool) -> (String, String) {
+    if archived {
+        event("ArchiveFlow", ws, serde_json::json!({"path": path.as_str()}))
+    } else {
+        event("UpdateFlow", ws, moved(path.as_str(), path.as_str()))
+    }
+}
+
+/// The fields of an update event: the path before and after.
+pub(crate) fn moved(old: &str, new: &str) -> serde_json::Value {
+    serde_json::json!({"old_path": old, "new_path": new})
+}
+
 pub(crate) fn taken(kind: &str, path: &str) -> String {
     format!("a {kind} exists at '{path}' already; choose another path")
 }
 
 /// Implements [`crate::ConfigStore`] for `$store` over its pools `$read` and
 /// `$write`, with `$sql` turning the `?` SQL above into the backend's.
+/// Records a workspace event in the transaction `$tx` of the change it reports.
+macro_rules! emit_event {
+    ($sql:path, $tx:ident, $ws:expr, $ev:expr) => {{
+        let (kind, payload) = $ev;
+        sqlx::query(&$sql(crate::outbox::INSERT_EVENT))
+            .bind($ws.as_str())
+            .bind(kind)
+            .bind(payload)
+            .bind(orvanta_core::now_millis())
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
+pub(crate) use emit_event;
+
 macro_rules! config_store {
     ($store:ty, $read:ident, $write:ident, $sql:path) => {
         #[async_trait::async_trait]
         impl crate::ConfigStore for $store {
             async fn create_variable(&self, v: &crate::Variable) -> crate::Result<()> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 sqlx::query(&$sql(CREATE_VARIABLE))
                     .bind(v.workspace.as_str())
                     .bind(v.path.as_str())
@@ -180,14 +235,17 @@ macro_rules! config_store {
                     .bind(v.created_by.as_str())
                     .bind(v.created_at)
                     .bind(v.updated_at)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| crate::access::conflict(e, taken("variable", v.path.as_str())))?;
+                emit_event!($sql, tx, v.workspace, event("CreateVariable", &v.workspace, serde_json::json!({"path": v.path.as_str()})));
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn update_variable(&self, old: &orvanta_core::RunnablePath, v: &crate::Variable) -> crate::Result<bool> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 let r = sqlx::query(&$sql(UPDATE_VARIABLE))
                     .bind(v.path.as_str())
                     .bind(&v.value)
@@ -196,10 +254,15 @@ macro_rules! config_store {
                     .bind(v.updated_at)
                     .bind(v.workspace.as_str())
                     .bind(old.as_str())
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| crate::access::conflict(e, taken("variable", v.path.as_str())))?;
-                Ok(r.rows_affected() > 0)
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, v.workspace, event("UpdateVariable", &v.workspace, moved(old.as_str(), v.path.as_str())));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn get_variable(&self, ws: &orvanta_core::WorkspaceId, path: &orvanta_core::RunnablePath) -> crate::Result<Option<crate::Variable>> {
@@ -219,12 +282,19 @@ macro_rules! config_store {
 
             async fn delete_variable(&self, ws: &orvanta_core::WorkspaceId, path: &orvanta_core::RunnablePath) -> crate::Result<bool> {
                 use crate::config::*;
-                let r = sqlx::query(&$sql(DELETE_VARIABLE)).bind(ws.as_str()).bind(path.as_str()).execute(&self.$write).await?;
-                Ok(r.rows_affected() > 0)
+                let mut tx = self.$write.begin().await?;
+                let r = sqlx::query(&$sql(DELETE_VARIABLE)).bind(ws.as_str()).bind(path.as_str()).execute(&mut *tx).await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, ws, event("DeleteVariable", ws, serde_json::json!({"path": path.as_str()})));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_resource_type(&self, t: &crate::ResourceType) -> crate::Result<()> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 sqlx::query(&$sql(CREATE_TYPE))
                     .bind(t.workspace.as_str())
                     .bind(&t.name)
@@ -232,22 +302,30 @@ macro_rules! config_store {
                     .bind(&t.description)
                     .bind(t.created_by.as_str())
                     .bind(t.created_at)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| crate::access::conflict(e, format!("the resource type '{}' exists already", t.name)))?;
+                emit_event!($sql, tx, t.workspace, event("CreateResourceType", &t.workspace, serde_json::json!({"name": t.name})));
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn update_resource_type(&self, t: &crate::ResourceType) -> crate::Result<bool> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 let r = sqlx::query(&$sql(UPDATE_TYPE))
                     .bind(json_text(&t.schema))
                     .bind(&t.description)
                     .bind(t.workspace.as_str())
                     .bind(&t.name)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(r.rows_affected() > 0)
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, t.workspace, event("UpdateResourceType", &t.workspace, serde_json::json!({"name": t.name})));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn get_resource_type(&self, ws: &orvanta_core::WorkspaceId, name: &str) -> crate::Result<Option<crate::ResourceType>> {
@@ -267,12 +345,19 @@ macro_rules! config_store {
 
             async fn delete_resource_type(&self, ws: &orvanta_core::WorkspaceId, name: &str) -> crate::Result<bool> {
                 use crate::config::*;
-                let r = sqlx::query(&$sql(DELETE_TYPE)).bind(ws.as_str()).bind(name).execute(&self.$write).await?;
-                Ok(r.rows_affected() > 0)
+                let mut tx = self.$write.begin().await?;
+                let r = sqlx::query(&$sql(DELETE_TYPE)).bind(ws.as_str()).bind(name).execute(&mut *tx).await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, ws, event("DeleteResourceType", ws, serde_json::json!({"name": name})));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_resource(&self, r: &crate::Resource) -> crate::Result<()> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 sqlx::query(&$sql(CREATE_RESOURCE))
                     .bind(r.workspace.as_str())
                     .bind(r.path.as_str())
@@ -282,14 +367,17 @@ macro_rules! config_store {
                     .bind(r.created_by.as_str())
                     .bind(r.created_at)
                     .bind(r.updated_at)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| crate::access::conflict(e, taken("resource", r.path.as_str())))?;
+                emit_event!($sql, tx, r.workspace, event("CreateResource", &r.workspace, serde_json::json!({"path": r.path.as_str()})));
+                tx.commit().await?;
                 Ok(())
             }
 
             async fn update_resource(&self, old: &orvanta_core::RunnablePath, r: &crate::Resource) -> crate::Result<bool> {
                 use crate::config::*;
+                let mut tx = self.$write.begin().await?;
                 let done = sqlx::query(&$sql(UPDATE_RESOURCE))
                     .bind(r.path.as_str())
                     .bind(&r.resource_type)
@@ -298,10 +386,15 @@ macro_rules! config_store {
                     .bind(r.updated_at)
                     .bind(r.workspace.as_str())
                     .bind(old.as_str())
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| crate::access::conflict(e, taken("resource", r.path.as_str())))?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, r.workspace, event("UpdateResource", &r.workspace, moved(old.as_str(), r.path.as_str())));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn get_resource(&self, ws: &orvanta_core::WorkspaceId, path: &orvanta_core::RunnablePath) -> crate::Result<Option<crate::Resource>> {
@@ -321,8 +414,14 @@ macro_rules! config_store {
 
             async fn delete_resource(&self, ws: &orvanta_core::WorkspaceId, path: &orvanta_core::RunnablePath) -> crate::Result<bool> {
                 use crate::config::*;
-                let r = sqlx::query(&$sql(DELETE_RESOURCE)).bind(ws.as_str()).bind(path.as_str()).execute(&self.$write).await?;
-                Ok(r.rows_affected() > 0)
+                let mut tx = self.$write.begin().await?;
+                let r = sqlx::query(&$sql(DELETE_RESOURCE)).bind(ws.as_str()).bind(path.as_str()).execute(&mut *tx).await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, ws, event("DeleteResource", ws, serde_json::json!({"path": path.as_str()})));
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn save_app(&self, app: &crate::App, create: bool) -> crate::Result<Option<i64>> {
@@ -353,6 +452,12 @@ macro_rules! config_store {
                     .map_err(|e| {
                         crate::access::conflict(e, format!("the app at '{}' was saved by someone else at the same time; save again", app.path))
                     })?;
+                let fields = if create {
+                    serde_json::json!({"path": app.path.as_str()})
+                } else {
+                    moved(app.path.as_str(), app.path.as_str())
+                };
+                emit_event!($sql, tx, app.workspace, event(if create { "CreateApp" } else { "UpdateApp" }, &app.workspace, fields));
                 tx.commit().await?;
                 Ok(Some(version))
             }
@@ -395,8 +500,14 @@ macro_rules! config_store {
 
             async fn delete_app(&self, ws: &orvanta_core::WorkspaceId, path: &orvanta_core::RunnablePath) -> crate::Result<bool> {
                 use crate::config::*;
-                let r = sqlx::query(&$sql(DELETE_APP)).bind(ws.as_str()).bind(path.as_str()).execute(&self.$write).await?;
-                Ok(r.rows_affected() > 0)
+                let mut tx = self.$write.begin().await?;
+                let r = sqlx::query(&$sql(DELETE_APP)).bind(ws.as_str()).bind(path.as_str()).execute(&mut *tx).await?;
+                if r.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                emit_event!($sql, tx, ws, event("DeleteApp", ws, serde_json::json!({"path": path.as_str()})));
+                tx.commit().await?;
+                Ok(true)
             }
         }
     };

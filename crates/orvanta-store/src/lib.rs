@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod migrate;
 mod notices;
+mod outbox;
 pub mod postgres;
 mod rows;
 mod shared;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use events::JobEvent;
 pub use notices::{NoticeKind, NoticeOutcome, NoticeStatus, TokenNotice, TokenSweep, WorkspaceEvent};
+pub use outbox::{EventAttempt, EventDelivery, EventOutcome, WebhookSettings};
 pub use types::*;
 
 /// A store result.
@@ -50,6 +52,7 @@ pub trait Store:
     + AccountStore
     + AccessStore
     + NoticeStore
+    + OutboxStore
     + ConfigStore
     + ScriptStore
     + FlowStore
@@ -64,6 +67,7 @@ impl<T> Store for T where
         + AccountStore
         + AccessStore
         + NoticeStore
+        + OutboxStore
         + ConfigStore
         + ScriptStore
         + FlowStore
@@ -253,6 +257,35 @@ pub trait ConfigStore: Send + Sync + 'static {
     async fn app_history(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Vec<App>>;
     /// Deletes every version; false when there was none.
     async fn delete_app(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+}
+
+/// The workspace webhook (contract §9): its settings, and the delivery of
+/// the workspace's events, oldest first per workspace, every attempt kept.
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    async fn webhook_settings(&self, ws: &WorkspaceId) -> Result<Option<WebhookSettings>>;
+    /// Sets (or, with `None`, clears) the webhook and its sealed secret; enables it again.
+    async fn set_webhook(&self, ws: &WorkspaceId, url: Option<&str>, secret: Option<&str>, now: Millis) -> Result<()>;
+    /// Stops deliveries to the webhook, saying why (its endpoint answered 410).
+    async fn disable_webhook(&self, ws: &WorkspaceId, reason: &str) -> Result<()>;
+    /// Records an event that no other change carries in its own transaction.
+    async fn record_event(&self, ws: &WorkspaceId, kind: &str, payload: &str, now: Millis) -> Result<()>;
+    /// Claims, until `hold_until`, the oldest pending event of each workspace
+    /// that is due and unclaimed (at most `limit`), by id.
+    async fn claim_events(&self, now: Millis, hold_until: Millis, limit: i64) -> Result<Vec<WorkspaceEvent>>;
+    /// Records the outcome of a claimed event (and the attempt, if one was made).
+    async fn finish_event(&self, id: i64, outcome: &EventOutcome, attempt: Option<&EventAttempt>) -> Result<()>;
+    /// The newest events of a workspace with their delivery state.
+    async fn event_log(&self, ws: &WorkspaceId, limit: i64) -> Result<Vec<EventDelivery>>;
+    async fn event_attempts(&self, event_id: i64) -> Result<Vec<EventAttempt>>;
+    /// Sends again one event (`id`), or every failed one created since `failed_since`; answers how many.
+    async fn replay_events(
+        &self,
+        ws: &WorkspaceId,
+        id: Option<i64>,
+        failed_since: Option<Millis>,
+        now: Millis,
+    ) -> Result<u64>;
 }
 
 /// Script versions.

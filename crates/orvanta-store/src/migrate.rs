@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 10, name: "token_notices", sql: include_str!("sqlite/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("sqlite/migrations/0011_invites.sql") },
     Migration { version: 12, name: "objects", sql: include_str!("sqlite/migrations/0012_objects.sql") },
+    Migration { version: 13, name: "outbox", sql: include_str!("sqlite/migrations/0013_outbox.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -38,6 +39,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 10, name: "token_notices", sql: include_str!("postgres/migrations/0010_token_notices.sql") },
     Migration { version: 11, name: "invites", sql: include_str!("postgres/migrations/0011_invites.sql") },
     Migration { version: 12, name: "objects", sql: include_str!("postgres/migrations/0012_objects.sql") },
+    Migration { version: 13, name: "outbox", sql: include_str!("postgres/migrations/0013_outbox.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -26,6 +26,7 @@ mod tokens;
 mod users;
 mod variables;
 mod views;
+mod webhook;
 mod workspaces;
 
 pub use extract::JsonBody;
@@ -53,7 +54,8 @@ pub fn routes() -> Routes {
         .merge(invites::workspace_router())
         .merge(variables::router())
         .merge(resources::router())
-        .merge(apps::router());
+        .merge(apps::router())
+        .merge(webhook::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())

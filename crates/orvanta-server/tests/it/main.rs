@@ -18,6 +18,7 @@ mod languages;
 mod matrix;
 mod notices;
 mod objects;
+mod outbound;
 mod postgres;
 mod rendezvous;
 mod request_args;

@@ -340,6 +340,19 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/w/{ws}/apps/history/p/{*path}", "/apps/history/p/f/team/app", READ),
         row("GET", "/api/w/{ws}/apps/list", "/apps/list", READ),
         row("DELETE", "/api/w/{ws}/apps/delete/{*path}", "/apps/delete/f/team/ad_{who}", WRITE),
+        // The workspace webhook: admins only.
+        with("POST", "/api/w/{ws}/workspaces/edit_webhook", "/workspaces/edit_webhook", r#"{"webhook": null}"#, ADMIN),
+        row("GET", "/api/w/{ws}/workspaces/get_settings", "/workspaces/get_settings", ADMIN),
+        row("POST", "/api/w/{ws}/workspaces/rotate_webhook_secret", "/workspaces/rotate_webhook_secret", ADMIN),
+        row("GET", "/api/w/{ws}/workspaces/webhook_deliveries", "/workspaces/webhook_deliveries", ADMIN),
+        row("GET", "/api/w/{ws}/workspaces/webhook_deliveries/{id}", "/workspaces/webhook_deliveries/1", ADMIN),
+        with(
+            "POST",
+            "/api/w/{ws}/workspaces/webhook_deliveries/replay",
+            "/workspaces/webhook_deliveries/replay",
+            r#"{"id": 1}"#,
+            ADMIN,
+        ),
         // Sharing of one item.
         row("GET", "/api/w/{ws}/acls/get/{kind}/{*path}", "/acls/get/script/{a}", READ),
         with(

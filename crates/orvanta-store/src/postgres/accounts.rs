@@ -221,3 +221,4 @@ impl crate::AccountStore for super::PgStore {
 crate::access::access_store!(super::PgStore, pool, pool, crate::access::numbered);
 crate::notices::notice_store!(super::PgStore, pool, pool, crate::access::numbered, crate::notices::PG_LOCK);
 crate::config::config_store!(super::PgStore, pool, pool, crate::access::numbered);
+crate::outbox::outbox_store!(super::PgStore, pool, pool, crate::access::numbered, crate::notices::PG_LOCK);

@@ -58,6 +58,7 @@ impl crate::FlowStore for super::PgStore {
             }
             None => e.into(),
         })?;
+        super::emit(&mut tx, &f.workspace, crate::config::flow_saved(f, rename_from)).await?;
         tx.commit().await?;
         Ok(FlowVersion::from_i64(version))
     }
@@ -106,21 +107,34 @@ impl crate::FlowStore for super::PgStore {
     }
 
     async fn archive_flow(&self, ws: &WorkspaceId, path: &RunnablePath, archived: bool) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query("UPDATE flows SET archived = $1 WHERE workspace = $2 AND path = $3")
             .bind(archived)
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::emit(&mut tx, ws, crate::config::flow_archived(ws, path, archived)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn delete_flow(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query("DELETE FROM flows WHERE workspace = $1 AND path = $2")
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let ev = crate::config::event("DeleteFlow", ws, serde_json::json!({"path": path.as_str()}));
+        super::emit(&mut tx, ws, ev).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

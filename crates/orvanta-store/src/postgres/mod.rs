@@ -122,6 +122,22 @@ fn unique_violation(e: &sqlx::Error) -> Option<&str> {
     }
 }
 
+/// Records a workspace event in `conn`, the transaction of the change it reports.
+pub(super) async fn emit(
+    conn: &mut sqlx::PgConnection,
+    ws: &orvanta_core::WorkspaceId,
+    ev: (String, String),
+) -> Result<()> {
+    sqlx::query(&crate::access::numbered(crate::outbox::INSERT_EVENT))
+        .bind(ws.as_str())
+        .bind(ev.0)
+        .bind(ev.1)
+        .bind(orvanta_core::now_millis())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether `e` is a foreign key violation.
 fn foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())

@@ -51,6 +51,7 @@ pub(super) async fn insert(pool: &PgPool, s: &NewScript) -> Result<Option<Script
         Some(_) => StoreError::Conflict(script_race_message(s)),
         None => e.into(),
     })?;
+    super::emit(&mut tx, &s.workspace, crate::config::script_saved(s, seq == 1)).await?;
     tx.commit().await?;
     Ok(parent)
 }
@@ -103,21 +104,35 @@ pub(super) async fn history(pool: &PgPool, ws: &WorkspaceId, path: &RunnablePath
 }
 
 pub(super) async fn archive(pool: &PgPool, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+    let mut tx = pool.begin().await?;
     let done = sqlx::query("UPDATE scripts SET archived = TRUE WHERE workspace = $1 AND path = $2")
         .bind(ws.as_str())
         .bind(path.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let ev = crate::config::event("ArchiveScript", ws, serde_json::json!({"path": path.as_str()}));
+    super::emit(&mut tx, ws, ev).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn delete(pool: &PgPool, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+    let mut tx = pool.begin().await?;
     let done = sqlx::query("DELETE FROM scripts WHERE workspace = $1 AND path = $2")
         .bind(ws.as_str())
         .bind(path.as_str())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let ev = crate::config::event("DeleteScriptPath", ws, serde_json::json!({"path": path.as_str()}));
+    super::emit(&mut tx, ws, ev).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[async_trait::async_trait]

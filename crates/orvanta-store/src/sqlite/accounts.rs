@@ -147,3 +147,4 @@ const TOKEN_SELECT_BY_HASH: &str = "SELECT hash, prefix, owner, label, created_a
 crate::access::access_store!(SqliteStore, read, write, crate::access::as_is);
 crate::notices::notice_store!(SqliteStore, read, write, crate::access::as_is, "");
 crate::config::config_store!(SqliteStore, read, write, crate::access::as_is);
+crate::outbox::outbox_store!(SqliteStore, read, write, crate::access::as_is, "");

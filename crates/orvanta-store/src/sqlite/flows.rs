@@ -43,6 +43,7 @@ impl crate::FlowStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| conflict_as(e, format!("the flow at {} could not be saved; reload it and save again", f.path)))?;
+        super::emit(&mut tx, &f.workspace, crate::config::flow_saved(f, rename_from)).await?;
         tx.commit().await?;
         Ok(FlowVersion::from_i64(version))
     }
@@ -93,21 +94,34 @@ impl crate::FlowStore for SqliteStore {
     }
 
     async fn archive_flow(&self, ws: &WorkspaceId, path: &RunnablePath, archived: bool) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("UPDATE flows SET archived = ? WHERE workspace = ? AND path = ?")
             .bind(archived)
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        super::emit(&mut tx, ws, crate::config::flow_archived(ws, path, archived)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn delete_flow(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("DELETE FROM flows WHERE workspace = ? AND path = ?")
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let ev = crate::config::event("DeleteFlow", ws, serde_json::json!({"path": path.as_str()}));
+        super::emit(&mut tx, ws, ev).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -70,6 +70,22 @@ impl SqliteStore {
 }
 
 /// Turns a unique violation into a `Conflict` with a message that names the object.
+/// Records a workspace event in `conn`, the transaction of the change it reports.
+pub(super) async fn emit(
+    conn: &mut sqlx::SqliteConnection,
+    ws: &orvanta_core::WorkspaceId,
+    ev: (String, String),
+) -> Result<()> {
+    sqlx::query(crate::outbox::INSERT_EVENT)
+        .bind(ws.as_str())
+        .bind(ev.0)
+        .bind(ev.1)
+        .bind(orvanta_core::now_millis())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub(super) fn conflict_as(e: sqlx::Error, message: String) -> StoreError {
     match StoreError::from(e) {
         StoreError::Conflict(_) => StoreError::Conflict(message),

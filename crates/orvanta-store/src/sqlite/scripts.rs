@@ -43,6 +43,7 @@ impl crate::ScriptStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| conflict_as(e, script_race_message(s)))?;
+        super::emit(&mut tx, &s.workspace, crate::config::script_saved(s, seq == 1)).await?;
         tx.commit().await?;
         Ok(parent)
     }
@@ -93,20 +94,34 @@ impl crate::ScriptStore for SqliteStore {
     }
 
     async fn archive_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("UPDATE scripts SET archived = 1 WHERE workspace = ? AND path = ?")
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let ev = crate::config::event("ArchiveScript", ws, serde_json::json!({"path": path.as_str()}));
+        super::emit(&mut tx, ws, ev).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn delete_script(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool> {
+        let mut tx = self.write.begin().await?;
         let r = sqlx::query("DELETE FROM scripts WHERE workspace = ? AND path = ?")
             .bind(ws.as_str())
             .bind(path.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let ev = crate::config::event("DeleteScriptPath", ws, serde_json::json!({"path": path.as_str()}));
+        super::emit(&mut tx, ws, ev).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

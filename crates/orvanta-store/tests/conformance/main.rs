@@ -19,6 +19,7 @@ mod harness;
 mod hooks;
 mod instance;
 mod notices;
+mod outbox;
 mod outputs;
 mod pg_only;
 mod queue;
@@ -60,6 +61,8 @@ conformance! {
     access::folders_and_item_perms,
     access::invites_are_accepted_once,
     config::variables_are_created_renamed_and_deleted,
+    outbox::changes_record_their_events_and_deliveries_go_in_order,
+    outbox::scripts_flows_and_folders_record_their_events,
     config::resources_and_their_types,
     config::apps_keep_every_version,
     accounts::backend_answers,
