@@ -79,6 +79,7 @@ fn view(v: &Variable, clear: Option<String>, perms: &BTreeMap<String, bool>) -> 
         "description": v.description,
         "extra_perms": perms,
         "is_oauth": false,
+        "is_draft": false,
         "account": null,
         "is_expired": false,
         "created_by": v.created_by,

@@ -145,3 +145,22 @@ async fn windmill_client_from_npm_drives_scripts_jobs_and_users() {
     assert_eq!(seen["list_jobs"]["has_job"], true);
     assert_eq!(seen["exists_after_delete"]["value"], false);
 }
+
+/// The Python client on variables, resources and the workspace webhook's settings.
+#[tokio::test]
+async fn windmill_api_from_pypi_drives_variables_resources_and_settings() {
+    let app = spawn_app();
+    let seen = run("python3", &compat("windmill_api_objects.py"), &app);
+    for (step, status) in
+        [("create_variable", 201), ("create_resource_type", 201), ("create_resource", 201), ("edit_webhook", 200)]
+    {
+        assert_eq!(seen[step]["status"], status, "{step}: {seen}");
+    }
+    assert_eq!(seen["get_variable"]["is_secret"], true, "{seen}");
+    assert_eq!(seen["get_variable_value"]["value"], "s3cr3t-value");
+    assert_eq!(seen["list_variable"]["paths"], json!(["u/admin/wm_secret"]));
+    assert_eq!(seen["get_resource"]["resource_type"], "wm_api");
+    assert_eq!(seen["get_resource_value_interpolated"]["value"], json!({"url": "https://x", "key": "s3cr3t-value"}));
+    assert_eq!(seen["list_resource"]["paths"], json!(["u/admin/wm_res"]));
+    assert_eq!(seen["get_settings"]["has_secret"], true, "{seen}");
+}
