@@ -150,7 +150,7 @@ pub async fn check<'p>(
             if matches!(action, Action::Create | Action::Write) {
                 writer(role)?;
                 if perm < Perm::Write {
-                    return Err(path_refusal(principal, role, path, perm));
+                    return Err(path_refusal(principal, path, perm));
                 }
             }
         }
@@ -363,6 +363,13 @@ fn started_by_token(principal: &Principal, job: &Job) -> bool {
         && job.token_prefix == principal.token_prefix
 }
 
+/// Drops the `extra_perms` of a deleted item: what is made again at its path starts unshared.
+pub async fn forget_item(state: &AppState, ws: &WorkspaceId, kind: ItemKind, path: &RunnablePath) -> ApiResult<()> {
+    state.store.set_item_perms(ws, kind.as_str(), path.as_str(), &Default::default()).await?;
+    state.caches.item_perms.forget(&(ws.clone(), kind, path.clone()));
+    Ok(())
+}
+
 /// 403 unless the role may write (admin or developer).
 fn writer(role: Role) -> ApiResult<()> {
     match role {
@@ -390,7 +397,7 @@ fn admin(role: Role) -> ApiResult<()> {
 }
 
 /// Why a developer may not write at `path`.
-fn path_refusal(principal: &Principal, role: Role, path: &RunnablePath, perm: Perm) -> ApiError {
+fn path_refusal(principal: &Principal, path: &RunnablePath, perm: Perm) -> ApiError {
     let me = &principal.username;
     if let Some(owner) = path.user_owner() {
         return ApiError::Forbidden(format!(
@@ -399,7 +406,6 @@ fn path_refusal(principal: &Principal, role: Role, path: &RunnablePath, perm: Pe
     }
     let folder = path.folder().unwrap_or_default();
     let why = if perm == Perm::Read { "you may only read it" } else { "it does not exist or is not shared with you" };
-    let _ = role;
     ApiError::Forbidden(format!(
         "you may not write in the folder '{folder}' ({why}); ask one of its owners or a workspace admin to make you a writer"
     ))

@@ -277,6 +277,8 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn finish_event(&self, id: i64, outcome: &EventOutcome, attempt: Option<&EventAttempt>) -> Result<()>;
     /// The newest events of a workspace with their delivery state.
     async fn event_log(&self, ws: &WorkspaceId, limit: i64) -> Result<Vec<EventDelivery>>;
+    /// One event of a workspace with its delivery state.
+    async fn event_delivery(&self, ws: &WorkspaceId, id: i64) -> Result<Option<EventDelivery>>;
     async fn event_attempts(&self, event_id: i64) -> Result<Vec<EventAttempt>>;
     /// Sends again one event (`id`), or every failed one created since `failed_since`; answers how many.
     async fn replay_events(

@@ -76,6 +76,8 @@ pub(crate) const INSERT_ATTEMPT: &str =
     "INSERT INTO event_attempts (event_id, n, at, status, latency_ms, excerpt) VALUES (?, ?, ?, ?, ?, ?)";
 pub(crate) const EVENT_LOG: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
      FROM workspace_events WHERE workspace = ? ORDER BY id DESC LIMIT ?";
+pub(crate) const EVENT_ONE: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
+     FROM workspace_events WHERE workspace = ? AND id = ?";
 pub(crate) const ATTEMPTS: &str =
     "SELECT event_id, n, at, status, latency_ms, excerpt FROM event_attempts WHERE event_id = ? ORDER BY n";
 pub(crate) const REPLAY_ONE: &str = "UPDATE workspace_events SET state = 'pending', next_at = ?, attempts = 0, \
@@ -280,6 +282,17 @@ macro_rules! outbox_store {
                 let rows: Vec<DeliveryRow> =
                     sqlx::query_as(&$sql(EVENT_LOG)).bind(ws.as_str()).bind(limit).fetch_all(&self.$read).await?;
                 crate::rows::convert(rows)
+            }
+
+            async fn event_delivery(
+                &self,
+                ws: &orvanta_core::WorkspaceId,
+                id: i64,
+            ) -> crate::Result<Option<crate::EventDelivery>> {
+                use crate::outbox::*;
+                let row: Option<DeliveryRow> =
+                    sqlx::query_as(&$sql(EVENT_ONE)).bind(ws.as_str()).bind(id).fetch_optional(&self.$read).await?;
+                row.map(crate::EventDelivery::try_from).transpose()
             }
 
             async fn event_attempts(&self, event_id: i64) -> crate::Result<Vec<crate::EventAttempt>> {

@@ -194,7 +194,6 @@ async fn remove(
 ) -> ApiResult<String> {
     let (ws, a) = load(&state, &principal, &ws, &path, Action::Write, None).await?;
     state.store.delete_app(&ws, &a.path).await?;
-    state.store.set_item_perms(&ws, ItemKind::App.as_str(), a.path.as_str(), &BTreeMap::new()).await?;
-    state.caches.item_perms.forget(&(ws, ItemKind::App, a.path.clone()));
+    authz::forget_item(&state, &ws, ItemKind::App, &a.path).await?;
     Ok(format!("app {} deleted", a.path))
 }

@@ -280,9 +280,7 @@ async fn remove(
     if !state.store.delete_flow(&ws, &p).await? {
         return Err(not_found(&path, &ws));
     }
-    // A flow made again at this path starts unshared.
-    state.store.set_item_perms(&ws, ItemKind::Flow.as_str(), p.as_str(), &Default::default()).await?;
-    state.caches.item_perms.forget(&(ws.clone(), ItemKind::Flow, p.clone()));
+    authz::forget_item(&state, &ws, ItemKind::Flow, &p).await?;
     state.caches.forget_flow(&ws, &p);
     Ok(Json(json!({"path": p, "deleted": true})))
 }

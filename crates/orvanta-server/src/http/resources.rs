@@ -311,8 +311,7 @@ async fn remove(
 ) -> ApiResult<String> {
     let (ws, r) = load(&state, &principal, &ws, &path, Action::Write).await?;
     state.store.delete_resource(&ws, &r.path).await?;
-    state.store.set_item_perms(&ws, ItemKind::Resource.as_str(), r.path.as_str(), &BTreeMap::new()).await?;
-    state.caches.item_perms.forget(&(ws, ItemKind::Resource, r.path.clone()));
+    authz::forget_item(&state, &ws, ItemKind::Resource, &r.path).await?;
     Ok(format!("resource {} deleted", r.path))
 }
 

@@ -312,9 +312,7 @@ async fn remove(
     if !state.store.delete_script(&ws, &p).await? {
         return Err(not_found(&path, &ws));
     }
-    // A script made again at this path starts unshared.
-    state.store.set_item_perms(&ws, ItemKind::Script.as_str(), p.as_str(), &Default::default()).await?;
-    state.caches.item_perms.forget(&(ws.clone(), ItemKind::Script, p.clone()));
+    authz::forget_item(&state, &ws, ItemKind::Script, &p).await?;
     Ok(Json(serde_json::json!({"path": p, "deleted": true})))
 }
 

@@ -249,7 +249,6 @@ async fn remove(
 ) -> ApiResult<String> {
     let (ws, v) = load(&state, &principal, &ws, &path, Action::Write).await?;
     state.store.delete_variable(&ws, &v.path).await?;
-    state.store.set_item_perms(&ws, ItemKind::Variable.as_str(), v.path.as_str(), &BTreeMap::new()).await?;
-    state.caches.item_perms.forget(&(ws, ItemKind::Variable, v.path.clone()));
+    authz::forget_item(&state, &ws, ItemKind::Variable, &v.path).await?;
     Ok(format!("variable {} deleted", v.path))
 }

@@ -127,12 +127,12 @@ async fn delivery(
     principal: Principal,
 ) -> ApiResult<Json<Value>> {
     let ws = admin_of(&state, &principal, &ws).await?;
-    let log = state.store.event_log(&ws, 100_000).await?;
-    let d = log
-        .iter()
-        .find(|d| d.event.id == id)
+    let d = state
+        .store
+        .event_delivery(&ws, id)
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("no event {id} in workspace '{ws}'")))?;
-    let mut shown = event_view(d);
+    let mut shown = event_view(&d);
     let attempts: Vec<Value> = state
         .store
         .event_attempts(id)

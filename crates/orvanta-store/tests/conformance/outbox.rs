@@ -63,6 +63,9 @@ pub async fn changes_record_their_events_and_deliveries_go_in_order(s: Arc<dyn S
     );
     s.finish_event(next[0].id, &EventOutcome::Delivered, None).await.unwrap();
     assert_eq!(s.event_attempts(first[0].id).await.unwrap().iter().map(|a| a.n).collect::<Vec<_>>(), [1, 2]);
+    let one = s.event_delivery(&ws("demo"), first[0].id).await.unwrap().unwrap();
+    assert_eq!((one.state.as_str(), one.attempts), ("failed", 2));
+    assert!(s.event_delivery(&ws("other"), first[0].id).await.unwrap().is_none(), "another workspace's event");
 
     // Replays: one event, or every failed one since a time.
     assert_eq!(s.replay_events(&ws("demo"), None, Some(0), T0 + 7000).await.unwrap(), 1);
