@@ -25,7 +25,29 @@ impl WorkspaceId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The outbox channel of instance events (users added, invited, joining):
+    /// it takes a workspace's place in the outbox, and no workspace can have
+    /// its id, since `parse` refuses '_'.
+    pub fn instance_channel() -> Self {
+        Self(INSTANCE_CHANNEL.to_owned())
+    }
+
+    pub fn is_instance_channel(&self) -> bool {
+        self.0 == INSTANCE_CHANNEL
+    }
+
+    /// A workspace id, or the instance channel, as the outbox stores it.
+    pub fn parse_channel(s: &str) -> Result<Self, ParseError> {
+        if s == INSTANCE_CHANNEL {
+            Ok(Self::instance_channel())
+        } else {
+            Self::parse(s)
+        }
+    }
 }
+
+const INSTANCE_CHANNEL: &str = "_instance";
 
 /// A username: `[a-z0-9_]+`, at most 50 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -196,6 +196,9 @@ pub enum Instance {
     Users,
     /// Making workspaces.
     Workspaces,
+    /// The instance's settings (the instance events webhook and its secret):
+    /// super admins only, even to read.
+    Settings,
 }
 
 /// May `principal` do `action` on an instance-wide `resource`? Job tokens
@@ -207,14 +210,15 @@ pub fn check_instance(principal: &Principal, action: Action, resource: Instance)
         Instance::OwnAccount => ("users", true),
         Instance::Users => ("users", false),
         Instance::Workspaces => ("workspaces", false),
+        Instance::Settings => ("settings", false),
     };
-    if principal.job.is_some() && action != Action::Read {
+    if principal.job.is_some() && (action != Action::Read || resource == Instance::Settings) {
         return Err(ApiError::Forbidden(format!("a job token cannot manage {domain}; use a user token")));
     }
     if principal.job.is_some() && resource == Instance::OwnTokens {
         return Err(ApiError::Forbidden("a job token cannot manage tokens; use a user token".into()));
     }
-    if !own && action != Action::Read && !principal.super_admin {
+    if !own && (action != Action::Read || resource == Instance::Settings) && !principal.super_admin {
         return Err(ApiError::Forbidden(format!(
             "only super admins may manage the instance's {domain}; ask one of them"
         )));

@@ -87,6 +87,9 @@ pub(crate) const LIST_INVITES: &str = "SELECT workspace, email, role, invited_by
      ORDER BY workspace, email";
 pub(crate) const DELETE_INVITE: &str = "DELETE FROM workspace_invites WHERE workspace = ? AND email = ?";
 pub(crate) const TAKE_INVITE: &str = "DELETE FROM workspace_invites WHERE workspace = ? AND email = ? RETURNING role";
+/// The email of a user who is not yet a member of a workspace (user, workspace, user).
+pub(crate) const NEW_MEMBER_EMAIL: &str = "SELECT email FROM users WHERE username = ? \
+     AND NOT EXISTS (SELECT 1 FROM members WHERE workspace = ? AND username = ?)";
 pub(crate) const ADD_MEMBER: &str = "INSERT INTO members (workspace, username, role) VALUES (?, ?, ?) \
      ON CONFLICT (workspace, username) DO UPDATE SET role = excluded.role";
 
@@ -492,15 +495,22 @@ macro_rules! access_store {
 
             async fn put_invite(&self, i: &crate::Invite) -> crate::Result<()> {
                 use crate::access::*;
+                let mut tx = self.$write.begin().await?;
                 sqlx::query(&$sql(PUT_INVITE))
                     .bind(i.workspace.as_str())
                     .bind(&i.email)
                     .bind(i.role.as_str())
                     .bind(i.invited_by.as_str())
                     .bind(i.created_at)
-                    .execute(&self.$write)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| conflict(e, format!("the workspace '{}' does not exist", i.workspace)))?;
+                let fields = serde_json::json!({
+                    "workspace": i.workspace.as_str(), "email": i.email, "role": i.role.as_str(), "invited_by": i.invited_by.as_str()
+                });
+                let ev = crate::config::instance_event("UserInvitedWorkspace", fields);
+                crate::config::emit_event!($sql, tx, WorkspaceId::instance_channel(), ev);
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -548,6 +558,11 @@ macro_rules! access_store {
                     .bind(role.as_str())
                     .execute(&mut *tx)
                     .await?;
+                let fields = serde_json::json!({
+                    "workspace": ws.as_str(), "email": email, "username": username.as_str(), "role": role.as_str()
+                });
+                let ev = crate::config::instance_event("UserJoinedWorkspace", fields);
+                crate::config::emit_event!($sql, tx, WorkspaceId::instance_channel(), ev);
                 tx.commit().await?;
                 Ok(Some(role))
             }

@@ -166,7 +166,42 @@ pub(crate) fn event(kind: &str, ws: &WorkspaceId, fields: serde_json::Value) -> 
     if let (Some(p), serde_json::Value::Object(f)) = (payload.as_object_mut(), fields) {
         p.extend(f);
     }
+    stamped(payload, kind)
+}
+
+/// The event's kind and its JSON text, with its `timestamp` (contract §9):
+/// the time of the change, the same in every attempt and replay.
+fn stamped(mut payload: serde_json::Value, kind: &str) -> (String, String) {
+    payload["timestamp"] = serde_json::json!(orvanta_core::millis_to_rfc3339(orvanta_core::now_millis()));
     (kind.to_owned(), payload.to_string())
+}
+
+/// An instance event (contract §9) in Windmill's `InstanceEvent` shape,
+/// `{"type": kind, ...fields}`: it goes to the instance events webhook.
+pub(crate) fn instance_event(kind: &str, fields: serde_json::Value) -> (String, String) {
+    let mut payload = serde_json::json!({"type": kind});
+    if let (Some(p), serde_json::Value::Object(f)) = (payload.as_object_mut(), fields) {
+        p.extend(f);
+    }
+    stamped(payload, kind)
+}
+
+/// `UserAdded`, when a user is created.
+pub(crate) fn user_added(u: &crate::NewUser) -> (String, String) {
+    instance_event("UserAdded", serde_json::json!({"email": u.email, "username": u.username.as_str()}))
+}
+
+/// `UserAddedWorkspace`, when `username` became a member of `ws`.
+pub(crate) fn member_added(
+    ws: &WorkspaceId,
+    username: &orvanta_core::Username,
+    email: &str,
+    role: crate::Role,
+) -> (String, String) {
+    instance_event(
+        "UserAddedWorkspace",
+        serde_json::json!({"workspace": ws.as_str(), "email": email, "username": username.as_str(), "role": role.as_str()}),
+    )
 }
 
 /// The event of a saved script version: `CreateScript` for a new path, else `UpdateScript`.

@@ -247,7 +247,7 @@ impl TryFrom<EventRow> for WorkspaceEvent {
     fn try_from(r: EventRow) -> Result<Self> {
         Ok(WorkspaceEvent {
             id: r.id,
-            workspace: WorkspaceId::parse(&r.workspace)?,
+            workspace: WorkspaceId::parse_channel(&r.workspace)?,
             kind: r.kind,
             payload: r.payload,
             created_at: r.created_at,
@@ -284,6 +284,7 @@ pub(crate) fn event_payload(notice: &TokenNotice, workspace: &str) -> String {
         "label": notice.label,
         "token_prefix": notice.token_prefix,
         "expires_at": orvanta_core::millis_to_rfc3339(notice.expires_at),
+        "timestamp": orvanta_core::millis_to_rfc3339(notice.created_at),
     })
     .to_string()
 }

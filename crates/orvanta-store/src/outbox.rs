@@ -116,7 +116,7 @@ impl TryFrom<DeliveryRow> for EventDelivery {
         Ok(EventDelivery {
             event: crate::WorkspaceEvent {
                 id: r.id,
-                workspace: WorkspaceId::parse(&r.workspace)?,
+                workspace: WorkspaceId::parse_channel(&r.workspace)?,
                 kind: r.kind,
                 payload: r.payload,
                 created_at: r.created_at,

@@ -62,6 +62,7 @@ pub fn routes() -> Routes {
         .merge(users::router())
         .merge(workspaces::router())
         .merge(invites::router())
+        .merge(webhook::instance_router())
         .nest("/api/w/{ws}", workspace)
         .merge(resume::page_router())
         .merge(inbound::receiver())

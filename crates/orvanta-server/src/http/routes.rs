@@ -64,6 +64,23 @@ impl Routes {
         self
     }
 
+    /// A path whose GET and POST go to two handlers.
+    pub fn get_post<G, TG, P, TP>(mut self, path: &str, get: G, post: P) -> Self
+    where
+        G: Handler<TG, AppState>,
+        TG: 'static,
+        P: Handler<TP, AppState>,
+        TP: 'static,
+    {
+        let refuse = |method: Method| async move {
+            ApiError::MethodNotAllowed(format!("this route does not take {method}; it takes GET, POST"))
+        };
+        let methods = axum::routing::get(get).post(post).fallback(refuse);
+        self.router = self.router.route(path, methods);
+        self.table.push(RouteSpec { path: path.to_owned(), methods: vec!["GET".into(), "POST".into()] });
+        self
+    }
+
     /// Shorthand for a GET route.
     pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
         self.add(path, &[Method::GET], handler)

@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod identity;
 mod inbound;
+mod instance_events;
 mod jobs;
 mod languages;
 mod matrix;

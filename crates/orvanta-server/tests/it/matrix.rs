@@ -345,13 +345,53 @@ fn rows() -> Vec<Row> {
         row("GET", "/api/w/{ws}/workspaces/get_settings", "/workspaces/get_settings", ADMIN),
         row("POST", "/api/w/{ws}/workspaces/rotate_webhook_secret", "/workspaces/rotate_webhook_secret", ADMIN),
         row("GET", "/api/w/{ws}/workspaces/webhook_deliveries", "/workspaces/webhook_deliveries", ADMIN),
-        row("GET", "/api/w/{ws}/workspaces/webhook_deliveries/{id}", "/workspaces/webhook_deliveries/1", ADMIN),
+        row("GET", "/api/w/{ws}/workspaces/webhook_deliveries/{id}", "/workspaces/webhook_deliveries/{event}", ADMIN),
         with(
             "POST",
             "/api/w/{ws}/workspaces/webhook_deliveries/replay",
             "/workspaces/webhook_deliveries/replay",
-            r#"{"id": 1}"#,
+            r#"{"id": {event}}"#,
             ADMIN,
+        ),
+        // The instance events webhook: super admins only, even to read.
+        row(
+            "GET",
+            "/api/settings/global/instance_events_webhook",
+            "/api/settings/global/instance_events_webhook",
+            SUPER,
+        ),
+        with(
+            "POST",
+            "/api/settings/global/instance_events_webhook",
+            "/api/settings/global/instance_events_webhook",
+            r#"{"value": null}"#,
+            SUPER,
+        ),
+        row("GET", "/api/settings/instance_events_webhook", "/api/settings/instance_events_webhook", SUPER),
+        row(
+            "POST",
+            "/api/settings/instance_events_webhook/rotate_secret",
+            "/api/settings/instance_events_webhook/rotate_secret",
+            SUPER,
+        ),
+        row(
+            "GET",
+            "/api/settings/instance_events_webhook/deliveries",
+            "/api/settings/instance_events_webhook/deliveries",
+            SUPER,
+        ),
+        row(
+            "GET",
+            "/api/settings/instance_events_webhook/deliveries/{id}",
+            "/api/settings/instance_events_webhook/deliveries/{ievent}",
+            SUPER,
+        ),
+        with(
+            "POST",
+            "/api/settings/instance_events_webhook/deliveries/replay",
+            "/api/settings/instance_events_webhook/deliveries/replay",
+            r#"{"id": {ievent}}"#,
+            SUPER,
         ),
         // Sharing of one item.
         row("GET", "/api/w/{ws}/acls/get/{kind}/{*path}", "/acls/get/script/{a}", READ),
@@ -562,6 +602,11 @@ async fn every_route_answers_every_principal_as_the_table_says() {
         None,
     ];
 
+    // The newest event of demo's webhook and of the instance's.
+    let newest = |log: Value| log[0]["id"].as_i64().expect("an event").to_string();
+    let event = newest(as_s(&app, "GET", "/workspaces/webhook_deliveries", Value::Null).await);
+    let ievent = newest(as_s(&app, "GET", "/api/settings/instance_events_webhook/deliveries", Value::Null).await);
+
     let mut failures = Vec::new();
     for row in &table {
         let mut ok_status = 0;
@@ -577,6 +622,8 @@ async fn every_route_answers_every_principal_as_the_table_says() {
                     .replace("{hjob}", &hjob)
                     .replace("{hookdel}", &hookdel[who])
                     .replace("{hook}", &hook)
+                    .replace("{ievent}", &ievent)
+                    .replace("{event}", &event)
                     .replace("{who}", who)
             };
             let path = fill(row.path);

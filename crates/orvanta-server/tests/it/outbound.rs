@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
     /// Answers to give, in turn; then 200.
-    answers: Arc<Mutex<Vec<u16>>>,
+    pub answers: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Receiver {
-    async fn start(self) -> String {
+    pub async fn start(self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let me = self.clone();
@@ -38,7 +38,7 @@ impl Receiver {
         format!("http://{addr}/hook")
     }
 
-    fn kinds(&self) -> Vec<String> {
+    pub fn kinds(&self) -> Vec<String> {
         self.got
             .lock()
             .unwrap()
@@ -47,7 +47,7 @@ impl Receiver {
             .collect()
     }
 
-    async fn wait_for(&self, n: usize, secs: u64) -> Vec<String> {
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<String> {
         let until = std::time::Instant::now() + Duration::from_secs(secs);
         while self.got.lock().unwrap().len() < n {
             assert!(std::time::Instant::now() < until, "only {:?} arrived", self.kinds());
@@ -57,7 +57,7 @@ impl Receiver {
     }
 }
 
-fn opts(dir: Option<&std::path::Path>) -> Opts {
+pub fn opts(dir: Option<&std::path::Path>) -> Opts {
     let mut o = Opts { data_dir: dir.map(|d| d.to_path_buf()), ..Default::default() };
     o.env.push(("ORVANTA_WEBHOOK_ALLOW_PRIVATE".into(), "true".into()));
     // One second of the retry ladder lasts 1 ms: 5 s, 5 min, 30 min become 5 ms, 300 ms, 1.8 s.
@@ -82,7 +82,7 @@ async fn point_at(app: &TestApp, url: &str) -> String {
 }
 
 /// Checks every received request with the `standardwebhooks` reference verifier.
-fn verify_all(secret: &str, got: &[(HeaderMap, String)]) {
+pub fn verify_all(secret: &str, got: &[(HeaderMap, String)]) {
     let messages: Vec<Value> = got
         .iter()
         .map(|(h, body)| {
@@ -164,7 +164,9 @@ async fn every_change_arrives_once_in_order_and_signed() {
     assert_eq!(kinds, expected);
     let got = receiver.got.lock().unwrap().clone();
     verify_all(&secret, &got);
-    let first: Value = serde_json::from_str(&got[1].1).unwrap();
+    let mut first: Value = serde_json::from_str(&got[1].1).unwrap();
+    let stamp = first.as_object_mut().unwrap().remove("timestamp").expect("every event has its timestamp");
+    assert!(chrono::DateTime::parse_from_rfc3339(stamp.as_str().unwrap()).is_ok(), "{stamp}");
     assert_eq!(
         first,
         json!({"type": "UpdateVariable", "workspace": "demo", "old_path": "u/admin/a", "new_path": "u/admin/b"})

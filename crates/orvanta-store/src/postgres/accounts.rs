@@ -44,6 +44,7 @@ pub(super) async fn list_workspaces(pool: &PgPool) -> Result<Vec<Workspace>> {
 }
 
 pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> Result<()> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO users (username, email, name, password_hash, super_admin, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -54,7 +55,7 @@ pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> Result<()> {
     .bind(&user.password_hash)
     .bind(user.super_admin)
     .bind(user.created_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| match unique_violation(&e) {
         Some("users_email_key") => {
@@ -63,6 +64,8 @@ pub(super) async fn create_user(pool: &PgPool, user: &NewUser) -> Result<()> {
         Some(_) => StoreError::Conflict(format!("a user named '{}' already exists", user.username)),
         None => e.into(),
     })?;
+    super::emit(&mut tx, &WorkspaceId::instance_channel(), crate::config::user_added(user)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -75,6 +78,13 @@ pub(super) async fn get_user(pool: &PgPool, username: &Username) -> Result<Optio
 }
 
 pub(super) async fn set_member(pool: &PgPool, ws: &WorkspaceId, username: &Username, role: Role) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let email: Option<String> = sqlx::query_scalar(&crate::access::numbered(crate::access::NEW_MEMBER_EMAIL))
+        .bind(username.as_str())
+        .bind(ws.as_str())
+        .bind(username.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO members (workspace, username, role) VALUES ($1, $2, $3) \
          ON CONFLICT (workspace, username) DO UPDATE SET role = EXCLUDED.role",
@@ -82,7 +92,7 @@ pub(super) async fn set_member(pool: &PgPool, ws: &WorkspaceId, username: &Usern
     .bind(ws.as_str())
     .bind(username.as_str())
     .bind(role.as_str())
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(|e| {
         if foreign_key_violation(&e) {
@@ -93,6 +103,11 @@ pub(super) async fn set_member(pool: &PgPool, ws: &WorkspaceId, username: &Usern
             e.into()
         }
     })?;
+    if let Some(email) = email {
+        super::emit(&mut tx, &WorkspaceId::instance_channel(), crate::config::member_added(ws, username, &email, role))
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

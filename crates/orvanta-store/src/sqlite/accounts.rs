@@ -38,6 +38,7 @@ impl crate::AccountStore for SqliteStore {
     }
 
     async fn create_user(&self, u: &NewUser) -> Result<()> {
+        let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO users (username, email, name, password_hash, super_admin, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -47,9 +48,11 @@ impl crate::AccountStore for SqliteStore {
         .bind(&u.password_hash)
         .bind(u.super_admin)
         .bind(u.created_at)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(|e| conflict_as(e, format!("the user '{}' or the email '{}' exists already", u.username, u.email)))?;
+        super::emit(&mut tx, &WorkspaceId::instance_channel(), crate::config::user_added(u)).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -64,6 +67,13 @@ impl crate::AccountStore for SqliteStore {
     }
 
     async fn set_member(&self, ws: &WorkspaceId, username: &Username, role: Role) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let email: Option<String> = sqlx::query_scalar(crate::access::NEW_MEMBER_EMAIL)
+            .bind(username.as_str())
+            .bind(ws.as_str())
+            .bind(username.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO members (workspace, username, role) VALUES (?, ?, ?) \
              ON CONFLICT (workspace, username) DO UPDATE SET role = excluded.role",
@@ -71,9 +81,18 @@ impl crate::AccountStore for SqliteStore {
         .bind(ws.as_str())
         .bind(username.as_str())
         .bind(role.as_str())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(|e| conflict_as(e, format!("the workspace '{ws}' or the user '{username}' does not exist")))?;
+        if let Some(email) = email {
+            super::emit(
+                &mut tx,
+                &WorkspaceId::instance_channel(),
+                crate::config::member_added(ws, username, &email, role),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

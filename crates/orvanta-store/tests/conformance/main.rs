@@ -62,6 +62,7 @@ conformance! {
     access::invites_are_accepted_once,
     config::variables_are_created_renamed_and_deleted,
     outbox::changes_record_their_events_and_deliveries_go_in_order,
+    outbox::users_joining_record_instance_events,
     outbox::scripts_flows_and_folders_record_their_events,
     config::resources_and_their_types,
     config::apps_keep_every_version,

@@ -45,7 +45,9 @@ async fn events(s: &dyn Store, workspace: &str) -> Vec<Value> {
     events
         .iter()
         .map(|e| {
-            let payload: Value = serde_json::from_str(&e.payload).unwrap();
+            let mut payload: Value = serde_json::from_str(&e.payload).unwrap();
+            let stamp = payload.as_object_mut().unwrap().remove("timestamp");
+            assert!(stamp.is_some_and(|t| t.is_string()), "every event has its timestamp: {payload}");
             assert_eq!(payload["type"], e.kind, "the payload names its kind");
             assert_eq!(payload["workspace"], e.workspace.as_str());
             payload

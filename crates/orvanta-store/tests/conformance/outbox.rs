@@ -32,7 +32,9 @@ pub async fn changes_record_their_events_and_deliveries_go_in_order(s: Arc<dyn S
     let log = s.event_log(&ws("demo"), 10).await.unwrap();
     let kinds: Vec<&str> = log.iter().rev().map(|d| d.event.kind.as_str()).collect();
     assert_eq!(kinds, ["CreateVariable", "UpdateVariable", "DeleteVariable"]);
-    let update: serde_json::Value = serde_json::from_str(&log[1].event.payload).unwrap();
+    let mut update: serde_json::Value = serde_json::from_str(&log[1].event.payload).unwrap();
+    let stamp = update.as_object_mut().unwrap().remove("timestamp").expect("every event has its timestamp");
+    assert!(stamp.as_str().is_some_and(|t| t.ends_with('Z')), "{stamp}");
     assert_eq!(
         update,
         serde_json::json!({"type": "UpdateVariable", "workspace": "demo", "old_path": "u/admin/a", "new_path": "u/admin/b"})
@@ -123,4 +125,42 @@ pub async fn scripts_flows_and_folders_record_their_events(s: Arc<dyn Store>) {
             "DeleteFolder"
         ]
     );
+}
+
+pub async fn users_joining_record_instance_events(s: Arc<dyn Store>) {
+    use orvanta_core::WorkspaceId;
+    use orvanta_store::{Invite, Role};
+    s.create_workspace(&new_workspace("demo")).await.unwrap();
+    s.create_user(&new_user("bob")).await.unwrap();
+    s.set_member(&ws("demo"), &user("bob"), Role::Developer).await.unwrap();
+    s.set_member(&ws("demo"), &user("bob"), Role::Operator).await.unwrap();
+    let invite = Invite {
+        workspace: ws("demo"),
+        email: "carol@example.com".into(),
+        role: Role::Developer,
+        invited_by: user("bob"),
+        created_at: T0,
+    };
+    s.put_invite(&invite).await.unwrap();
+    s.create_user(&new_user("carol")).await.unwrap();
+    assert!(s.accept_invite(&ws("demo"), "carol@example.com", &user("carol")).await.unwrap().is_some());
+    // A second user with bob's name changes nothing and records nothing.
+    assert!(s.create_user(&new_user("bob")).await.is_err());
+
+    let channel = WorkspaceId::instance_channel();
+    let log = s.event_log(&channel, 20).await.unwrap();
+    let events: Vec<serde_json::Value> =
+        log.iter().rev().map(|d| serde_json::from_str(&d.event.payload).unwrap()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["UserAdded", "UserAddedWorkspace", "UserInvitedWorkspace", "UserAdded", "UserJoinedWorkspace"]);
+    assert!(log.iter().all(|d| d.event.workspace.is_instance_channel()));
+    assert_eq!((events[1]["username"].as_str(), events[1]["role"].as_str()), (Some("bob"), Some("developer")));
+    assert_eq!(events[4]["email"], "carol@example.com");
+    assert!(s.event_log(&ws("demo"), 20).await.unwrap().is_empty(), "no workspace event");
+    // The instance webhook is a row like a workspace's, with no workspace behind it.
+    s.set_webhook(&channel, Some("https://example.com/i"), Some("sealed"), T0).await.unwrap();
+    assert_eq!(s.webhook_settings(&channel).await.unwrap().unwrap().url.as_deref(), Some("https://example.com/i"));
+    let claimed = s.claim_events(T0 * 10, T0 * 10 + 1, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "one at a time per channel");
+    assert!(claimed[0].workspace.is_instance_channel());
 }
