@@ -1,8 +1,8 @@
-// Drives Orvanta's variables, resources, resource types and the workspace
-// webhook's settings with Windmill's published TypeScript client
-// (`windmill-client` on npm), unchanged: VariableService, ResourceService and
-// WorkspaceService, plus the SDK's getVariable / setVariable / getResource /
-// setResource. The generated client does not check answers, so
+// Drives Orvanta's variables, resources, resource types, apps and the
+// workspace webhook's settings with Windmill's published TypeScript client
+// (`windmill-client` on npm), unchanged: VariableService, ResourceService,
+// AppService and WorkspaceService, plus the SDK's getVariable / setVariable /
+// getResource / setResource. The generated client does not check answers, so
 // each answer is checked here against the fields its TypeScript type requires
 // (`missing`). A failing call is recorded (status, message, body) instead of
 // stopping the run. Prints one JSON object of what it saw.
@@ -13,7 +13,7 @@ import * as wmill from "windmill-client";
 const [base, token, ws] = process.argv.slice(2);
 process.env.WM_WORKSPACE = ws;
 wmill.setClient(token, base);
-const { VariableService, ResourceService, WorkspaceService } = wmill;
+const { VariableService, ResourceService, AppService, WorkspaceService } = wmill;
 const seen = {};
 
 // Required fields of the client's TypeScript types (types.gen.d.ts); the
@@ -23,6 +23,11 @@ const REQUIRED = {
   ListableResource: ["path", "resource_type", "is_oauth", "is_linked", "is_refreshed"],
   ResourceType: ["name"],
   UserDraftOverlay: ["is_draft"],
+  AppWithLastVersion: ["id", "workspace_id", "path", "summary", "versions", "created_by", "created_at", "value",
+    "policy", "execution_mode", "extra_perms", "raw_app"],
+  ListableApp: ["id", "workspace_id", "path", "summary", "version", "extra_perms", "edited_at", "execution_mode"],
+  AppHistory: ["version"],
+  AppDeployed: ["path", "version"],
 };
 const missing = (types, v) =>
   v && typeof v === "object"
@@ -137,6 +142,32 @@ await call("sdk_get_resource", () => wmill.getResource(resMoved));
 await call("refused_resource", () => ResourceService.createResource({
   workspace: ws, requestBody: { path: "u/admin/wm_ts_bad", resource_type: "wm_ts_api", value: { key: "no url" } },
 }));
+
+// --- apps ---
+const app = "u/admin/wm_ts_app";
+await call("create_app", () => AppService.createApp({
+  workspace: ws,
+  requestBody: { path: app, summary: "made by windmill-client", value: { grid: [] }, policy: { execution_mode: "viewer" } },
+}));
+await call("exists_app", () => AppService.existsApp({ workspace: ws, path: app }));
+await call("update_app", () => AppService.updateApp({
+  workspace: ws, path: app, requestBody: { summary: "edited by windmill-client", value: { grid: [1] } },
+}), (d) => ({ path: d?.path, version: d?.version, missing: missing(["AppDeployed"], d) }));
+await call("get_app", () => AppService.getAppByPath({ workspace: ws, path: app }), (a) => ({
+  summary: a?.summary, versions: a?.versions, value: a?.value, execution_mode: a?.execution_mode,
+  missing: missing(["AppWithLastVersion", "UserDraftOverlay"], a),
+}));
+await call("list_apps", () => AppService.listApps({ workspace: ws }), (l) => ({
+  paths: Array.isArray(l) ? l.map((a) => a.path) : l,
+  versions: Array.isArray(l) ? l.map((a) => a.version) : l,
+  missing: missingAll(["ListableApp"], l),
+}));
+await call("app_history", () => AppService.getAppHistoryByPath({ workspace: ws, path: app }), (h) => ({
+  versions: Array.isArray(h) ? h.map((v) => v.version) : h,
+  missing: missingAll(["AppHistory"], h),
+}));
+await call("delete_app", () => AppService.deleteApp({ workspace: ws, path: app }));
+await call("exists_app_after_delete", () => AppService.existsApp({ workspace: ws, path: app }));
 
 // --- the workspace webhook's settings (the test lets it point at this machine) ---
 const hook = "http://127.0.0.1:9/wm-ts-hook";

@@ -1,6 +1,6 @@
 //! Windmill's published clients, unchanged, against Orvanta: `windmill-api`
 //! (PyPI) and `windmill-client` (npm) drive scripts, jobs, flows, users,
-//! workspaces, variables, resources and the webhook settings. `.ci/test`
+//! workspaces, variables, resources, apps and the webhook settings. `.ci/test`
 //! installs both (the npm one into `target/compat-node`); the scripts that
 //! drive them are in `tests/compat/`.
 
@@ -169,11 +169,11 @@ async fn windmill_api_from_pypi_drives_variables_resources_and_settings() {
     assert_eq!(seen["get_settings"]["has_secret"], true, "{seen}");
 }
 
-/// The npm client on variables (secret and not), resource types, resources
-/// and the webhook settings, and the SDK's getVariable / setVariable /
+/// The npm client on variables (secret and not), resource types, resources,
+/// apps and the webhook settings, and the SDK's getVariable / setVariable /
 /// getResource / setResource: no answer lacks a field its types require.
 #[tokio::test]
-async fn windmill_client_from_npm_drives_variables_resources_and_settings() {
+async fn windmill_client_from_npm_drives_variables_resources_apps_and_settings() {
     let script = npm_script("windmill_client_objects.mjs");
     // The script points the workspace webhook at this machine (a closed port), then turns it off.
     let mut opts = Opts::default();
@@ -216,6 +216,16 @@ async fn windmill_client_from_npm_drives_variables_resources_and_settings() {
     assert_eq!(value("sdk_get_resource"), json!({"url": "https://z", "key": "s3cr3t-ts-2"}));
     assert_eq!(seen["refused_resource"]["status"], 400, "a value that does not fit its type: {seen}");
 
+    assert_eq!((value("create_app"), value("exists_app")), (json!("u/admin/wm_ts_app"), json!(true)));
+    assert_eq!(seen["update_app"], json!({"path": "u/admin/wm_ts_app", "version": 2, "missing": []}));
+    assert_eq!(
+        (seen["get_app"]["versions"].clone(), seen["get_app"]["execution_mode"].clone()),
+        (json!([1, 2]), json!("viewer"))
+    );
+    assert_eq!(seen["list_apps"]["versions"], json!([2]));
+    assert_eq!(seen["app_history"]["versions"], json!([2, 1]));
+    assert_eq!(value("exists_app_after_delete"), false);
+
     assert_eq!(seen["get_settings"]["webhook"], "http://127.0.0.1:9/wm-ts-hook", "{seen}");
     assert_eq!(seen["get_settings"]["has_secret"], true);
     assert_eq!(seen["get_settings_off"]["webhook"], Value::Null);
@@ -224,4 +234,29 @@ async fn windmill_client_from_npm_drives_variables_resources_and_settings() {
         assert_eq!(value(gone), false, "{gone}: {seen}");
     }
     assert_eq!(seen["list_variables_after_delete"]["paths"], json!([]));
+}
+
+/// The Python client on apps: its models parse every answer (a missing field raises).
+#[tokio::test]
+async fn windmill_api_from_pypi_drives_apps() {
+    let app = spawn_app();
+    let seen = run("python3", &compat("windmill_api_apps.py"), &app);
+    assert_eq!(seen["create"], json!({"status": 201, "path": "u/admin/wm_py_app"}), "{seen}");
+    assert_eq!(seen["exists"]["value"], true);
+    assert_eq!(seen["update"], json!({"status": 200, "path": "u/admin/wm_py_app", "version": 2}), "{seen}");
+    assert_eq!(seen["update_mode"], json!({"status": 200, "version": 3}), "{seen}");
+    assert_eq!(seen["update_mode_and_policy"]["status"], 400, "{seen}");
+    let got = &seen["get"];
+    assert_eq!((got["summary"].clone(), got["versions"].clone()), (json!("edited by windmill-api"), json!([1, 2, 3])));
+    assert_eq!(got["value"], json!({"grid": [1]}));
+    assert_eq!(
+        (got["execution_mode"].clone(), got["policy_mode"].clone(), got["raw_app"].clone()),
+        (json!("publisher"), json!("publisher"), json!(false))
+    );
+    assert_eq!(seen["list"]["apps"], json!([["u/admin/wm_py_app", 3, "publisher"]]), "{seen}");
+    assert_eq!(seen["history"]["versions"], json!([3, 2, 1]));
+    assert_eq!(
+        (seen["delete"]["status"].clone(), seen["exists_after_delete"]["value"].clone()),
+        (json!(200), json!(false))
+    );
 }
