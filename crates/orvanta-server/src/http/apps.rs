@@ -1,6 +1,7 @@
 //! `/api/w/{ws}/apps/...`, in Windmill's shapes: apps as stored JSON
 //! definitions with versions (Orvanta has no app runtime). Each save is a new
-//! version, numbered from 1 per app.
+//! version, numbered from 1 per app. The policy's `execution_mode` is kept and
+//! shown as Windmill does (its clients require it), though nothing runs apps here.
 
 use super::extract::{PathParams, QueryParams};
 use super::routes::Routes;
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use orvanta_core::{millis_to_rfc3339, RunnablePath, WorkspaceId};
 use orvanta_store::App;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -30,6 +31,17 @@ pub fn router() -> Routes {
         .delete("/apps/delete/{*path}", remove)
 }
 
+/// Windmill's execution modes.
+const EXECUTION_MODES: [&str; 4] = ["anonymous", "guest", "publisher", "viewer"];
+
+/// The policy's mode; Windmill's default when it names none (or one saved before modes were checked).
+fn execution_mode(policy: &Value) -> &str {
+    match policy.get("execution_mode").and_then(Value::as_str) {
+        Some(m) if EXECUTION_MODES.contains(&m) => m,
+        _ => "publisher",
+    }
+}
+
 fn view(a: &App, perms: &BTreeMap<String, bool>, with_value: bool) -> Value {
     let mut v = json!({
         "id": a.version,
@@ -38,6 +50,7 @@ fn view(a: &App, perms: &BTreeMap<String, bool>, with_value: bool) -> Value {
         "path": a.path,
         "summary": a.summary,
         "policy": a.policy,
+        "execution_mode": execution_mode(&a.policy),
         "extra_perms": perms,
         "created_by": a.created_by,
         "created_at": millis_to_rfc3339(a.created_at),
@@ -55,6 +68,15 @@ struct SaveApp {
     summary: Option<String>,
     value: Option<Value>,
     policy: Option<Value>,
+    /// Windmill's update field: a new mode, the rest of the policy kept (not with `policy`).
+    execution_mode: Option<String>,
+}
+
+/// What an update answers (Windmill's `AppDeployed`): where the app lives and the version this save wrote.
+#[derive(Serialize)]
+struct AppDeployed {
+    path: String,
+    version: i64,
 }
 
 fn check(body: &SaveApp) -> ApiResult<()> {
@@ -64,7 +86,43 @@ fn check(body: &SaveApp) -> ApiResult<()> {
     if body.value.as_ref().is_some_and(|v| !v.is_object()) {
         return Err(ApiError::BadRequest("value must be a JSON object (the app's definition)".into()));
     }
+    if let Some(policy) = &body.policy {
+        if !policy.is_object() {
+            return Err(ApiError::BadRequest("policy must be a JSON object".into()));
+        }
+        match policy.get("execution_mode") {
+            None | Some(Value::Null) => {}
+            Some(mode) => check_mode(mode.as_str())?,
+        }
+    }
+    if let Some(mode) = &body.execution_mode {
+        if body.policy.is_some() {
+            return Err(ApiError::BadRequest(
+                "send execution_mode or policy, not both: the policy states its own execution_mode".into(),
+            ));
+        }
+        check_mode(Some(mode))?;
+    }
     Ok(())
+}
+
+fn check_mode(mode: Option<&str>) -> ApiResult<()> {
+    match mode {
+        Some(m) if EXECUTION_MODES.contains(&m) => Ok(()),
+        _ => Err(ApiError::BadRequest(format!("execution_mode must be one of {}", EXECUTION_MODES.join(", ")))),
+    }
+}
+
+/// The policy a save stores: the one sent, else `current` with the mode sent (if any).
+fn policy_of(body_policy: Option<Value>, mode: Option<String>, current: &Value) -> Value {
+    let mut policy = body_policy.unwrap_or_else(|| current.clone());
+    if let Some(mode) = mode {
+        if !policy.is_object() {
+            policy = json!({});
+        }
+        policy["execution_mode"] = Value::String(mode);
+    }
+    policy
 }
 
 async fn create(
@@ -85,7 +143,7 @@ async fn create(
         version: 1,
         summary: body.summary.unwrap_or_default(),
         value,
-        policy: body.policy.unwrap_or_else(|| json!({})),
+        policy: policy_of(body.policy, body.execution_mode, &json!({})),
         created_by: principal.username.clone(),
         created_at: orvanta_core::now_millis(),
     };
@@ -112,7 +170,7 @@ async fn update(
     PathParams((ws, path)): PathParams<(String, String)>,
     principal: Principal,
     JsonBody(body): JsonBody<SaveApp>,
-) -> ApiResult<String> {
+) -> ApiResult<Json<AppDeployed>> {
     let (ws, old) = load(&state, &principal, &ws, &path, Action::Write, None).await?;
     check(&body)?;
     if body.path.as_deref().is_some_and(|p| p != old.path.as_str()) {
@@ -123,13 +181,13 @@ async fn update(
     let app = App {
         summary: body.summary.unwrap_or(old.summary.clone()),
         value: body.value.unwrap_or(old.value.clone()),
-        policy: body.policy.unwrap_or(old.policy.clone()),
+        policy: policy_of(body.policy, body.execution_mode, &old.policy),
         created_by: principal.username.clone(),
         created_at: orvanta_core::now_millis(),
         ..old.clone()
     };
     match state.store.save_app(&app, false).await? {
-        Some(version) => Ok(format!("{} version {version}", old.path)),
+        Some(version) => Ok(Json(AppDeployed { path: old.path.to_string(), version })),
         None => Err(authz::not_found(ItemKind::App, old.path.as_str(), &ws)),
     }
 }
@@ -150,6 +208,9 @@ async fn get(
     let versions: Vec<i64> = state.store.app_history(&ws, &a.path).await?.iter().map(|v| v.version).rev().collect();
     let mut shown = view(&a, &perms, true);
     shown["versions"] = json!(versions);
+    // Windmill's clients require these: no raw (bundled) apps and no drafts here.
+    shown["raw_app"] = json!(false);
+    shown["is_draft"] = json!(false);
     Ok(Json(shown))
 }
 

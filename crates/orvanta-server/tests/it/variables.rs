@@ -146,4 +146,6 @@ async fn resources_follow_their_types_and_apps_keep_versions() {
     assert_eq!(first["summary"], "v1");
     let history: Value = app.get("/apps/history/p/u/admin/dash").await.json().await.unwrap();
     assert_eq!(history.as_array().unwrap().len(), 2);
+    let bad = json!({"path": "u/admin/dash2", "summary": "", "value": {}, "policy": {"execution_mode": "everyone"}});
+    assert_error(app.post_json("/apps/create", &bad).await, 400, "execution_mode must be one of").await;
 }

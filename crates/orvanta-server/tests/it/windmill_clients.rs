@@ -1,5 +1,6 @@
 //! Windmill's published clients, unchanged, against Orvanta: `windmill-api`
-//! (PyPI) and `windmill-client` (npm) create, read and run flows. `.ci/test`
+//! (PyPI) and `windmill-client` (npm) drive scripts, jobs, flows, users,
+//! workspaces, variables, resources, apps and the webhook settings. `.ci/test`
 //! installs both (the npm one into `target/compat-node`); the scripts that
 //! drive them are in `tests/compat/`.
 
@@ -10,6 +11,20 @@ use std::process::Command;
 
 fn compat(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(file)
+}
+
+/// The npm client's script `file`, copied beside `target/compat-node/node_modules`:
+/// ES modules resolve packages from the script's own folder.
+fn npm_script(file: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/compat-node");
+    assert!(
+        dir.join("node_modules/windmill-client").is_dir(),
+        "windmill-client is missing from {}: .ci/test installs it (npm install --prefix target/compat-node windmill-client)",
+        dir.display()
+    );
+    let script = dir.join(file);
+    std::fs::copy(compat(file), &script).expect("copy the client script");
+    script
 }
 
 /// Runs a client script and answers the JSON it printed.
@@ -47,15 +62,7 @@ async fn windmill_api_from_pypi_drives_flows() {
 
 #[tokio::test]
 async fn windmill_client_from_npm_drives_flows() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/compat-node");
-    assert!(
-        dir.join("node_modules/windmill-client").is_dir(),
-        "windmill-client is missing from {}: .ci/test installs it (npm install --prefix target/compat-node windmill-client)",
-        dir.display()
-    );
-    // ES modules resolve packages from the script's own folder.
-    let script = dir.join("windmill_client_flows.mjs");
-    std::fs::copy(compat("windmill_client_flows.mjs"), &script).expect("copy the client script");
+    let script = npm_script("windmill_client_flows.mjs");
     let app = spawn_app();
     let seen = run("node", &script, &app);
     assert_eq!(seen["create"], "u/admin/wm_ts_flow", "{seen}");
@@ -127,10 +134,7 @@ async fn windmill_api_from_pypi_drives_scripts_jobs_and_users() {
 /// The npm client on the same routes: no answer lacks a field its types require.
 #[tokio::test]
 async fn windmill_client_from_npm_drives_scripts_jobs_and_users() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/compat-node");
-    assert!(dir.join("node_modules/windmill-client").is_dir(), "windmill-client is missing: .ci/test installs it");
-    let script = dir.join("windmill_client_scripts.mjs");
-    std::fs::copy(compat("windmill_client_scripts.mjs"), &script).expect("copy the client script");
+    let script = npm_script("windmill_client_scripts.mjs");
     let app = spawn_app();
     let seen = run("node", &script, &app);
     for (key, v) in seen.as_object().unwrap() {
@@ -163,4 +167,96 @@ async fn windmill_api_from_pypi_drives_variables_resources_and_settings() {
     assert_eq!(seen["get_resource_value_interpolated"]["value"], json!({"url": "https://x", "key": "s3cr3t-value"}));
     assert_eq!(seen["list_resource"]["paths"], json!(["u/admin/wm_res"]));
     assert_eq!(seen["get_settings"]["has_secret"], true, "{seen}");
+}
+
+/// The npm client on variables (secret and not), resource types, resources,
+/// apps and the webhook settings, and the SDK's getVariable / setVariable /
+/// getResource / setResource: no answer lacks a field its types require.
+#[tokio::test]
+async fn windmill_client_from_npm_drives_variables_resources_apps_and_settings() {
+    let script = npm_script("windmill_client_objects.mjs");
+    // The script points the workspace webhook at this machine (a closed port), then turns it off.
+    let mut opts = Opts::default();
+    opts.env.push(("ORVANTA_WEBHOOK_ALLOW_PRIVATE".into(), "true".into()));
+    let app = start(opts);
+    let seen = run("node", &script, &app);
+    for (key, v) in seen.as_object().unwrap() {
+        if let Some(missing) = v.get("missing") {
+            assert_eq!(missing, &json!([]), "{key} lacks fields: {seen}");
+        }
+        if key != "refused_resource" {
+            assert!(v.get("error").is_none(), "{key} failed: {seen}");
+        }
+    }
+    let value = |key: &str| seen[key]["value"].clone();
+
+    assert_eq!((value("get_secret"), seen["get_secret"]["is_secret"].clone()), (json!("s3cr3t-ts"), json!(true)));
+    assert_eq!(seen["get_secret_sealed"]["has_value"], false, "decryptSecret=false leaves the value out: {seen}");
+    assert_eq!((value("get_plain"), value("get_secret_value")), (json!("plain-ts"), json!("s3cr3t-ts")));
+    assert_eq!(seen["list_variables"]["paths"], json!(["u/admin/wm_ts_plain", "u/admin/wm_ts_secret"]));
+    assert_eq!(seen["list_variables"]["secret_values_listed"], 0, "a list never carries a secret: {seen}");
+    assert_eq!(value("get_secret_value_after_update"), "s3cr3t-ts-2");
+    assert_eq!(seen["get_plain_after_update"], json!({"value": "plain-ts-2", "description": "moved"}));
+    assert_eq!(value("exists_plain_old_path"), false);
+    assert_eq!((value("sdk_get_variable"), value("sdk_get_secret")), (json!("plain-ts-3"), json!("s3cr3t-ts-2")));
+
+    assert_eq!(
+        (value("exists_resource_type"), seen["get_resource_type"]["name"].clone()),
+        (json!(true), json!("wm_ts_api"))
+    );
+    assert_eq!(seen["list_resource_types"]["description"], "edited by windmill-client");
+    assert_eq!(value("list_resource_type_names"), json!(["wm_ts_api"]));
+    let stored = json!({"url": "https://x", "key": "$var:u/admin/wm_ts_secret"});
+    assert_eq!((value("exists_resource"), value("get_resource_value")), (json!(true), stored.clone()));
+    assert_eq!(value("get_resource"), stored);
+    assert_eq!(value("get_resource_value_interpolated"), json!({"url": "https://x", "key": "s3cr3t-ts-2"}));
+    assert_eq!(seen["list_resources"]["paths"], json!(["u/admin/wm_ts_res"]));
+    assert_eq!(seen["get_resource_after_update"]["value"], json!({"url": "https://y"}));
+    assert_eq!(seen["get_resource_after_update"]["description"], "moved by windmill-client");
+    assert_eq!(value("sdk_get_resource"), json!({"url": "https://z", "key": "s3cr3t-ts-2"}));
+    assert_eq!(seen["refused_resource"]["status"], 400, "a value that does not fit its type: {seen}");
+
+    assert_eq!((value("create_app"), value("exists_app")), (json!("u/admin/wm_ts_app"), json!(true)));
+    assert_eq!(seen["update_app"], json!({"path": "u/admin/wm_ts_app", "version": 2, "missing": []}));
+    assert_eq!(
+        (seen["get_app"]["versions"].clone(), seen["get_app"]["execution_mode"].clone()),
+        (json!([1, 2]), json!("viewer"))
+    );
+    assert_eq!(seen["list_apps"]["versions"], json!([2]));
+    assert_eq!(seen["app_history"]["versions"], json!([2, 1]));
+    assert_eq!(value("exists_app_after_delete"), false);
+
+    assert_eq!(seen["get_settings"]["webhook"], "http://127.0.0.1:9/wm-ts-hook", "{seen}");
+    assert_eq!(seen["get_settings"]["has_secret"], true);
+    assert_eq!(seen["get_settings_off"]["webhook"], Value::Null);
+
+    for gone in ["exists_resource_after_delete", "exists_resource_type_after_delete"] {
+        assert_eq!(value(gone), false, "{gone}: {seen}");
+    }
+    assert_eq!(seen["list_variables_after_delete"]["paths"], json!([]));
+}
+
+/// The Python client on apps: its models parse every answer (a missing field raises).
+#[tokio::test]
+async fn windmill_api_from_pypi_drives_apps() {
+    let app = spawn_app();
+    let seen = run("python3", &compat("windmill_api_apps.py"), &app);
+    assert_eq!(seen["create"], json!({"status": 201, "path": "u/admin/wm_py_app"}), "{seen}");
+    assert_eq!(seen["exists"]["value"], true);
+    assert_eq!(seen["update"], json!({"status": 200, "path": "u/admin/wm_py_app", "version": 2}), "{seen}");
+    assert_eq!(seen["update_mode"], json!({"status": 200, "version": 3}), "{seen}");
+    assert_eq!(seen["update_mode_and_policy"]["status"], 400, "{seen}");
+    let got = &seen["get"];
+    assert_eq!((got["summary"].clone(), got["versions"].clone()), (json!("edited by windmill-api"), json!([1, 2, 3])));
+    assert_eq!(got["value"], json!({"grid": [1]}));
+    assert_eq!(
+        (got["execution_mode"].clone(), got["policy_mode"].clone(), got["raw_app"].clone()),
+        (json!("publisher"), json!("publisher"), json!(false))
+    );
+    assert_eq!(seen["list"]["apps"], json!([["u/admin/wm_py_app", 3, "publisher"]]), "{seen}");
+    assert_eq!(seen["history"]["versions"], json!([3, 2, 1]));
+    assert_eq!(
+        (seen["delete"]["status"].clone(), seen["exists_after_delete"]["value"].clone()),
+        (json!(200), json!(false))
+    );
 }
