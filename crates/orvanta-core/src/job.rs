@@ -89,12 +89,13 @@ impl Trigger {
 
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let ok = matches!(s, "webhook" | "webhook_sync" | "stream" | "ui" | "api" | "flow")
-            || s.strip_prefix("inbound:").is_some_and(|id| !id.is_empty());
+            || s.strip_prefix("inbound:").is_some_and(|id| !id.is_empty())
+            || s.strip_prefix("http:").is_some_and(|path| !path.is_empty());
         if ok {
             Ok(Self(s.to_owned()))
         } else {
             Err(ParseError::new(format!(
-                "unknown trigger '{s}'; use webhook, webhook_sync, stream, inbound:{{id}}, ui, api or flow"
+                "unknown trigger '{s}'; use webhook, webhook_sync, stream, inbound:{{id}}, http:{{route path}}, ui, api or flow"
             )))
         }
     }

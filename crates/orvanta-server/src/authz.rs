@@ -47,6 +47,8 @@ pub enum ItemKind {
     Variable,
     Resource,
     App,
+    /// A custom HTTP route (`http_triggers`).
+    HttpTrigger,
 }
 
 impl ItemKind {
@@ -58,6 +60,7 @@ impl ItemKind {
             Self::Variable => "variable",
             Self::Resource => "resource",
             Self::App => "app",
+            Self::HttpTrigger => "http_trigger",
         }
     }
 
@@ -69,6 +72,7 @@ impl ItemKind {
             Self::Variable => "variables",
             Self::Resource => "resources",
             Self::App => "apps",
+            Self::HttpTrigger => "http_triggers",
         }
     }
 
@@ -79,8 +83,9 @@ impl ItemKind {
             "variable" => Ok(Self::Variable),
             "resource" => Ok(Self::Resource),
             "app" => Ok(Self::App),
+            "http_trigger" => Ok(Self::HttpTrigger),
             _ => Err(ApiError::BadRequest(format!(
-                "'{s}' is not a kind with permissions; use script, flow, variable, resource or app"
+                "'{s}' is not a kind with permissions; use script, flow, variable, resource, app or http_trigger"
             ))),
         }
     }

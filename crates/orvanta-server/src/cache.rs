@@ -86,6 +86,8 @@ pub struct Caches {
     pub folders: TtlCache<(WorkspaceId, String), Option<Arc<orvanta_store::Folder>>>,
     /// The `extra_perms` of a script or flow path.
     pub item_perms: TtlCache<(WorkspaceId, crate::authz::ItemKind, RunnablePath), Arc<BTreeMap<String, bool>>>,
+    /// Every custom HTTP route of the instance.
+    pub http_routes: TtlCache<(), Arc<Vec<crate::http::custom_routes::Loaded>>>,
 }
 
 impl Default for Caches {
@@ -104,6 +106,7 @@ impl Default for Caches {
             groups_of: TtlCache::new(short),
             folders: TtlCache::new(short),
             item_perms: TtlCache::new(short),
+            http_routes: TtlCache::new(short),
         }
     }
 }

@@ -240,6 +240,8 @@ settings! {
         include_headers: Vec<String> = Vec::new(), env "INCLUDE_HEADERS" | "ORVANTA_INCLUDE_HEADERS";
         /// Failed token or password checks one client address may make per minute before it gets 429.
         auth_failures_per_minute: u32 = 20, env "ORVANTA_AUTH_FAILURES_PER_MINUTE";
+        /// Proxies in front of Orvanta that append to `X-Forwarded-For`: a custom route's IP allow-list checks the address they saw (0: the peer's own).
+        trusted_proxy_hops: usize = 0, env "ORVANTA_TRUSTED_PROXY_HOPS";
         /// Let workspace webhooks reach loopback, private and link-local addresses (`true` for tests and closed networks).
         webhook_allow_private: bool = false, env "ORVANTA_WEBHOOK_ALLOW_PRIVATE";
         /// Seconds a workspace webhook's endpoint has to answer 2xx.

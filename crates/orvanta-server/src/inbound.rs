@@ -578,7 +578,7 @@ pub async fn act(
     Ok((answer, record_id))
 }
 
-async fn creator(state: &AppState, username: &Username) -> Option<Principal> {
+pub(crate) async fn creator(state: &AppState, username: &Username) -> Option<Principal> {
     let user = state.caches.users.get_or_load(username.clone(), state.store.get_user(username)).await.ok()??;
     Some(Principal {
         username: user.username,

@@ -21,6 +21,7 @@ pub mod postgres;
 mod rows;
 mod shared;
 pub mod sqlite;
+mod triggers;
 mod types;
 
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ pub use error::StoreError;
 pub use events::JobEvent;
 pub use notices::{NoticeKind, NoticeOutcome, NoticeStatus, TokenNotice, TokenSweep, WorkspaceEvent};
 pub use outbox::{EventAttempt, EventDelivery, EventOutcome, WebhookSettings};
+pub use triggers::HttpTriggerRecord;
 pub use types::*;
 
 /// A store result.
@@ -46,6 +48,19 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// the same tests on both.
 ///
 /// A method that changes a job publishes the matching [`JobEvent`] once its
+/// Custom HTTP routes (contract §10).
+#[async_trait]
+pub trait TriggerStore: Send + Sync + 'static {
+    /// `Conflict` when the path is taken, or another route has the method and route key.
+    async fn create_http_trigger(&self, t: &HttpTriggerRecord) -> Result<()>;
+    /// Replaces the route at `old` (its path may change); false when there is none.
+    async fn update_http_trigger(&self, old: &RunnablePath, t: &HttpTriggerRecord) -> Result<bool>;
+    async fn get_http_trigger(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<Option<HttpTriggerRecord>>;
+    /// The routes of a workspace, or of every workspace (`None`: what the router serves).
+    async fn list_http_triggers(&self, ws: Option<&WorkspaceId>) -> Result<Vec<HttpTriggerRecord>>;
+    async fn delete_http_trigger(&self, ws: &WorkspaceId, path: &RunnablePath) -> Result<bool>;
+}
+
 /// transaction has committed.
 pub trait Store:
     InstanceStore
@@ -59,6 +74,7 @@ pub trait Store:
     + QueueStore
     + OutputStore
     + HookStore
+    + TriggerStore
 {
 }
 
@@ -74,6 +90,7 @@ impl<T> Store for T where
         + QueueStore
         + OutputStore
         + HookStore
+        + TriggerStore
 {
 }
 

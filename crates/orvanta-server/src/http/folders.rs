@@ -269,6 +269,7 @@ async fn acl_item(
         ItemKind::Variable => state.store.get_variable(&ws, &p).await?.is_some(),
         ItemKind::Resource => state.store.get_resource(&ws, &p).await?.is_some(),
         ItemKind::App => state.store.get_app(&ws, &p, None).await?.is_some(),
+        ItemKind::HttpTrigger => state.store.get_http_trigger(&ws, &p).await?.is_some(),
     };
     if !exists {
         return Err(authz::not_found(kind, path, &ws));

@@ -262,11 +262,36 @@ pub async fn start(
     req: Request,
     mode: Mode,
 ) -> ApiResult<Started> {
+    start_with(state, ws, principal, target, req, mode, Extra::default()).await
+}
+
+/// What a custom HTTP route adds to a run request.
+#[derive(Debug, Default)]
+pub struct Extra {
+    /// Query parameters of §4 the route sets (`wrap_body`, `raw`).
+    pub query: Vec<(String, String)>,
+    /// Arguments over the request's (the route's path parameters).
+    pub args: serde_json::Map<String, serde_json::Value>,
+    /// The job's trigger instead of the mode's.
+    pub trigger: Option<String>,
+}
+
+/// [`start`], with what a custom route adds.
+pub async fn start_with(
+    state: &AppState,
+    ws: &str,
+    principal: &Principal,
+    target: Target,
+    req: Request,
+    mode: Mode,
+    extra: Extra,
+) -> ApiResult<Started> {
     let ws = WorkspaceId::parse(ws)?;
     let pinned = matches!(target, Target::ScriptHash(_) | Target::FlowVersion(_));
     let runnable = runs::resolve(state, principal, &ws, &target).await?;
     let (parts, body) = req.into_parts();
-    let query = request_args::parse_query(parts.uri.query());
+    let mut query = request_args::parse_query(parts.uri.query());
+    query.extend(extra.query);
     let rq = run_query(&query, mode)?;
     if let Some(tag) = &rq.tag {
         // Choosing where a job runs is changing how it runs: the right to write it.
@@ -290,7 +315,7 @@ pub async fn start(
     let idempotency_key = parts.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let input = RequestInput { method: &parts.method, headers: &parts.headers, query: &query, body, ws: &ws };
     let settings = ArgsSettings { include_headers: state.cfg.server.include_headers.clone() };
-    let (args, batch) = match request_args::build(input, &*state.objects, &settings).await? {
+    let (mut args, batch) = match request_args::build(input, &*state.objects, &settings).await? {
         RunArgs::One(a) => (vec![a], false),
         RunArgs::Batch(_) if mode != Mode::Async => {
             return Err(ApiError::BadRequest(
@@ -300,8 +325,13 @@ pub async fn start(
         }
         RunArgs::Batch(list) => (list, true),
     };
+    if !extra.args.is_empty() {
+        for a in &mut args {
+            a.extend(extra.args.clone());
+        }
+    }
     let opts = RunOptions {
-        trigger: Trigger::parse(mode.trigger())?,
+        trigger: Trigger::parse(extra.trigger.as_deref().unwrap_or(mode.trigger()))?,
         job_id: rq.job_id,
         idempotency_key,
         scheduled_for: rq.scheduled_for,
@@ -342,7 +372,7 @@ pub fn with_job_id(mut resp: Response, id: JobId) -> Response {
     resp
 }
 
-fn async_answer(started: &Started) -> Response {
+pub fn async_answer(started: &Started) -> Response {
     let first = started.ids[0];
     let resp = if started.batch {
         (StatusCode::CREATED, Json(&started.ids)).into_response()
@@ -352,7 +382,7 @@ fn async_answer(started: &Started) -> Response {
     with_job_id(resp, first)
 }
 
-async fn sync_answer(
+pub async fn sync_answer(
     state: &AppState,
     started: &Started,
     events: Option<tokio::sync::broadcast::Receiver<orvanta_store::JobEvent>>,

@@ -61,13 +61,18 @@ async fn run_and_stream(
     kind: TargetKind,
 ) -> ApiResult<Response> {
     let started = jobs_run::start(&s, &ws, &principal, kind.parse(&rest)?, req, Mode::Stream).await?;
-    if let Err(refused) = jobs_run::require_worker(&s, &started).await {
-        return Ok(refused);
+    Ok(stream_started(&s, &started).await)
+}
+
+/// The SSE answer of a started run, in only_result mode (503 with no worker for its tag).
+pub async fn stream_started(s: &AppState, started: &jobs_run::Started) -> Response {
+    if let Err(refused) = jobs_run::require_worker(s, started).await {
+        return refused;
     }
     let id = started.ids[0];
     let opts = WatchOpts { only_result: true, ..WatchOpts::default() };
-    let watch = Watch::new(&s, started.runnable.workspace().clone(), id, opts);
-    Ok(jobs_run::with_job_id(watch.into_sse(), id))
+    let watch = Watch::new(s, started.runnable.workspace().clone(), id, opts);
+    jobs_run::with_job_id(watch.into_sse(), id)
 }
 
 #[derive(Debug, Default, Deserialize)]

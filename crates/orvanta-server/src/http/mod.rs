@@ -4,12 +4,14 @@
 
 mod apps;
 pub mod body;
+pub mod custom_routes;
 mod extract;
 mod flows;
 mod folders;
 mod groups;
 pub mod guard;
 mod health;
+mod http_triggers;
 mod inbound;
 mod invites;
 mod jobs_read;
@@ -55,7 +57,8 @@ pub fn routes() -> Routes {
         .merge(variables::router())
         .merge(resources::router())
         .merge(apps::router())
-        .merge(webhook::router());
+        .merge(webhook::router())
+        .merge(http_triggers::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())
@@ -66,6 +69,7 @@ pub fn routes() -> Routes {
         .nest("/api/w/{ws}", workspace)
         .merge(resume::page_router())
         .merge(inbound::receiver())
+        .merge(custom_routes::router())
 }
 
 /// The route table, as `orvanta routes` prints it.

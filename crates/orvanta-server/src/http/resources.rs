@@ -160,6 +160,18 @@ async fn get_interpolated(
     Ok(Json(interpolate(&state, &principal, &ws, r.value, 0).await?))
 }
 
+/// The value of the resource at `path`, interpolated, read with `principal`'s rights.
+pub(crate) async fn interpolated_value(
+    state: &AppState,
+    principal: &Principal,
+    ws: &WorkspaceId,
+    path: &RunnablePath,
+) -> ApiResult<Value> {
+    let r = item_at(state, principal, ws, ItemKind::Resource, path, Action::Read, state.store.get_resource(ws, path))
+        .await?;
+    interpolate(state, principal, ws, r.value, 0).await
+}
+
 fn interpolate<'a>(
     state: &'a AppState,
     principal: &'a Principal,

@@ -4,6 +4,7 @@ mod attacks;
 mod auth;
 mod bootstrap;
 mod clients;
+mod custom_routes;
 mod enqueue;
 mod faults;
 mod flow_repair;

@@ -353,6 +353,44 @@ fn rows() -> Vec<Row> {
             r#"{"id": {event}}"#,
             ADMIN,
         ),
+        // Custom HTTP routes: items in folders, as scripts; served to anyone when their authentication is none.
+        with(
+            "POST",
+            "/api/w/{ws}/http_triggers/create",
+            "/http_triggers/create",
+            r#"{"path": "f/team/hc_{who}", "script_path": "f/team/a", "route_path": "hc_{who}", "is_flow": false,
+                "http_method": "post", "authentication_method": "none", "is_static_website": false}"#,
+            WRITE,
+        ),
+        with(
+            "POST",
+            "/api/w/{ws}/http_triggers/update/{*path}",
+            "/http_triggers/update/f/team/hu_{who}",
+            r#"{"path": "f/team/hu_{who}", "script_path": "f/team/a", "is_flow": false, "is_static_website": false,
+                "summary": "s"}"#,
+            WRITE,
+        ),
+        row("GET", "/api/w/{ws}/http_triggers/get/{*path}", "/http_triggers/get/f/team/route", READ),
+        row("GET", "/api/w/{ws}/http_triggers/exists/{*path}", "/http_triggers/exists/f/team/route", READ),
+        row("GET", "/api/w/{ws}/http_triggers/list", "/http_triggers/list", READ),
+        row("DELETE", "/api/w/{ws}/http_triggers/delete/{*path}", "/http_triggers/delete/f/team/hd_{who}", WRITE),
+        with(
+            "POST",
+            "/api/w/{ws}/http_triggers/route_exists",
+            "/http_triggers/route_exists",
+            r#"{"route_path": "matrix/:x"}"#,
+            READ,
+        ),
+        with("POST", "/api/r/{*route}", "/api/r/matrix/{who}", "{}", PUBLIC),
+        with("POST", "/r/{*route}", "/r/matrix/{who}", "{}", PUBLIC),
+        row("GET", "/api/r/{*route}", "/api/r/matrix/{who}", PUBLIC),
+        row("GET", "/r/{*route}", "/r/matrix/{who}", PUBLIC),
+        row("PUT", "/api/r/{*route}", "/api/r/matrix/{who}", PUBLIC),
+        row("PUT", "/r/{*route}", "/r/matrix/{who}", PUBLIC),
+        row("DELETE", "/api/r/{*route}", "/api/r/matrix/{who}", PUBLIC),
+        row("DELETE", "/r/{*route}", "/r/matrix/{who}", PUBLIC),
+        row("PATCH", "/api/r/{*route}", "/api/r/matrix/{who}", PUBLIC),
+        row("PATCH", "/r/{*route}", "/r/matrix/{who}", PUBLIC),
         // The instance events webhook: super admins only, even to read.
         row(
             "GET",
@@ -507,9 +545,18 @@ async fn every_route_answers_every_principal_as_the_table_says() {
     as_s(&app, "POST", "/resources/create", res("f/team/res".into())).await;
     let an_app = |p: String| json!({"path": p, "summary": "a", "value": {"grid": []}});
     as_s(&app, "POST", "/apps/create", an_app("f/team/app".into())).await;
+    let a_route = |p: String, route: String| {
+        json!({"path": p, "script_path": "f/team/a", "route_path": route, "is_flow": false, "http_method": "post",
+               "authentication_method": "none", "is_static_website": false, "request_type": "async"})
+    };
+    as_s(&app, "POST", "/http_triggers/create", a_route("f/team/route".into(), "matrix/:id".into())).await;
     // Each principal's own copy of what the destructive rows change.
     let mut hookdel = HashMap::new();
     for who in WHO {
+        for p in ["hu", "hd"] {
+            as_s(&app, "POST", "/http_triggers/create", a_route(format!("f/team/{p}_{who}"), format!("{p}_{who}")))
+                .await;
+        }
         for p in [format!("f/team/arch_{who}"), format!("f/team/del_{who}"), format!("f/team/del2_{who}")] {
             as_s(&app, "POST", "/scripts/create", script(p)).await;
         }

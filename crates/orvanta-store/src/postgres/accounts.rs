@@ -237,3 +237,4 @@ crate::access::access_store!(super::PgStore, pool, pool, crate::access::numbered
 crate::notices::notice_store!(super::PgStore, pool, pool, crate::access::numbered, crate::notices::PG_LOCK);
 crate::config::config_store!(super::PgStore, pool, pool, crate::access::numbered);
 crate::outbox::outbox_store!(super::PgStore, pool, pool, crate::access::numbered, crate::notices::PG_LOCK);
+crate::triggers::trigger_store!(super::PgStore, pool, pool, crate::access::numbered);

@@ -167,3 +167,4 @@ crate::access::access_store!(SqliteStore, read, write, crate::access::as_is);
 crate::notices::notice_store!(SqliteStore, read, write, crate::access::as_is, "");
 crate::config::config_store!(SqliteStore, read, write, crate::access::as_is);
 crate::outbox::outbox_store!(SqliteStore, read, write, crate::access::as_is, "");
+crate::triggers::trigger_store!(SqliteStore, read, write, crate::access::as_is);

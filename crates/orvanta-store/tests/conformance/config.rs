@@ -117,3 +117,42 @@ pub async fn apps_keep_every_version(s: Arc<dyn Store>) {
     assert!(s.delete_app(&ws("demo"), &path("u/admin/dash")).await.unwrap());
     assert!(s.get_app(&ws("demo"), &path("u/admin/dash"), None).await.unwrap().is_none());
 }
+
+pub async fn http_triggers_are_saved_renamed_listed_and_deleted(s: std::sync::Arc<dyn orvanta_store::Store>) {
+    use orvanta_store::HttpTriggerRecord;
+    s.create_workspace(&new_workspace("demo")).await.unwrap();
+    s.create_workspace(&new_workspace("other")).await.unwrap();
+    let t = |ws_id: &str, p: &str, method: &str, key: &str| HttpTriggerRecord {
+        workspace: ws(ws_id),
+        path: path(p),
+        method: method.into(),
+        route_key: key.into(),
+        settings: serde_json::json!({"route_path": key, "n": 1}),
+        edited_by: user("admin"),
+        edited_at: T0,
+    };
+    s.create_http_trigger(&t("demo", "u/admin/a", "post", "orders/:")).await.unwrap();
+    assert_conflict(s.create_http_trigger(&t("demo", "u/admin/a", "get", "x")).await, "the same path");
+    assert_conflict(s.create_http_trigger(&t("other", "u/admin/b", "post", "orders/:")).await, "the same route");
+    s.create_http_trigger(&t("other", "u/admin/b", "get", "orders/:")).await.unwrap();
+    s.create_http_trigger(&t("other", "u/admin/c", "post", "other/orders/:")).await.unwrap();
+
+    let got = s.get_http_trigger(&ws("demo"), &path("u/admin/a")).await.unwrap().unwrap();
+    assert_eq!(got, t("demo", "u/admin/a", "post", "orders/:"));
+    assert_eq!(s.list_http_triggers(None).await.unwrap().len(), 3);
+    assert_eq!(s.list_http_triggers(Some(&ws("other"))).await.unwrap().len(), 2);
+
+    let mut moved = t("demo", "u/admin/z", "post", "orders/:/items");
+    moved.settings = serde_json::json!({"n": 2});
+    assert!(s.update_http_trigger(&path("u/admin/a"), &moved).await.unwrap());
+    assert!(s.get_http_trigger(&ws("demo"), &path("u/admin/a")).await.unwrap().is_none());
+    assert_eq!(s.get_http_trigger(&ws("demo"), &path("u/admin/z")).await.unwrap().unwrap().settings["n"], 2);
+    assert_conflict(
+        s.update_http_trigger(&path("u/admin/z"), &t("demo", "u/admin/z", "get", "orders/:")).await,
+        "onto another's route",
+    );
+    assert!(!s.update_http_trigger(&path("u/admin/nope"), &moved).await.unwrap());
+    assert!(s.delete_http_trigger(&ws("demo"), &path("u/admin/z")).await.unwrap());
+    assert!(!s.delete_http_trigger(&ws("demo"), &path("u/admin/z")).await.unwrap());
+    assert_eq!(s.list_http_triggers(Some(&ws("demo"))).await.unwrap().len(), 0);
+}

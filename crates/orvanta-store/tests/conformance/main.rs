@@ -65,6 +65,7 @@ conformance! {
     outbox::users_joining_record_instance_events,
     outbox::scripts_flows_and_folders_record_their_events,
     config::resources_and_their_types,
+    config::http_triggers_are_saved_renamed_listed_and_deleted,
     config::apps_keep_every_version,
     accounts::backend_answers,
     accounts::workspaces,
