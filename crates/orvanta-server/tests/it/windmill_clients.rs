@@ -260,3 +260,26 @@ async fn windmill_api_from_pypi_drives_apps() {
         (json!(200), json!(false))
     );
 }
+
+#[tokio::test]
+async fn windmill_api_from_pypi_drives_http_triggers() {
+    let app = spawn_app();
+    let echo = "def main(id: str = '', name: str = ''):\n    return {'id': id, 'name': name}\n";
+    app.create_script("u/admin/echo", "python3", echo).await;
+    let seen = run("python3", &compat("windmill_api_http_triggers.py"), &app);
+    assert_eq!(seen["create"], json!({"status": 201, "path": "u/admin/wm_py_route"}), "{seen}");
+    assert_eq!(seen["exists"]["value"], true, "{seen}");
+    assert_eq!(seen["route_exists"]["value"], true, "{seen}");
+    let got = &seen["get"];
+    assert_eq!(
+        got,
+        &json!({"status": 200, "route_path": "wm/:id", "http_method": "post", "request_type": "sync",
+                "authentication_method": "none", "summary": "made by windmill-api"}),
+        "{seen}"
+    );
+    assert_eq!(seen["list"]["routes"], json!([["u/admin/wm_py_route", "wm/:id", "u/admin/echo", false, "enabled"]]));
+    assert_eq!(seen["update"]["status"], 200, "{seen}");
+    assert_eq!(seen["served"], json!({"status": 200, "body": {"id": "7", "name": "py"}}), "{seen}");
+    assert_eq!(seen["delete"]["status"], 200);
+    assert_eq!(seen["exists_after_delete"]["value"], false);
+}
