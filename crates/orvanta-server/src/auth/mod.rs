@@ -35,7 +35,9 @@ pub struct Principal {
     pub workspace: Option<WorkspaceId>,
     /// Set for the token a job runs with.
     pub job: Option<JobId>,
-    /// When the token stops working (millis); tokens it creates cannot outlive it.
+    /// The latest a token it creates may expire (millis): the token's own expiry, so that a
+    /// token cannot outlive the token that made it; none for a login session, which is the
+    /// user at the keyboard (a token made in the web UI keeps the expiry its user chose).
     pub expires_at: Option<i64>,
     /// The prefix of the user token (none for job tokens): jobs record it.
     pub token_prefix: Option<String>,
@@ -233,7 +235,7 @@ impl FromRequestParts<AppState> for Principal {
             scopes,
             workspace: record.workspace,
             job: None,
-            expires_at: record.expires_at,
+            expires_at: if record.session { None } else { record.expires_at },
             token_prefix: Some(record.prefix),
         })
     }

@@ -25,6 +25,7 @@ mod resume;
 pub mod routes;
 mod scripts;
 mod tokens;
+mod ui;
 mod users;
 mod variables;
 mod views;
@@ -70,6 +71,7 @@ pub fn routes() -> Routes {
         .merge(resume::page_router())
         .merge(inbound::receiver())
         .merge(custom_routes::router())
+        .merge(ui::router())
 }
 
 /// The route table, as `orvanta routes` prints it.

@@ -227,10 +227,14 @@ async fn delete_global(
     Ok(format!("user {} deleted", user.username))
 }
 
+/// Windmill's `{email, password}`, or Orvanta's `{token}`: a token of one's
+/// own without scopes (the admin token `orvanta up` printed), so that a
+/// fresh instance can be logged into from the browser.
 #[derive(Deserialize)]
 struct Login {
-    email: String,
-    password: String,
+    email: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
 }
 
 /// `POST /api/auth/login`: a session token, as text and as the `token`
@@ -243,30 +247,57 @@ async fn login(
 ) -> ApiResult<Response> {
     let client = crate::auth::throttle::client_of(&extensions);
     state.throttle.check(client)?;
-    let user = state.store.user_by_email(body.email.trim()).await?;
-    let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(password::decoy);
-    let ok = password::verify(body.password, phc).await;
-    let Some(user) = user.filter(|_| ok) else {
-        state.throttle.failed(client);
-        return Err(ApiError::Unauthorized("the email or the password is wrong".into()));
-    };
-    let secret = generate_token();
     let now = orvanta_core::now_millis();
+    let (owner, until) = match (body.email, body.password, body.token) {
+        (Some(email), Some(pw), None) => {
+            let user = state.store.user_by_email(email.trim()).await?;
+            let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(password::decoy);
+            let ok = password::verify(pw, phc).await;
+            let Some(user) = user.filter(|_| ok) else {
+                state.throttle.failed(client);
+                return Err(ApiError::Unauthorized("the email or the password is wrong".into()));
+            };
+            (user.username, None)
+        }
+        (None, None, Some(token)) => {
+            let record = state.store.get_token(&hash_token(token.trim())).await?;
+            let Some(t) = record.filter(|t| t.expires_at.is_none_or(|e| e > now)) else {
+                state.throttle.failed(client);
+                return Err(ApiError::Unauthorized("the token is not valid; create a new one".into()));
+            };
+            if t.session || t.scopes.is_some() || t.workspace.is_some() {
+                return Err(ApiError::Forbidden(
+                    "this token is a session, has scopes or is restricted to a workspace: only a token with all of \
+                     its owner's rights opens a session; log in with your password or such a token"
+                        .into(),
+                ));
+            }
+            (t.owner, t.expires_at)
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "send {\"email\", \"password\"}, or {\"token\"} with a token of yours that has no scopes".into(),
+            ))
+        }
+    };
+    let expires_at = (now + SESSION_DAYS * 86_400_000).min(until.unwrap_or(i64::MAX));
+    let secret = generate_token();
     state
         .store
         .create_token(&NewToken {
             hash: hash_token(&secret),
             prefix: token_prefix(&secret),
-            owner: user.username.clone(),
+            owner,
             label: "session".into(),
             created_at: now,
-            expires_at: Some(now + SESSION_DAYS * 86_400_000),
+            expires_at: Some(expires_at),
             scopes: None,
             workspace: None,
             session: true,
         })
         .await?;
-    let cookie = format!("token={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_DAYS * 86_400);
+    let max_age = ((expires_at - now) / 1000).max(1);
+    let cookie = format!("token={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     let cookie = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(format!("session cookie: {e}")))?;
     Ok(([(header::SET_COOKIE, cookie)], secret).into_response())
 }

@@ -30,6 +30,7 @@ mod scripts;
 mod seed_examples;
 mod smtp_sink;
 mod streams;
+mod ui;
 mod variables;
 mod warm;
 mod windmill_clients;

@@ -431,6 +431,9 @@ fn rows() -> Vec<Row> {
             r#"{"id": {ievent}}"#,
             SUPER,
         ),
+        // The web UI: its page and its files, to anyone (the pages ask the API, which decides).
+        row("GET", "/", "/", PUBLIC),
+        row("GET", "/ui/{build}/{*file}", "/ui/any/js/app.js", PUBLIC),
         // Sharing of one item.
         row("GET", "/api/w/{ws}/acls/get/{kind}/{*path}", "/acls/get/script/{a}", READ),
         with(
@@ -674,11 +677,13 @@ async fn every_route_answers_every_principal_as_the_table_says() {
                     .replace("{who}", who)
             };
             let path = fill(row.path);
-            let url = if path.starts_with("/api/") || path.starts_with("/approve/") || path.starts_with("/webhook/") {
-                app.url(&path)
-            } else {
-                app.url(&format!("{}{path}", W.replace("{ws}", "demo")))
-            };
+            let ui = path == "/" || path.starts_with("/ui/");
+            let url =
+                if ui || path.starts_with("/api/") || path.starts_with("/approve/") || path.starts_with("/webhook/") {
+                    app.url(&path)
+                } else {
+                    app.url(&format!("{}{path}", W.replace("{ws}", "demo")))
+                };
             let mut req = app.client.request(row.method.parse().unwrap(), &url);
             if let Some(t) = tokens[i] {
                 req = req.bearer_auth(t);

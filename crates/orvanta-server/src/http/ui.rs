@@ -1,0 +1,184 @@
+//! The web UI: plain HTML, CSS and JavaScript modules from `web/`, embedded
+//! in the binary (no build step, nothing to serve beside it).
+//!
+//! `GET /` is the page shell; every page is drawn in it by `web/js/app.js`
+//! from the address's `#/...` part, so the server has one page to serve.
+//! The files are served under `/ui/{build}/...`, where `build` is a hash of
+//! all of them: a file asked for under the current build is cached for a
+//! year (its address changes with its content), under another build it is
+//! revalidated. Modules import each other by relative paths, so they stay
+//! within the build they were loaded from.
+//!
+//! Every answer carries a strict Content-Security-Policy (scripts, styles and
+//! requests to this origin only; no inline code, no frames), `nosniff`, and a
+//! referrer policy that keeps the `Origin` header of the page's own requests:
+//! the API accepts cookie-authenticated changes only from its own origin.
+
+use super::extract::PathParams;
+use super::routes::Routes;
+use crate::error::ApiError;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
+
+pub fn router() -> Routes {
+    Routes::new().get("/", shell).get("/ui/{build}/{*file}", asset)
+}
+
+/// One embedded file.
+struct Asset {
+    path: &'static str,
+    bytes: &'static [u8],
+}
+
+macro_rules! assets {
+    ($($path:literal),* $(,)?) => {
+        &[$(Asset { path: $path, bytes: include_bytes!(concat!("../../web/", $path)) }),*]
+    };
+}
+
+/// Every file of `web/` but the shell (a test checks that none is missing).
+static ASSETS: &[Asset] = assets![
+    "app.css",
+    "favicon.svg",
+    "js/api.js",
+    "js/app.js",
+    "js/dom.js",
+    "js/pages/account.js",
+    "js/pages/login.js",
+    "js/pages/runs.js",
+    "js/pages/job.js",
+    "js/pages/scripts.js",
+    "js/pages/script.js",
+    "js/schema_form.js",
+    "js/webhooks.js",
+];
+
+const SHELL: &str = include_str!("../../web/index.html");
+
+/// The policy of every UI answer.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
+
+/// A hash of every file: part of the files' addresses.
+fn build() -> &'static str {
+    static BUILD: OnceLock<String> = OnceLock::new();
+    BUILD.get_or_init(|| {
+        let mut h = Sha256::new();
+        h.update(SHELL.as_bytes());
+        for a in ASSETS {
+            h.update(a.path.as_bytes());
+            h.update((a.bytes.len() as u64).to_le_bytes());
+            h.update(a.bytes);
+        }
+        hex::encode(&h.finalize()[..6])
+    })
+}
+
+/// The shell with its files' addresses.
+fn shell_html() -> &'static str {
+    static HTML: OnceLock<String> = OnceLock::new();
+    HTML.get_or_init(|| SHELL.replace("{{build}}", build()))
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("html") => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The headers every UI answer carries.
+fn security_headers(h: &mut HeaderMap) {
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a POST.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+}
+
+/// A 200 with `body`, or a 304 when the client holds this `etag`.
+fn answer(req: &HeaderMap, etag: &str, cache: &'static str, ctype: &'static str, body: &'static [u8]) -> Response {
+    let etag_value = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    let fresh = req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { body.into_response() };
+    let h = resp.headers_mut();
+    h.insert(header::ETAG, etag_value);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if !fresh {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    }
+    security_headers(h);
+    resp
+}
+
+/// `GET /`: the page shell. Revalidated on every load, so that a new
+/// binary's files are picked up at once.
+async fn shell(headers: HeaderMap) -> Response {
+    let etag = format!("\"{}\"", build());
+    answer(&headers, &etag, "no-cache", "text/html; charset=utf-8", shell_html().as_bytes())
+}
+
+/// `GET /ui/{build}/{*file}`: one file of the UI.
+async fn asset(headers: HeaderMap, PathParams((asked, file)): PathParams<(String, String)>) -> Response {
+    let Some(a) = ASSETS.iter().find(|a| a.path == file) else {
+        return ApiError::NotFound(format!("the UI has no file '{file}'")).into_response();
+    };
+    let current = asked == build();
+    let cache = if current { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let etag = format!("\"{}\"", build());
+    answer(&headers, &etag, cache, content_type(a.path), a.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file of `web/` is embedded; a new file added there and not to
+    /// [`ASSETS`] would be a 404 in the browser only.
+    #[test]
+    fn every_web_file_is_embedded() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut found = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    found.push(p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let missing: Vec<_> =
+            found.iter().filter(|f| *f != "index.html" && !ASSETS.iter().any(|a| a.path == *f)).collect();
+        assert!(missing.is_empty(), "files of web/ not in ui::ASSETS: {missing:?}");
+    }
+
+    #[test]
+    fn shell_names_its_files_by_build() {
+        let html = shell_html();
+        assert!(!html.contains("{{build}}"));
+        assert!(html.contains(&format!("/ui/{}/js/app.js", build())));
+        assert!(html.contains(&format!("/ui/{}/app.css", build())));
+        // No inline script or style: the policy would refuse them.
+        assert!(!html.contains("<script>") && !html.contains("style="));
+    }
+
+    #[test]
+    fn files_have_their_content_types() {
+        for a in ASSETS {
+            assert_ne!(content_type(a.path), "application/octet-stream", "{}", a.path);
+        }
+    }
+}

@@ -1,0 +1,353 @@
+"""Orvanta's web UI driven in Debian's Chromium through Playwright, against the
+real server that `tests/it/ui.rs` started.
+
+What a person would do: log in, create a script, create its webhook token,
+copy the sync webhook's curl and run it in a shell, find that run on the Runs
+page, run the script from its form and watch its logs arrive while it runs,
+create a token and see it once, see an expiring token's red badge (and the
+amber one the Rust side made), log out. Each step saves a screenshot to
+ORVANTA_UI_SHOTS; a failing step saves `failed.png` and the page's console.
+
+Environment: ORVANTA_UI_BASE (the server), ORVANTA_UI_EMAIL / ORVANTA_UI_PASSWORD
+(a user's login), ORVANTA_UI_ADMIN_TOKEN (a token of that user, to log in with), ORVANTA_UI_SHOTS (a folder), ORVANTA_UI_CHROMIUM (default
+/usr/bin/chromium). Playwright downloads no browser: it is given Debian's.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+from playwright.sync_api import expect, sync_playwright
+
+BASE = os.environ["ORVANTA_UI_BASE"].rstrip("/")
+EMAIL = os.environ["ORVANTA_UI_EMAIL"]
+PASSWORD = os.environ["ORVANTA_UI_PASSWORD"]
+SHOTS = os.environ["ORVANTA_UI_SHOTS"]
+ADMIN_TOKEN = os.environ["ORVANTA_UI_ADMIN_TOKEN"]
+CHROMIUM = os.environ.get("ORVANTA_UI_CHROMIUM", "/usr/bin/chromium")
+SCRIPT = "u/admin/ui_hello"
+
+# Prints three lines a second apart, so that the job page can be seen receiving them while the job runs.
+CODE = '''import time
+
+def main(name: str = "world", times: int = 3):
+    for i in range(times):
+        print(f"tick {i + 1} for {name}", flush=True)
+        time.sleep(1)
+    return {"greeting": f"Hello, {name}!", "ticks": times}
+'''
+
+shot_no = 0
+
+
+def shot(page, name):
+    global shot_no
+    shot_no += 1
+    page.screenshot(path=os.path.join(SHOTS, f"{shot_no:02d}-{name}.png"), full_page=True)
+
+
+def copy(page, button_name):
+    """Clicks a copy button, waits for it to say so, and answers what the clipboard holds."""
+    button = page.get_by_role("button", name=button_name, exact=True)
+    button.click()
+    expect(button).to_have_text("Copied")
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def check_page_basics(page, title):
+    """Every page: its title, one h1, the main landmark, and no console errors so far."""
+    expect(page).to_have_title(re.compile(re.escape(title) + r" · Orvanta$"))
+    expect(page.locator("main h1")).to_have_count(1)
+
+
+def log_in(page):
+    page.goto(BASE + "/")
+    expect(page).to_have_url(re.compile(r"#/login"))
+    check_page_basics(page, "Log in")
+    # A wrong password: the API's words are shown.
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("the email or the password is wrong")
+    shot(page, "login-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    # The keyboard alone: Enter submits.
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_url(re.compile(r"#/w/demo/scripts$"))
+    check_page_basics(page, "Scripts")
+    # The session is an HttpOnly cookie: the page's code cannot read it.
+    assert "token=" not in page.evaluate("document.cookie")
+    shot(page, "scripts-list")
+
+
+def keyboard_basics(page):
+    """The first Tab reaches the skip link, which moves the focus to the content."""
+    page.reload()
+    expect(page.locator("main h1")).to_have_text("Scripts")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Skip to content", focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # The navigation is reachable and marks the current page.
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts")).to_have_attribute(
+        "aria-current", "page"
+    )
+
+
+def create_script(page):
+    page.get_by_role("link", name="New script").click()
+    check_page_basics(page, "New script")
+    page.get_by_label("Path").fill(SCRIPT)
+    page.get_by_label("Language").select_option("python3")
+    page.get_by_label("Summary").fill("Hello from the browser")
+    page.get_by_label("Code").fill(CODE)
+    page.get_by_role("button", name="Create the script").click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/scripts/get/u/admin/ui_hello\?saved="))
+    saved = page.locator("#saved code").inner_text()
+    assert re.fullmatch(r"[0-9a-f]{16}", saved), saved
+    expect(page.locator("#script-hash")).to_have_text(saved)
+    check_page_basics(page, "u/admin/ui_hello · Details & Triggers")
+    shot(page, "script-created")
+
+    # A second version: a new hash, shown after the save.
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_label("Summary").fill("Hello from the browser, twice")
+    page.get_by_role("button", name="Save a new version").click()
+    expect(page.locator("#saved")).to_be_visible()
+    second = page.locator("#saved code").inner_text()
+    assert second != saved and re.fullmatch(r"[0-9a-f]{16}", second), (saved, second)
+
+    # The list finds it by part of its path.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts").click()
+    page.get_by_label("Search by path").fill("ui_hel")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr a").first).to_have_text(SCRIPT)
+    page.get_by_label("Search by path").fill("no-such-thing")
+    expect(page.locator("tbody")).to_contain_text("No script matches.")
+    page.get_by_label("Search by path").fill("ui_hel")
+    page.get_by_role("link", name=SCRIPT, exact=True).click()
+    return second
+
+
+def webhooks(page, hash_):
+    # Every webhook of the seed: by path and by hash, async, sync POST and GET, SSE.
+    hooks = page.locator("#webhooks [data-hook]")
+    expect(hooks).to_have_count(8)
+    for kind in ["async-path", "async-hash", "sync-path", "sync-hash", "sync-get-path", "sync-get-hash", "sse-path", "sse-hash"]:
+        expect(page.locator(f'[data-hook="{kind}"] pre')).to_contain_text("curl")
+    expect(page.locator('[data-hook="async-hash"]')).to_contain_text(f"/api/w/demo/jobs/run/h/{hash_}")
+    expect(page.locator('[data-hook="sync-get-path"] code')).to_contain_text("run_wait_result/p/u/admin/ui_hello?payload=")
+    expect(page.locator('[data-hook="sse-path"] pre')).to_contain_text("run_and_stream/p/u/admin/ui_hello")
+
+    # A webhook-specific token for this script, shown once, fills the commands.
+    page.get_by_role("button", name="Create a webhook token for this script").click()
+    token = page.locator("#new-webhook-token").inner_text()
+    assert token.startswith("orv_"), token
+    expect(page.locator('[data-hook="sync-path"] pre')).to_contain_text(token)
+
+    # The run form's arguments go into the commands.
+    page.get_by_label(re.compile(r"^name")).fill("curl")
+    page.get_by_label(re.compile(r"^times")).fill("1")
+    shot(page, "script-webhooks")
+
+    # Copy the sync webhook's curl and run it, as a person pastes it into a shell.
+    copied = copy(page, "Copy curl: Sync (result) by path")
+    assert copied.startswith("curl ") and token in copied, copied
+    out = subprocess.run(["bash", "-c", copied], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, (copied, out.stdout, out.stderr)
+    assert json.loads(out.stdout) == {"greeting": "Hello, curl!", "ticks": 1}, out.stdout
+    print("the copied sync curl answered", out.stdout.strip())
+
+    # The GET form of the sync webhook works as copied too.
+    copied = copy(page, "Copy curl: Sync (result) by hash, GET")
+    out = subprocess.run(["bash", "-c", copied], capture_output=True, text=True, timeout=120)
+    assert json.loads(out.stdout) == {"greeting": "Hello, curl!", "ticks": 1}, (copied, out.stdout, out.stderr)
+    return token
+
+
+def runs_page(page):
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Runs").click()
+    check_page_basics(page, "Runs")
+    row = page.locator("#runs tbody tr", has_text=SCRIPT).filter(has_text="webhook_sync").first
+    expect(row).to_contain_text("success")
+    # Filters: by status and path, kept in the address.
+    page.get_by_label("Path starts with").fill("u/admin/ui_")
+    page.get_by_label("Status").select_option("success")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/runs\?path=u%2Fadmin%2Fui_&status=success"))
+    expect(page.locator("#runs tbody tr")).to_have_count(2)
+    page.get_by_label("Status").select_option("failure")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#runs tbody")).to_contain_text("No runs match.")
+    page.get_by_label("Status").select_option("")
+    page.get_by_role("button", name="Filter").click()
+    shot(page, "runs")
+    row = page.locator("#runs tbody tr").first
+    row.get_by_role("link").click()
+    expect(page).to_have_title(re.compile(r"^Run [0-9a-f]{8} · Orvanta$"))
+    expect(page.locator("#job-status")).to_have_text("success")
+    expect(page.locator("#result")).to_contain_text('"greeting": "Hello, curl!"')
+    expect(page.locator("#logs")).to_contain_text("tick 1 for curl")
+    shot(page, "run-from-curl")
+
+
+def live_logs(page):
+    """Run from the form; the logs arrive while the job still runs."""
+    page.goto(f"{BASE}/#/w/demo/scripts/get/{SCRIPT}")
+    page.get_by_label(re.compile(r"^name")).fill("live")
+    page.get_by_label(re.compile(r"^times")).fill("4")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/runs/[0-9a-f-]{36}$"))
+    expect(page.locator("#logs")).to_contain_text("tick 1 for live", timeout=30_000)
+    # Seen before the end: the job sleeps a second after each line.
+    status = page.locator("#job-status").inner_text()
+    logs = page.locator("#logs").inner_text()
+    assert status in ("running", "queued") and "tick 4" not in logs, (status, logs)
+    shot(page, "run-live")
+    expect(page.locator("#logs")).to_contain_text("tick 4 for live", timeout=30_000)
+    expect(page.locator("#job-status")).to_have_text("success", timeout=30_000)
+    expect(page.locator("#result")).to_contain_text('"ticks": 4')
+    # Lines are not repeated by a reconnection.
+    assert page.locator("#logs").inner_text().count("tick 1 for live") == 1
+    shot(page, "run-done")
+
+    # Run again: a new run with the same arguments; then cancel one that is still running.
+    first = page.url
+    page.get_by_role("button", name="Run again").click()
+    expect(page).not_to_have_url(first)
+    expect(page.locator("#args")).to_contain_text('"name": "live"')
+    expect(page.locator("#logs")).to_contain_text("tick 1 for live", timeout=30_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#job-status")).to_have_text("canceled", timeout=30_000)
+    shot(page, "run-canceled")
+
+
+def tokens(page):
+    page.get_by_role("link", name=re.compile(r"^Account")).click()
+    check_page_basics(page, "Account settings")
+    # The webhook token made on the script's page is listed by its prefix, with its scope.
+    expect(page.locator("#tokens")).to_contain_text("jobs:run:scripts:u/admin/ui_hello")
+    # The token the Rust side made to expire in 20 days has the amber badge.
+    amber = page.locator("#tokens tr", has_text="in twenty days")
+    expect(amber.locator('[data-badge="amber"]')).to_be_visible()
+
+    page.get_by_label("Label").fill("deploys")
+    page.get_by_role("button", name="Create the token").click()
+    secret = page.locator("#new-token").inner_text()
+    assert secret.startswith("orv_"), secret
+    # Made without an expiry, it has none (not the login session's).
+    expect(page.locator("#tokens tr", has_text="deploys").locator("td.expires")).to_have_text("never")
+    expect(page.locator("#tokens tr", has_text="deploys").locator("[data-badge]")).to_have_count(0)
+    expect(page.locator("#tokens")).to_contain_text(secret[:10])
+    assert copy(page, "Copy token") == secret
+    shot(page, "token-created")
+    # Shown once: after a reload only its prefix is left.
+    page.reload()
+    expect(page.locator("#tokens")).to_contain_text(secret[:10])
+    assert secret not in page.content()
+
+    # A token expiring in 3 days: the red badge.
+    page.get_by_label("Label").fill("soon")
+    page.get_by_label("Expires after (days)").fill("3")
+    page.get_by_role("button", name="Create the token").click()
+    red = page.locator("#tokens tr", has_text="soon")
+    expect(red.locator('[data-badge="red"]')).to_have_text(re.compile(r"expires in [23] days"))
+    shot(page, "token-badges")
+
+    # The API's words when it refuses: a scope that is not one.
+    page.get_by_label("Label").fill("bad")
+    page.get_by_label("Scopes").fill("not a scope!")
+    page.get_by_role("button", name="Create the token").click()
+    expect(page.get_by_role("alert")).to_contain_text("scope")
+    page.get_by_label("Scopes").fill("")
+
+    # Delete one.
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Delete the token deploys").click()
+    expect(page.locator("#tokens")).not_to_contain_text(secret[:10])
+
+
+def narrow_screen(browser):
+    """A phone-sized window: the pages still read, nothing wider than the screen."""
+    ctx = browser.new_context(viewport={"width": 375, "height": 740})
+    page = ctx.new_page()
+    page.goto(BASE + "/")
+    # This time with the admin token, as on a fresh instance whose admin has no password yet.
+    page.get_by_label("Token", exact=True).fill(ADMIN_TOKEN)
+    page.get_by_role("button", name="Log in with the token").click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/scripts$"))
+    for where in ["#/w/demo/scripts", f"#/w/demo/scripts/get/{SCRIPT}", "#/w/demo/runs", "#/account"]:
+        page.goto(BASE + "/" + where)
+        expect(page.locator("main h1")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        if wide > 375:
+            culprits = page.evaluate(
+                """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 376)
+                   .filter(e => !e.closest('.table-wrap') || getComputedStyle(e).position === 'absolute')
+                   .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
+            )
+            raise AssertionError(f"{where} is {wide}px wide on a 375px screen: {culprits}")
+    shot(page, "narrow-account")
+    ctx.close()
+
+
+def log_out(page):
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"#/login"))
+    # The session is over: a page that needs it sends back to the login.
+    page.goto(BASE + "/#/account")
+    expect(page).to_have_url(re.compile(r"#/login\?next="))
+    shot(page, "logged-out")
+
+
+def main():
+    os.makedirs(SHOTS, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=BASE)
+        ctx.set_default_timeout(15_000)
+        page = ctx.new_page()
+        problems = []
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        step = "start"
+        try:
+            for step, run in [
+                ("log in", lambda: log_in(page)),
+                ("keyboard", lambda: keyboard_basics(page)),
+            ]:
+                run()
+            step = "create a script"
+            hash_ = create_script(page)
+            step = "webhooks"
+            webhooks(page, hash_)
+            for step, run in [
+                ("runs", lambda: runs_page(page)),
+                ("live logs", lambda: live_logs(page)),
+                ("tokens", lambda: tokens(page)),
+                ("narrow screen", lambda: narrow_screen(browser)),
+                ("log out", lambda: log_out(page)),
+            ]:
+                run()
+            # The refused login and the refused scope are the only errors the console may show (their 4xx).
+            unexpected = [m for m in problems if "status of 40" not in m]
+            assert not unexpected, f"the page logged errors: {unexpected}"
+        except Exception:
+            page.screenshot(path=os.path.join(SHOTS, "failed.png"), full_page=True)
+            print(f"FAILED at step '{step}'; page {page.url}; console: {problems}", file=sys.stderr)
+            raise
+        finally:
+            browser.close()
+    print(f"ui e2e passed; screenshots in {SHOTS}")
+
+
+if __name__ == "__main__":
+    started = time.time()
+    main()
+    print(f"took {time.time() - started:.1f}s")

@@ -1,0 +1,173 @@
+// The page shell: who is logged in, the workspace switcher, the navigation,
+// and the router that draws a page from the address's `#/...` part.
+
+import { get, post, onUnauthorized } from './api.js';
+import { h, replace, errorBox, announce } from './dom.js';
+import * as login from './pages/login.js';
+import * as scripts from './pages/scripts.js';
+import * as script from './pages/script.js';
+import * as runs from './pages/runs.js';
+import * as job from './pages/job.js';
+import * as account from './pages/account.js';
+
+/** Who is logged in and where: filled after login. */
+const session = { user: null, workspaces: [], ws: null };
+
+/** The pages: a pattern of the address and the module that draws it. */
+const ROUTES = [
+  [/^\/login$/, login, { bare: true }],
+  [/^\/w\/([^/]+)\/scripts$/, scripts, { nav: 'scripts' }],
+  [/^\/w\/([^/]+)\/scripts\/new$/, scripts, { nav: 'scripts', mode: 'new' }],
+  [/^\/w\/([^/]+)\/scripts\/edit\/(.+)$/, scripts, { nav: 'scripts', mode: 'edit' }],
+  [/^\/w\/([^/]+)\/scripts\/get\/(.+)$/, script, { nav: 'scripts' }],
+  [/^\/w\/([^/]+)\/runs$/, runs, { nav: 'runs' }],
+  [/^\/w\/([^/]+)\/runs\/([0-9a-fA-F-]+)$/, job, { nav: 'runs' }],
+  [/^\/account$/, account, { nav: 'account' }],
+];
+
+const NAV = [
+  ['scripts', 'Scripts', (ws) => `#/w/${ws}/scripts`],
+  ['runs', 'Runs', (ws) => `#/w/${ws}/runs`],
+];
+
+/** Goes to a page of the app (`/w/demo/scripts`, with or without the `#`). */
+export function navigate(to, { replace: rep = false } = {}) {
+  const target = to.startsWith('#') ? to : `#${to}`;
+  if (location.hash === target) { render(); return; }
+  if (rep) { history.replaceState(null, '', target); render(); } else location.hash = target;
+}
+
+function parseHash() {
+  const raw = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
+  const [path, qs] = raw.split('?');
+  return { path, query: new URLSearchParams(qs || '') };
+}
+
+async function loadSession() {
+  try {
+    const [user, workspaces] = await Promise.all([get('/api/users/whoami'), get('/api/workspaces/list')]);
+    session.user = user;
+    session.workspaces = workspaces;
+    const remembered = localStorage.getItem('orvanta.ws');
+    const known = (id) => workspaces.some((w) => w.id === id);
+    session.ws = known(remembered) ? remembered
+      : (workspaces.find((w) => w.id !== 'admins') || workspaces[0] || {}).id || null;
+    return true;
+  } catch (e) {
+    if (e.status === 401) { session.user = null; return false; }
+    throw e;
+  }
+}
+
+/** Called by the login page once the session cookie is set. */
+export async function loggedIn(next) {
+  await loadSession();
+  navigate(next && next !== '/login' ? next : home(), { replace: true });
+}
+
+function home() { return session.ws ? `/w/${session.ws}/scripts` : '/account'; }
+
+function drawShell(active) {
+  const top = document.getElementById('top');
+  top.hidden = !session.user;
+  if (!session.user) return;
+  const ws = session.ws;
+  replace(document.getElementById('nav'), NAV.map(([key, label, href]) =>
+    h('li', {}, h('a', { href: ws ? href(ws) : '#/account', 'aria-current': key === active ? 'page' : null }, label))));
+  const sel = document.getElementById('ws-switch');
+  replace(sel, session.workspaces.map((w) => h('option', { value: w.id }, `${w.name} (${w.id})`)));
+  sel.value = ws || '';
+  const acc = document.getElementById('account-link');
+  acc.textContent = `Account (${session.user.username})`;
+  if (active === 'account') acc.setAttribute('aria-current', 'page'); else acc.removeAttribute('aria-current');
+}
+
+let renderSeq = 0;
+let firstRender = true;
+/** What the current page asked to stop when it is left (an SSE stream). */
+let teardown = null;
+
+/** Draws the page the address names. */
+async function render() {
+  const seq = ++renderSeq;
+  const main = document.getElementById('main');
+  const { path, query } = parseHash();
+  if (path === '/' || path === '') { navigate(session.user ? home() : '/login', { replace: true }); return; }
+  const found = ROUTES.map(([re, mod, opts]) => [path.match(re), mod, opts]).find(([m]) => m);
+  if (!found) {
+    drawShell(null);
+    replace(main, h('h1', {}, 'Page not found'), h('p', {}, 'There is no page at this address. ', h('a', { href: '#/' }, 'Go home')));
+    document.title = 'Not found · Orvanta';
+    return;
+  }
+  const [m, mod, opts] = found;
+  if (!opts.bare && !session.user) {
+    navigate(`/login?next=${encodeURIComponent(path + (query.toString() ? '?' + query : ''))}`, { replace: true });
+    return;
+  }
+  const params = m.slice(1).map(decodeURIComponent);
+  // A workspace in the address becomes the current one.
+  if (params.length && path.startsWith('/w/') && session.ws !== params[0]) {
+    session.ws = params[0];
+    localStorage.setItem('orvanta.ws', params[0]);
+  }
+  drawShell(opts.nav);
+  if (teardown) { teardown(); teardown = null; }
+  replace(main, h('p', { class: 'hint' }, 'Loading…'));
+  const ctx = {
+    ws: session.ws, params, query, session, opts, navigate,
+    onLeave: (f) => { teardown = f; },
+    stale: () => seq !== renderSeq,
+  };
+  try {
+    const title = await mod.render(main, ctx);
+    if (seq !== renderSeq) return;
+    document.title = `${title} · Orvanta`;
+    announce(title);
+    // After a navigation the focus moves to the new content (a first load leaves it at the top, by the skip link).
+    if (!firstRender && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+    firstRender = false;
+  } catch (e) {
+    if (seq !== renderSeq) return;
+    replace(main, h('h1', {}, 'Something went wrong'), errorBox(e));
+    document.title = 'Error · Orvanta';
+  }
+}
+
+function wireShell() {
+  document.getElementById('skip').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    document.getElementById('main').focus();
+  });
+  document.getElementById('ws-switch').addEventListener('change', (ev) => {
+    const ws = ev.target.value;
+    localStorage.setItem('orvanta.ws', ws);
+    const { path } = parseHash();
+    const section = (path.match(/^\/w\/[^/]+\/(scripts|runs)/) || [])[1] || 'scripts';
+    navigate(`/w/${ws}/${section}`);
+  });
+  document.getElementById('logout').addEventListener('click', async () => {
+    try { await post('/api/auth/logout'); } catch { /* the session may be over already */ }
+    session.user = null;
+    navigate('/login');
+  });
+  onUnauthorized.handler = () => {
+    session.user = null;
+    const { path } = parseHash();
+    if (path !== '/login') navigate(`/login?next=${encodeURIComponent(path)}`, { replace: true });
+  };
+  window.addEventListener('hashchange', () => { if (location.hash.startsWith('#/') || !location.hash) render(); });
+}
+
+async function start() {
+  wireShell();
+  try {
+    await loadSession();
+  } catch (e) {
+    replace(document.getElementById('main'), h('h1', {}, 'Orvanta'), errorBox(e));
+    return;
+  }
+  render();
+}
+
+start();
