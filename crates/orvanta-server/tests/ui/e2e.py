@@ -40,6 +40,18 @@ def main(name: str = "world", times: int = 3):
     return {"greeting": f"Hello, {name}!", "ticks": times}
 '''
 
+FLOW = "u/admin/ui_flow"
+FLOW_VALUE = {
+    "modules": [
+        {"id": "greet", "value": {"type": "rawscript", "language": "python3",
+                                  "content": "import time\n\ndef main(name: str):\n    time.sleep(1)\n    return f\"Hello, {name}!\"\n",
+                                  "input_transforms": {"name": {"type": "javascript", "expr": "flow_input.name"}}}},
+        {"id": "shout", "value": {"type": "rawscript", "language": "python3",
+                                  "content": "def main(text: str):\n    return text.upper()\n",
+                                  "input_transforms": {"text": {"type": "javascript", "expr": "results.greet"}}}},
+    ]
+}
+
 shot_no = 0
 
 
@@ -226,6 +238,55 @@ def live_logs(page):
     shot(page, "run-canceled")
 
 
+def flows(page):
+    """Create a flow through its JSON (errors next to the field), run it, watch its steps complete."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Flows").click()
+    check_page_basics(page, "Flows")
+    page.get_by_role("link", name="New flow").click()
+    check_page_basics(page, "New flow")
+    page.get_by_label("Path").fill(FLOW)
+    page.get_by_label("Summary").fill("Greet, then shout")
+    value = page.get_by_label("OpenFlow JSON")
+    # Not JSON: the browser's parser says where, next to the field.
+    value.fill('{"modules": [')
+    page.get_by_role("button", name="Create the flow").click()
+    expect(page.locator("#value-error")).to_contain_text("This is not JSON")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    # JSON the API refuses: its words, next to the field.
+    dup = {"modules": [{"id": "a", "value": {"type": "identity"}}, {"id": "a", "value": {"type": "identity"}}]}
+    value.fill(json.dumps(dup))
+    page.get_by_role("button", name="Create the flow").click()
+    expect(page.locator("#value-error")).to_contain_text("this id is used by two modules")
+    shot(page, "flow-refused")
+    value.fill(json.dumps(FLOW_VALUE, indent=2))
+    page.get_by_role("button", name="Create the flow").click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/flows/get/u/admin/ui_flow\?saved=1$"))
+    check_page_basics(page, "u/admin/ui_flow · Details & Triggers")
+    version = page.locator("#flow-version").inner_text()
+    expect(page.locator("#saved")).to_contain_text(version)
+    expect(page.locator("#webhooks [data-hook]")).to_have_count(8)
+    expect(page.locator('[data-hook="async-version"]')).to_contain_text(f"/jobs/run/fv/{version}")
+    expect(page.locator('[data-hook="sync-path"]')).to_contain_text("/jobs/run_wait_result/f/u/admin/ui_flow")
+    shot(page, "flow-details")
+
+    page.get_by_label(re.compile(r"^name")).fill("ui")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page).to_have_url(re.compile(r"#/w/demo/runs/[0-9a-f-]{36}$"))
+    steps = page.locator("#steps")
+    expect(steps.locator('tr[data-step="greet"]')).to_be_visible()
+    # The second step waits for the first, which sleeps a second.
+    expect(steps.locator('tr[data-step="shout"]')).to_contain_text(re.compile("waiting|running"))
+    shot(page, "flow-running")
+    expect(page.locator("#job-status")).to_have_text("success", timeout=60_000)
+    expect(steps.locator('tr[data-step="greet"]')).to_contain_text("success")
+    expect(steps.locator('tr[data-step="shout"]')).to_contain_text("success")
+    expect(page.locator("#result")).to_contain_text("HELLO, UI!")
+    shot(page, "flow-done")
+    # A step's own run.
+    page.get_by_role("link", name="Run of the step greet").click()
+    expect(page.locator("#result")).to_contain_text("Hello, ui!")
+
+
 def tokens(page):
     page.get_by_role("link", name=re.compile(r"^Account")).click()
     check_page_basics(page, "Account settings")
@@ -330,6 +391,7 @@ def main():
             for step, run in [
                 ("runs", lambda: runs_page(page)),
                 ("live logs", lambda: live_logs(page)),
+                ("flows", lambda: flows(page)),
                 ("tokens", lambda: tokens(page)),
                 ("narrow screen", lambda: narrow_screen(browser)),
                 ("log out", lambda: log_out(page)),

@@ -6,6 +6,8 @@ import { h, replace, errorBox, announce } from './dom.js';
 import * as login from './pages/login.js';
 import * as scripts from './pages/scripts.js';
 import * as script from './pages/script.js';
+import * as flows from './pages/flows.js';
+import * as flow from './pages/flow.js';
 import * as runs from './pages/runs.js';
 import * as job from './pages/job.js';
 import * as account from './pages/account.js';
@@ -20,6 +22,10 @@ const ROUTES = [
   [/^\/w\/([^/]+)\/scripts\/new$/, scripts, { nav: 'scripts', mode: 'new' }],
   [/^\/w\/([^/]+)\/scripts\/edit\/(.+)$/, scripts, { nav: 'scripts', mode: 'edit' }],
   [/^\/w\/([^/]+)\/scripts\/get\/(.+)$/, script, { nav: 'scripts' }],
+  [/^\/w\/([^/]+)\/flows$/, flows, { nav: 'flows' }],
+  [/^\/w\/([^/]+)\/flows\/new$/, flows, { nav: 'flows', mode: 'new' }],
+  [/^\/w\/([^/]+)\/flows\/edit\/(.+)$/, flows, { nav: 'flows', mode: 'edit' }],
+  [/^\/w\/([^/]+)\/flows\/get\/(.+)$/, flow, { nav: 'flows' }],
   [/^\/w\/([^/]+)\/runs$/, runs, { nav: 'runs' }],
   [/^\/w\/([^/]+)\/runs\/([0-9a-fA-F-]+)$/, job, { nav: 'runs' }],
   [/^\/account$/, account, { nav: 'account' }],
@@ -27,6 +33,7 @@ const ROUTES = [
 
 const NAV = [
   ['scripts', 'Scripts', (ws) => `#/w/${ws}/scripts`],
+  ['flows', 'Flows', (ws) => `#/w/${ws}/flows`],
   ['runs', 'Runs', (ws) => `#/w/${ws}/runs`],
 ];
 
@@ -143,7 +150,7 @@ function wireShell() {
     const ws = ev.target.value;
     localStorage.setItem('orvanta.ws', ws);
     const { path } = parseHash();
-    const section = (path.match(/^\/w\/[^/]+\/(scripts|runs)/) || [])[1] || 'scripts';
+    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs)/) || [])[1] || 'scripts';
     navigate(`/w/${ws}/${section}`);
   });
   document.getElementById('logout').addEventListener('click', async () => {

@@ -6,6 +6,14 @@ import { get, post, wsPath, encPath } from '../api.js';
 import { h, replace, errorBox, when, statusBadge, announce } from '../dom.js';
 
 const FINAL = ['success', 'failure', 'canceled'];
+
+/** A flow step's state (Windmill's names) as a status badge. */
+const STEP = { Success: ['success', 'success'], Failure: ['failure', 'failure'], InProgress: ['running', 'running'],
+  WaitingForPriorSteps: ['queued', 'waiting'], WaitingForEvents: ['queued', 'waiting for events'], WaitingForExecutor: ['queued', 'waiting'] };
+function stepBadge(type) {
+  const [cls, text] = STEP[type] || ['queued', String(type || 'unknown')];
+  return h('span', { class: `badge status-${cls}` }, text);
+}
 const json = (v) => JSON.stringify(v, null, 2);
 
 export async function render(main, ctx) {
@@ -25,7 +33,7 @@ export async function render(main, ctx) {
     replace(status, statusBadge(job.status));
     replace(facts,
       h('dt', {}, 'Runnable'), h('dd', {}, job.script_path
-        ? h('a', { href: `#/w/${ws}/scripts/get/${encPath(job.script_path)}` }, job.script_path) : '—',
+        ? h('a', { href: `#/w/${ws}/${job.job_kind === 'flow' ? 'flows' : 'scripts'}/get/${encPath(job.script_path)}` }, job.script_path) : '—',
       job.script_hash ? [' at ', h('code', {}, job.script_hash)] : null, job.flow_version ? ` version ${job.flow_version}` : null),
       h('dt', {}, 'Kind'), h('dd', {}, job.job_kind),
       h('dt', {}, 'Trigger'), h('dd', {}, job.trigger || '—'),
@@ -40,11 +48,11 @@ export async function render(main, ctx) {
       : h('p', { class: 'hint' }, 'Not finished yet.'));
     cancel.hidden = FINAL.includes(job.status);
     const modules = job.flow_status && job.flow_status.modules;
-    replace(steps, modules && modules.length ? [h('h2', {}, 'Steps'), h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Step', 'Status', 'Job'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, modules.map((m) => h('tr', {}, h('td', {}, m.id),
-        h('td', {}, h('span', { class: 'badge' }, String(m.type || '').replace(/^([A-Z])/, (c) => c.toLowerCase()))),
-        h('td', {}, m.job ? h('a', { href: `#/w/${ws}/runs/${m.job}` }, String(m.job).slice(0, 8)) : '—'))))))] : null);
+    replace(steps, modules && modules.length ? [h('h2', {}, 'Steps'), h('div', { class: 'table-wrap' }, h('table', { id: 'steps' },
+      h('thead', {}, h('tr', {}, ['Step', 'Kind', 'Status', 'Run'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, modules.map((m) => h('tr', { 'data-step': m.id }, h('td', {}, m.id), h('td', {}, m.module_type || '—'),
+        h('td', {}, stepBadge(m.type)),
+        h('td', {}, m.job ? h('a', { href: `#/w/${ws}/runs/${m.job}`, 'aria-label': `Run of the step ${m.id}` }, String(m.job).slice(0, 8)) : '—'))))))] : null);
   };
 
   // Live logs: the stream sends every log line after `offset`; it ends when the job does.
@@ -98,9 +106,9 @@ export async function render(main, ctx) {
     h('div', { class: 'actions' }, cancel, job.job_kind !== 'flowscript' ? rerun : null,
       h('a', { href: `#/w/${ws}/runs${job.script_path ? '?path=' + encodeURIComponent(job.script_path) : ''}` }, 'All runs of this path')),
     facts,
+    steps,
     h('h2', {}, 'Arguments'), h('pre', { id: 'args' }, json(job.args || {})),
     h('h2', {}, 'Logs'), logs,
-    h('h2', {}, 'Result'), result,
-    steps);
+    h('h2', {}, 'Result'), result);
   return `Run ${id.slice(0, 8)}`;
 }
