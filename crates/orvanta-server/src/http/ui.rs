@@ -54,6 +54,8 @@ static ASSETS: &[Asset] = assets![
     "js/pages/scripts.js",
     "js/pages/triggers.js",
     "js/pages/script.js",
+    "js/pages/settings.js",
+    "js/pages/ws_webhook.js",
     "js/schema_form.js",
     "js/webhooks.js",
 ];

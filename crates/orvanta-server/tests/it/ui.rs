@@ -121,8 +121,21 @@ async fn a_person_uses_the_ui_in_chromium() {
         std::path::Path::new(&chromium).exists(),
         "Chromium is missing at {chromium}: `apt-get install chromium chromium-driver` (.ci/test does)"
     );
-    let app = spawn_app();
+    let mut opts = Opts::default();
+    // The workspace webhook goes to a receiver the browser test runs on this machine.
+    opts.env.push(("ORVANTA_WEBHOOK_ALLOW_PRIVATE".into(), "true".into()));
+    let app = start(opts);
     let password = "ui-test-password-1";
+    // A user the Workspace settings page adds to `demo`.
+    let r = app
+        .client
+        .post(app.url("/api/users/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"email": "dev@example.com", "password": "dev-password-1", "super_admin": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let r = app
         .client
         .post(app.url("/api/users/setpassword"))

@@ -13,11 +13,13 @@ Environment: ORVANTA_UI_BASE (the server), ORVANTA_UI_EMAIL / ORVANTA_UI_PASSWOR
 /usr/bin/chromium). Playwright downloads no browser: it is given Debian's.
 """
 
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 from playwright.sync_api import expect, sync_playwright
@@ -287,6 +289,74 @@ def flows(page):
     expect(page.locator("#result")).to_contain_text("Hello, ui!")
 
 
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """The workspace webhook's receiver: keeps every event's type and answers 200."""
+
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        Receiver.received.append(json.loads(body).get("type"))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def wait_for(what, test, seconds=20):
+    deadline = time.time() + seconds
+    while not test():
+        assert time.time() < deadline, f"waited {seconds}s for {what}"
+        time.sleep(0.2)
+
+
+def workspace_settings(page):
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook_url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+    try:
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Workspace settings").click()
+        check_page_basics(page, "Workspace settings: demo")
+        # Users and roles.
+        page.get_by_label("Email of a user").fill("dev@example.com")
+        page.get_by_role("button", name="Add to the workspace").click()
+        dev = page.locator('#users tr[data-user="dev"]')
+        expect(dev.get_by_label("Role of dev")).to_have_value("developer")
+        dev.get_by_label("Role of dev").select_option("operator")
+        expect(page.locator("#status")).to_have_text("dev is now operator")
+        page.reload()
+        expect(page.locator('#users tr[data-user="dev"]').get_by_label("Role of dev")).to_have_value("operator")
+        # The webhook: its URL, then its secret.
+        page.get_by_label("URL", exact=True).fill(hook_url)
+        page.get_by_role("button", name="Save the webhook").click()
+        expect(page.locator("#webhook-secret")).not_to_be_empty()
+        expect(page.get_by_label("URL", exact=True)).to_have_value(hook_url)
+        # A folder: made, delivered as CreateFolder to the receiver, seen in the log, replayed.
+        page.get_by_label("New folder name").fill("ui_team")
+        page.get_by_role("button", name="Create the folder").click()
+        expect(page.locator('#folders tr[data-folder="ui_team"]')).to_be_visible()
+        wait_for("CreateFolder at the receiver", lambda: "CreateFolder" in Receiver.received)
+        page.reload()
+        row = page.locator("#deliveries tr", has_text="CreateFolder").first
+        expect(row).to_contain_text("delivered")
+        row.locator("summary").click()
+        expect(row.locator("details table")).to_contain_text("200")
+        shot(page, "workspace-settings")
+        row.get_by_role("button", name=re.compile(r"^Replay the event")).click()
+        wait_for("the replayed CreateFolder", lambda: Receiver.received.count("CreateFolder") >= 2)
+        # The folder goes; the operator leaves.
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Delete the folder ui_team").click()
+        expect(page.locator('#folders tr[data-folder="ui_team"]')).to_have_count(0)
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Remove dev from demo").click()
+        expect(page.locator('#users tr[data-user="dev"]')).to_have_count(0)
+    finally:
+        receiver.shutdown()
+
+
 def tokens(page):
     page.get_by_role("link", name=re.compile(r"^Account")).click()
     check_page_basics(page, "Account settings")
@@ -341,7 +411,8 @@ def narrow_screen(browser):
     page.get_by_label("Token", exact=True).fill(ADMIN_TOKEN)
     page.get_by_role("button", name="Log in with the token").click()
     expect(page).to_have_url(re.compile(r"#/w/demo/scripts$"))
-    for where in ["#/w/demo/scripts", f"#/w/demo/scripts/get/{SCRIPT}", "#/w/demo/runs", "#/account"]:
+    for where in ["#/w/demo/scripts", f"#/w/demo/scripts/get/{SCRIPT}", "#/w/demo/flows", f"#/w/demo/flows/get/{FLOW}",
+                  "#/w/demo/runs", "#/w/demo/settings", "#/account"]:
         page.goto(BASE + "/" + where)
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
@@ -392,6 +463,7 @@ def main():
                 ("runs", lambda: runs_page(page)),
                 ("live logs", lambda: live_logs(page)),
                 ("flows", lambda: flows(page)),
+                ("workspace settings", lambda: workspace_settings(page)),
                 ("tokens", lambda: tokens(page)),
                 ("narrow screen", lambda: narrow_screen(browser)),
                 ("log out", lambda: log_out(page)),

@@ -11,6 +11,7 @@ import * as flow from './pages/flow.js';
 import * as runs from './pages/runs.js';
 import * as job from './pages/job.js';
 import * as account from './pages/account.js';
+import * as settings from './pages/settings.js';
 
 /** Who is logged in and where: filled after login. */
 const session = { user: null, workspaces: [], ws: null };
@@ -28,6 +29,7 @@ const ROUTES = [
   [/^\/w\/([^/]+)\/flows\/get\/(.+)$/, flow, { nav: 'flows' }],
   [/^\/w\/([^/]+)\/runs$/, runs, { nav: 'runs' }],
   [/^\/w\/([^/]+)\/runs\/([0-9a-fA-F-]+)$/, job, { nav: 'runs' }],
+  [/^\/w\/([^/]+)\/settings$/, settings, { nav: 'settings' }],
   [/^\/account$/, account, { nav: 'account' }],
 ];
 
@@ -35,6 +37,7 @@ const NAV = [
   ['scripts', 'Scripts', (ws) => `#/w/${ws}/scripts`],
   ['flows', 'Flows', (ws) => `#/w/${ws}/flows`],
   ['runs', 'Runs', (ws) => `#/w/${ws}/runs`],
+  ['settings', 'Workspace settings', (ws) => `#/w/${ws}/settings`],
 ];
 
 /** Goes to a page of the app (`/w/demo/scripts`, with or without the `#`). */
@@ -150,7 +153,7 @@ function wireShell() {
     const ws = ev.target.value;
     localStorage.setItem('orvanta.ws', ws);
     const { path } = parseHash();
-    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs)/) || [])[1] || 'scripts';
+    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs|settings)/) || [])[1] || 'scripts';
     navigate(`/w/${ws}/${section}`);
   });
   document.getElementById('logout').addEventListener('click', async () => {
