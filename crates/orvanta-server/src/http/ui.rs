@@ -48,6 +48,8 @@ static ASSETS: &[Asset] = assets![
     "js/pages/account.js",
     "js/pages/flow.js",
     "js/pages/flows.js",
+    "js/pages/inbound.js",
+    "js/pages/inbound_hook.js",
     "js/pages/login.js",
     "js/pages/runs.js",
     "js/pages/job.js",

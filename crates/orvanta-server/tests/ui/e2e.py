@@ -21,6 +21,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
@@ -289,6 +291,53 @@ def flows(page):
     expect(page.locator("#result")).to_contain_text("Hello, ui!")
 
 
+def post(url, body, headers):
+    """POSTs JSON as a platform would; answers the status."""
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def inbound(page):
+    """An inbound webhook made in the page, called as a platform would, its history read and replayed."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbound webhooks").click()
+    check_page_basics(page, "Inbound webhooks")
+    page.get_by_label("Name", exact=True).fill("orders")
+    page.get_by_label("Verifier").select_option("header")
+    page.get_by_label("Required headers").fill("X-Key: k-ui-test")
+    page.get_by_label("Flows to start").fill(FLOW)
+    page.get_by_role("button", name="Create the inbound webhook").click()
+    check_page_basics(page, "Inbound webhook orders")
+    expect(page.locator("main .lead")).to_have_text("not verified yet")
+    url = page.locator("#inbound-url").inner_text()
+    assert url.startswith(BASE + "/webhook/"), url
+    assert post(url, {"name": "forged"}, {}) == 401
+    status = post(url, {"name": "inbound"}, {"X-Key": "k-ui-test"})
+    assert 200 <= status < 300, status
+    page.reload()
+    expect(page.locator("main .lead")).to_have_text("verified")
+    rows = page.locator("#events tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="refused")).to_have_count(1)
+    good = rows.filter(has_text="verified").first
+    good.locator("summary").click()
+    expect(good.locator(".event-body")).to_contain_text('"inbound"')
+    expect(good.locator("table.headers")).to_contain_text("x-key")
+    shot(page, "inbound-history")
+    # The flow it started.
+    good.get_by_role("link", name=re.compile(r"^Run ")).first.click()
+    expect(page.locator("#job-status")).to_have_text("success", timeout=60_000)
+    expect(page.locator("#result")).to_contain_text("HELLO, INBOUND!")
+    page.go_back()
+    # Replayed: a new record of it, and a new run.
+    page.locator("#events tbody tr", has_text="verified").first.get_by_role("button", name=re.compile(r"^Replay")).click()
+    expect(page.locator("#events tbody tr")).to_have_count(3)
+    expect(page.locator("#events tbody")).to_contain_text("replay of")
+
+
 class Receiver(http.server.BaseHTTPRequestHandler):
     """The workspace webhook's receiver: keeps every event's type and answers 200."""
 
@@ -412,7 +461,7 @@ def narrow_screen(browser):
     page.get_by_role("button", name="Log in with the token").click()
     expect(page).to_have_url(re.compile(r"#/w/demo/scripts$"))
     for where in ["#/w/demo/scripts", f"#/w/demo/scripts/get/{SCRIPT}", "#/w/demo/flows", f"#/w/demo/flows/get/{FLOW}",
-                  "#/w/demo/runs", "#/w/demo/settings", "#/account"]:
+                  "#/w/demo/runs", "#/w/demo/inbound", "#/w/demo/settings", "#/account"]:
         page.goto(BASE + "/" + where)
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
@@ -463,6 +512,7 @@ def main():
                 ("runs", lambda: runs_page(page)),
                 ("live logs", lambda: live_logs(page)),
                 ("flows", lambda: flows(page)),
+                ("inbound webhooks", lambda: inbound(page)),
                 ("workspace settings", lambda: workspace_settings(page)),
                 ("tokens", lambda: tokens(page)),
                 ("narrow screen", lambda: narrow_screen(browser)),

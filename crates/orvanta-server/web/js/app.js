@@ -12,6 +12,8 @@ import * as runs from './pages/runs.js';
 import * as job from './pages/job.js';
 import * as account from './pages/account.js';
 import * as settings from './pages/settings.js';
+import * as inbound from './pages/inbound.js';
+import * as inboundHook from './pages/inbound_hook.js';
 
 /** Who is logged in and where: filled after login. */
 const session = { user: null, workspaces: [], ws: null };
@@ -29,6 +31,8 @@ const ROUTES = [
   [/^\/w\/([^/]+)\/flows\/get\/(.+)$/, flow, { nav: 'flows' }],
   [/^\/w\/([^/]+)\/runs$/, runs, { nav: 'runs' }],
   [/^\/w\/([^/]+)\/runs\/([0-9a-fA-F-]+)$/, job, { nav: 'runs' }],
+  [/^\/w\/([^/]+)\/inbound$/, inbound, { nav: 'inbound' }],
+  [/^\/w\/([^/]+)\/inbound\/([^/]+)$/, inboundHook, { nav: 'inbound' }],
   [/^\/w\/([^/]+)\/settings$/, settings, { nav: 'settings' }],
   [/^\/account$/, account, { nav: 'account' }],
 ];
@@ -37,6 +41,7 @@ const NAV = [
   ['scripts', 'Scripts', (ws) => `#/w/${ws}/scripts`],
   ['flows', 'Flows', (ws) => `#/w/${ws}/flows`],
   ['runs', 'Runs', (ws) => `#/w/${ws}/runs`],
+  ['inbound', 'Inbound webhooks', (ws) => `#/w/${ws}/inbound`],
   ['settings', 'Workspace settings', (ws) => `#/w/${ws}/settings`],
 ];
 
@@ -153,7 +158,7 @@ function wireShell() {
     const ws = ev.target.value;
     localStorage.setItem('orvanta.ws', ws);
     const { path } = parseHash();
-    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs|settings)/) || [])[1] || 'scripts';
+    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs|inbound|settings)/) || [])[1] || 'scripts';
     navigate(`/w/${ws}/${section}`);
   });
   document.getElementById('logout').addEventListener('click', async () => {
