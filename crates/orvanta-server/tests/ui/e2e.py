@@ -338,6 +338,35 @@ def inbound(page):
     expect(page.locator("#events tbody")).to_contain_text("replay of")
 
 
+def custom_routes(page):
+    """A route made in the page answers at its URL, its path parameter an argument."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Custom routes").click()
+    check_page_basics(page, "Custom HTTP routes")
+    page.get_by_label("Path of the route").fill("u/admin/ui_route")
+    page.get_by_label("Route", exact=True).fill("ui/hello/:name")
+    page.get_by_label("Script or flow path").fill(SCRIPT)
+    page.get_by_label("Authentication").select_option("none")
+    page.get_by_label("Answer").select_option("sync")
+    page.get_by_role("button", name="Create the route").click()
+    row = page.locator('#routes tr[data-route="u/admin/ui_route"]')
+    expect(row).to_be_visible()
+    url = row.locator(".route-url").inner_text()
+    assert url.endswith("/ui/hello/:name"), url
+    req = urllib.request.Request(url.replace(":name", "route"), b'{"times": 1}', {"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert json.loads(r.read()) == {"greeting": "Hello, route!", "ticks": 1}
+    # The same route again: the API's refusal, in its words.
+    page.get_by_label("Path of the route").fill("u/admin/ui_route2")
+    page.get_by_label("Route", exact=True).fill("ui/hello/:other")
+    page.get_by_label("Script or flow path").fill(SCRIPT)
+    page.get_by_role("button", name="Create the route").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    shot(page, "custom-routes")
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Delete the route u/admin/ui_route").click()
+    expect(page.locator('#routes tr[data-route="u/admin/ui_route"]')).to_have_count(0)
+
+
 class Receiver(http.server.BaseHTTPRequestHandler):
     """The workspace webhook's receiver: keeps every event's type and answers 200."""
 
@@ -461,7 +490,8 @@ def narrow_screen(browser):
     page.get_by_role("button", name="Log in with the token").click()
     expect(page).to_have_url(re.compile(r"#/w/demo/scripts$"))
     for where in ["#/w/demo/scripts", f"#/w/demo/scripts/get/{SCRIPT}", "#/w/demo/flows", f"#/w/demo/flows/get/{FLOW}",
-                  "#/w/demo/runs", "#/w/demo/inbound", "#/w/demo/settings", "#/account"]:
+                  "#/w/demo/runs", "#/w/demo/inbound", "#/w/demo/routes", "#/w/demo/settings",
+                  "#/account"]:
         page.goto(BASE + "/" + where)
         expect(page.locator("main h1")).to_be_visible()
         page.wait_for_load_state("networkidle")
@@ -513,6 +543,7 @@ def main():
                 ("live logs", lambda: live_logs(page)),
                 ("flows", lambda: flows(page)),
                 ("inbound webhooks", lambda: inbound(page)),
+                ("custom routes", lambda: custom_routes(page)),
                 ("workspace settings", lambda: workspace_settings(page)),
                 ("tokens", lambda: tokens(page)),
                 ("narrow screen", lambda: narrow_screen(browser)),

@@ -14,6 +14,7 @@ import * as account from './pages/account.js';
 import * as settings from './pages/settings.js';
 import * as inbound from './pages/inbound.js';
 import * as inboundHook from './pages/inbound_hook.js';
+import * as routes from './pages/routes.js';
 
 /** Who is logged in and where: filled after login. */
 const session = { user: null, workspaces: [], ws: null };
@@ -33,6 +34,7 @@ const ROUTES = [
   [/^\/w\/([^/]+)\/runs\/([0-9a-fA-F-]+)$/, job, { nav: 'runs' }],
   [/^\/w\/([^/]+)\/inbound$/, inbound, { nav: 'inbound' }],
   [/^\/w\/([^/]+)\/inbound\/([^/]+)$/, inboundHook, { nav: 'inbound' }],
+  [/^\/w\/([^/]+)\/routes$/, routes, { nav: 'routes' }],
   [/^\/w\/([^/]+)\/settings$/, settings, { nav: 'settings' }],
   [/^\/account$/, account, { nav: 'account' }],
 ];
@@ -42,6 +44,7 @@ const NAV = [
   ['flows', 'Flows', (ws) => `#/w/${ws}/flows`],
   ['runs', 'Runs', (ws) => `#/w/${ws}/runs`],
   ['inbound', 'Inbound webhooks', (ws) => `#/w/${ws}/inbound`],
+  ['routes', 'Custom routes', (ws) => `#/w/${ws}/routes`],
   ['settings', 'Workspace settings', (ws) => `#/w/${ws}/settings`],
 ];
 
@@ -158,7 +161,7 @@ function wireShell() {
     const ws = ev.target.value;
     localStorage.setItem('orvanta.ws', ws);
     const { path } = parseHash();
-    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs|inbound|settings)/) || [])[1] || 'scripts';
+    const section = (path.match(/^\/w\/[^/]+\/(scripts|flows|runs|inbound|routes|settings)/) || [])[1] || 'scripts';
     navigate(`/w/${ws}/${section}`);
   });
   document.getElementById('logout').addEventListener('click', async () => {
