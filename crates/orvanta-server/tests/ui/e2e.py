@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 
 BASE = os.environ["ORVANTA_UI_BASE"].rstrip("/")
@@ -73,10 +74,27 @@ def copy(page, button_name):
     return page.evaluate("navigator.clipboard.readText()")
 
 
+AXE = Axe()
+checked = []
+
+
+def accessible(page, name):
+    """axe-core's WCAG 2 A and AA rules (labels, roles, names, contrast, ...) find nothing on the page as it is."""
+    page.wait_for_load_state("networkidle")
+    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    found = results.response["violations"]
+    assert not found, f"accessibility violations on {name}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}: " + "; ".join(n["target"][0] if isinstance(n["target"][0], str) else str(n["target"]) for n in v["nodes"][:5])
+        for v in found
+    )
+    checked.append(name)
+
+
 def check_page_basics(page, title):
-    """Every page: its title, one h1, the main landmark, and no console errors so far."""
+    """Every page: its title, one h1, and axe-core's accessibility rules."""
     expect(page).to_have_title(re.compile(re.escape(title) + r" · Orvanta$"))
     expect(page.locator("main h1")).to_have_count(1)
+    accessible(page, title)
 
 
 def log_in(page):
@@ -208,6 +226,7 @@ def runs_page(page):
     expect(page.locator("#job-status")).to_have_text("success")
     expect(page.locator("#result")).to_contain_text('"greeting": "Hello, curl!"')
     expect(page.locator("#logs")).to_contain_text("tick 1 for curl")
+    accessible(page, "a run")
     shot(page, "run-from-curl")
 
 
@@ -285,6 +304,7 @@ def flows(page):
     expect(steps.locator('tr[data-step="greet"]')).to_contain_text("success")
     expect(steps.locator('tr[data-step="shout"]')).to_contain_text("success")
     expect(page.locator("#result")).to_contain_text("HELLO, UI!")
+    accessible(page, "a flow run")
     shot(page, "flow-done")
     # A step's own run.
     page.get_by_role("link", name="Run of the step greet").click()
@@ -494,7 +514,7 @@ def narrow_screen(browser):
                   "#/account"]:
         page.goto(BASE + "/" + where)
         expect(page.locator("main h1")).to_be_visible()
-        page.wait_for_load_state("networkidle")
+        accessible(page, f"{where} on a narrow screen")
         wide = page.evaluate("document.documentElement.scrollWidth")
         if wide > 375:
             culprits = page.evaluate(
@@ -559,7 +579,7 @@ def main():
             raise
         finally:
             browser.close()
-    print(f"ui e2e passed; screenshots in {SHOTS}")
+    print(f"ui e2e passed; pages checked by axe-core: {len(checked)}; screenshots in {SHOTS}")
 
 
 if __name__ == "__main__":

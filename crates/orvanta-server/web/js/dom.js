@@ -83,3 +83,16 @@ export function statusBadge(status) {
 export function formValues(form) {
   return Object.fromEntries(new FormData(form).entries());
 }
+
+/**
+ * A box that scrolls a wide table sideways on a narrow screen: a named
+ * region the keyboard can reach (Tab, then the arrow keys), named after the
+ * table's caption or label.
+ */
+export function scrollBox(table) {
+  const box = h('div', { class: 'table-wrap', tabindex: '0', role: 'region' }, table);
+  const labelledBy = table.getAttribute('aria-labelledby');
+  if (labelledBy) box.setAttribute('aria-labelledby', labelledBy);
+  else box.setAttribute('aria-label', (table.querySelector('caption') || {}).textContent || table.getAttribute('aria-label') || 'Table');
+  return box;
+}

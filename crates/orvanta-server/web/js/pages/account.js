@@ -3,7 +3,7 @@
 // creating one (shown once, with a copy button) and deleting one.
 
 import { get, post, del } from '../api.js';
-import { h, replace, errorBox, copyButton, when, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when, announce } from '../dom.js';
 
 const DAY = 86400000;
 
@@ -81,7 +81,7 @@ export async function render(main, ctx) {
     h('p', { class: 'lead' }, `${user.email} · ${user.username}${user.super_admin ? ' · super admin' : ''}`),
     h('h2', {}, 'Tokens'),
     err, shown,
-    h('div', { class: 'table-wrap' }, h('table', { id: 'tokens' },
+    scrollBox(h('table', { id: 'tokens' },
       h('caption', { class: 'sr' }, 'Your tokens'),
       h('thead', {}, h('tr', {}, ['Label', 'Prefix', 'Created', 'Expires', 'Last used', 'Scopes', ''].map((t, i) =>
         h('th', { scope: 'col', class: i === 2 || i === 4 ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),

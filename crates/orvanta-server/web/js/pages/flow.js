@@ -3,7 +3,7 @@
 // OpenFlow JSON.
 
 import { get, wsPath, encPath } from '../api.js';
-import { h, replace, when } from '../dom.js';
+import { scrollBox, h, replace, when } from '../dom.js';
 import { schemaForm } from '../schema_form.js';
 import { triggers, tokensOf } from './triggers.js';
 import { runFormOf } from './script.js';
@@ -35,7 +35,7 @@ export async function render(main, ctx) {
     runFormOf(ctx, form, wsPath(ws, `/jobs/run/fv/${f.version_id}`), trig.redraw, 'flow'),
     trig.elements,
     h('h2', {}, 'Versions'),
-    h('div', { class: 'table-wrap' }, h('table', { id: 'versions' },
+    scrollBox(h('table', { id: 'versions' },
       h('thead', {}, h('tr', {}, ['Version', 'Saved', 'By', 'Summary'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, history.map((v) => h('tr', {}, h('td', {}, h('code', {}, String(v.version_id))), h('td', {}, when(v.created_at)),
         h('td', {}, v.created_by), h('td', {}, v.summary || '')))))),

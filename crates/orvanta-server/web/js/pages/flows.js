@@ -3,7 +3,7 @@
 // the API's validation — are shown next to the field they are about.
 
 import { get, post, wsPath, encPath } from '../api.js';
-import { h, replace, errorBox, when } from '../dom.js';
+import { scrollBox, h, replace, errorBox, when } from '../dom.js';
 
 export async function render(main, ctx) {
   if (ctx.opts.mode === 'new') return edit(main, ctx, null);
@@ -41,7 +41,7 @@ async function list(main, ctx) {
     h('div', { class: 'actions' }, h('a', { class: 'button', href: `#/w/${ws}/flows/new` }, 'New flow')),
     h('div', { class: 'filters', role: 'search' }, h('div', {}, h('label', { for: 'search' }, 'Search by path'), search)),
     count,
-    h('div', { class: 'table-wrap' }, h('table', {},
+    scrollBox(h('table', {},
       h('caption', { class: 'sr' }, `Flows of the workspace ${ws}`),
       h('thead', {}, h('tr', {}, ['Path', 'Summary', 'Version', 'Saved', ''].map((t, i) =>
         h('th', { scope: 'col', class: i === 2 || i === 3 ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),

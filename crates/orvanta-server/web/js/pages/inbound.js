@@ -3,7 +3,7 @@
 // each verified event starts).
 
 import { get, post, wsPath } from '../api.js';
-import { h, replace, errorBox, copyButton, when } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when } from '../dom.js';
 
 const PLATFORMS = ['custom', 'github', 'slack', 'stripe', 'teams', 'sendgrid'];
 const VERIFIERS = ['header', 'github', 'slack', 'stripe', 'teams', 'sendgrid', 'standard_webhooks'];
@@ -60,7 +60,7 @@ export async function render(main, ctx) {
   replace(main,
     h('h1', {}, 'Inbound webhooks'),
     h('p', { class: 'lead' }, 'URLs for platforms that sign their requests instead of sending a token.'),
-    h('div', { class: 'table-wrap' }, h('table', { id: 'inbound' },
+    scrollBox(h('table', { id: 'inbound' },
       h('caption', { class: 'sr' }, 'Inbound webhook definitions'),
       h('thead', {}, h('tr', {}, ['Name', 'Platform / verifier', 'URL', 'State', 'Created'].map((t, i) => h('th', { scope: 'col', class: i === 4 ? 'opt' : null }, t)))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 5 }, 'No inbound webhooks yet.'))))),

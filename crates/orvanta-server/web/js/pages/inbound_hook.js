@@ -4,7 +4,7 @@
 // with replay.
 
 import { get, post, del, wsPath } from '../api.js';
-import { h, replace, errorBox, copyButton, when, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when, announce } from '../dom.js';
 import { verifiedBadge } from './inbound.js';
 
 const OUTCOME = { verified: 'success', answered: 'success', duplicate: 'queued', ignored: 'queued' };
@@ -73,7 +73,7 @@ export async function render(main, ctx) {
       h('dt', {}, 'Created'), h('dd', {}, `${when(d.created_at)} by ${d.created_by}`)),
     h('div', { class: 'actions' }, remove),
     h('h2', { id: 'history-title' }, 'Execution history'),
-    h('div', { class: 'table-wrap' }, h('table', { id: 'events', 'aria-labelledby': 'history-title' },
+    scrollBox(h('table', { id: 'events', 'aria-labelledby': 'history-title' },
       h('thead', {}, h('tr', {}, ['Received', 'Verification', 'Headers matched', 'Jobs', 'Replay of', ''].map((t, i) =>
         h('th', { scope: 'col', class: i === 2 || i === 4 ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 6 }, 'No requests yet.'))))));

@@ -3,7 +3,7 @@
 // re-run buttons.
 
 import { get, post, wsPath, encPath } from '../api.js';
-import { h, replace, errorBox, when, statusBadge, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, when, statusBadge, announce } from '../dom.js';
 
 const FINAL = ['success', 'failure', 'canceled'];
 
@@ -20,7 +20,7 @@ export async function render(main, ctx) {
   const { ws } = ctx;
   const id = ctx.params[1];
   let job = await get(wsPath(ws, `/jobs_u/get/${id}?no_logs=true`));
-  const logs = h('pre', { class: 'logs', id: 'logs', tabindex: '0', 'aria-label': 'Logs', 'aria-live': 'off' });
+  const logs = h('pre', { class: 'logs', id: 'logs', tabindex: '0', role: 'log', 'aria-label': 'Logs', 'aria-live': 'off' });
   const status = h('span', { id: 'job-status' });
   const facts = h('dl', { class: 'facts' });
   const result = h('div', { id: 'job-result' });
@@ -48,7 +48,7 @@ export async function render(main, ctx) {
       : h('p', { class: 'hint' }, 'Not finished yet.'));
     cancel.hidden = FINAL.includes(job.status);
     const modules = job.flow_status && job.flow_status.modules;
-    replace(steps, modules && modules.length ? [h('h2', {}, 'Steps'), h('div', { class: 'table-wrap' }, h('table', { id: 'steps' },
+    replace(steps, modules && modules.length ? [h('h2', {}, 'Steps'), scrollBox(h('table', { id: 'steps' },
       h('thead', {}, h('tr', {}, ['Step', 'Kind', 'Status', 'Run'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, modules.map((m) => h('tr', { 'data-step': m.id }, h('td', {}, m.id), h('td', {}, m.module_type || '—'),
         h('td', {}, stepBadge(m.type)),

@@ -3,7 +3,7 @@
 // delete. (The OpenAPI export joins this page once the API serves it.)
 
 import { get, post, del, wsPath, encPath } from '../api.js';
-import { h, replace, errorBox, copyButton, when } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when } from '../dom.js';
 
 const METHODS = ['post', 'get', 'put', 'patch', 'delete'];
 const AUTH = [['windmill', 'a token (Authorization: Bearer)'], ['none', 'none: anyone may call it'], ['api_key', 'an API key (resource)'],
@@ -55,7 +55,7 @@ export async function render(main, ctx) {
   replace(main,
     h('h1', {}, 'Custom HTTP routes'),
     h('p', { class: 'lead' }, 'Your own URLs for scripts and flows, with the authentication you choose.'),
-    h('div', { class: 'table-wrap' }, h('table', { id: 'routes' },
+    scrollBox(h('table', { id: 'routes' },
       h('caption', { class: 'sr' }, 'Custom HTTP routes'),
       h('thead', {}, h('tr', {}, ['Path', 'URL', 'Runs', 'Authentication', 'Answer', 'Edited', ''].map((t, i) =>
         h('th', { scope: 'col', class: [3, 4, 5].includes(i) ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),

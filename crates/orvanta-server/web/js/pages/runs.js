@@ -3,7 +3,7 @@
 // still queued or running.
 
 import { get, wsPath } from '../api.js';
-import { h, replace, when, statusBadge } from '../dom.js';
+import { scrollBox, h, replace, when, statusBadge } from '../dom.js';
 
 const STATUSES = ['', 'queued', 'running', 'success', 'failure', 'canceled'];
 const TRIGGERS = ['', 'webhook', 'webhook_sync', 'stream', 'ui', 'api', 'flow'];
@@ -62,7 +62,7 @@ export async function render(main, ctx) {
     ctx.navigate(`/w/${ws}/runs${q.toString() ? '?' + q : ''}`);
   });
   replace(main, h('h1', {}, 'Runs'), form,
-    h('div', { class: 'table-wrap' }, h('table', { id: 'runs' },
+    scrollBox(h('table', { id: 'runs' },
       h('caption', { class: 'sr' }, 'Runs, newest first'),
       h('thead', {}, h('tr', {}, ['Run', 'Path', 'Status', 'Trigger', 'Created', 'Duration', 'By'].map((t, i) =>
         h('th', { scope: 'col', class: [3, 5, 6].includes(i) ? 'opt' : null }, t)))),

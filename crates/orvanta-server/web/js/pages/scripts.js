@@ -2,7 +2,7 @@
 // script or saves a new version of one (each save is a new hash).
 
 import { get, post, wsPath, encPath } from '../api.js';
-import { h, replace, errorBox, when } from '../dom.js';
+import { scrollBox, h, replace, errorBox, when } from '../dom.js';
 
 export async function render(main, ctx) {
   if (ctx.opts.mode === 'new') return edit(main, ctx, null);
@@ -42,7 +42,7 @@ async function list(main, ctx) {
     h('div', { class: 'actions' }, h('a', { class: 'button', href: `#/w/${ws}/scripts/new` }, 'New script')),
     h('div', { class: 'filters', role: 'search' }, h('div', {}, h('label', { for: 'search' }, 'Search by path'), search)),
     count,
-    h('div', { class: 'table-wrap' }, h('table', {},
+    scrollBox(h('table', {},
       h('caption', { class: 'sr' }, `Scripts of the workspace ${ws}`),
       h('thead', {}, h('tr', {}, ['Path', 'Summary', 'Language', 'Hash', 'Created', ''].map((t, i) =>
         h('th', { scope: 'col', class: i === 3 || i === 4 ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),

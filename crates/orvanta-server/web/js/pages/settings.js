@@ -4,7 +4,7 @@
 // admins only), so a developer still sees the parts it may.
 
 import { get, post, del, wsPath } from '../api.js';
-import { h, replace, errorBox, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, announce } from '../dom.js';
 import { webhookSection } from './ws_webhook.js';
 
 const ROLES = ['admin', 'developer', 'operator'];
@@ -58,7 +58,7 @@ function usersPart(ctx, users, reload) {
     try { await post(wsPath(ws, '/workspaces/add_user'), { email: form.elements.email.value.trim(), role: form.elements.role.value }); reload(); }
     catch (e) { replace(err, errorBox(e)); }
   });
-  return [err, h('div', { class: 'table-wrap' }, h('table', { id: 'users', 'aria-labelledby': 'users-title' },
+  return [err, scrollBox(h('table', { id: 'users', 'aria-labelledby': 'users-title' },
     h('thead', {}, h('tr', {}, ['User', 'Email', 'Role', '', ''].map((t, i) => h('th', { scope: 'col', class: i === 3 ? 'opt' : null }, t || h('span', { class: 'sr' }, i === 3 ? 'Instance role' : 'Actions'))))),
     h('tbody', {}, rows))), form];
 }
@@ -86,7 +86,7 @@ function foldersPart(ctx, folders, reload) {
     try { await post(wsPath(ws, '/folders/create'), { name: form.elements.name.value.trim(), summary: form.elements.summary.value }); reload(); }
     catch (e) { replace(err, errorBox(e)); }
   });
-  return [err, h('div', { class: 'table-wrap' }, h('table', { id: 'folders', 'aria-labelledby': 'folders-title' },
+  return [err, scrollBox(h('table', { id: 'folders', 'aria-labelledby': 'folders-title' },
     h('thead', {}, h('tr', {}, ['Folder', 'Owners', 'Writers', 'Readers', ''].map((t, i) => h('th', { scope: 'col', class: i === 2 || i === 3 ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 5 }, 'No folders yet.'))))), form];
 }

@@ -4,7 +4,7 @@
 // for this runnable (shown once, then filled into every command).
 
 import { get, post } from '../api.js';
-import { h, replace, errorBox, copyButton, when, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when, announce } from '../dom.js';
 import { webhooks, curl, hookUrl } from '../webhooks.js';
 
 /**
@@ -18,7 +18,7 @@ export function triggers({ ws, kind, path, pinned, form, tokens }) {
   const hooks = webhooks(location.origin, ws, kind, path, pinned);
   const shown = hooks.map((hk) => {
     const url = h('code', {});
-    const cmd = h('pre', { 'aria-label': `curl for ${hk.label}` });
+    const cmd = h('pre', {});
     const el = h('section', { class: 'hook', 'data-hook': hk.id, 'aria-labelledby': `hook-${hk.id}` },
       h('h4', { id: `hook-${hk.id}` }, hk.label),
       h('p', { class: 'hint' }, hk.says),
@@ -38,7 +38,7 @@ export function triggers({ ws, kind, path, pinned, form, tokens }) {
 
   const listed = h('div', { id: 'webhook-tokens' });
   const drawTokens = (list) => replace(listed, list.length
-    ? h('div', { class: 'table-wrap' }, h('table', {}, h('caption', {}, `Webhook tokens of this ${kind}`),
+    ? scrollBox(h('table', {}, h('caption', {}, `Webhook tokens of this ${kind}`),
       h('thead', {}, h('tr', {}, ['Label', 'Prefix', 'Created', 'Expires'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, list.map((t) => h('tr', {}, h('td', {}, t.label), h('td', {}, h('code', {}, t.token_prefix)),
         h('td', {}, when(t.created_at)), h('td', {}, t.expiration ? when(t.expiration) : 'never'))))))

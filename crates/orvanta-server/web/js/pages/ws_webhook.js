@@ -3,7 +3,7 @@
 // attempt log on demand, and replay.
 
 import { get, post, wsPath } from '../api.js';
-import { h, replace, errorBox, copyButton, when, announce } from '../dom.js';
+import { scrollBox, h, replace, errorBox, copyButton, when, announce } from '../dom.js';
 
 export function webhookSection(ctx, settings, log, reload) {
   const { ws } = ctx;
@@ -54,7 +54,7 @@ export function webhookSection(ctx, settings, log, reload) {
     secret ? h('div', { class: 'secret' }, h('code', { id: 'webhook-secret' }, secret), copyButton('Copy the secret', secret), rotate)
       : h('p', { class: 'hint' }, 'Made when a URL is saved the first time.'),
     h('h3', { id: 'deliveries-title' }, 'Delivery log'),
-    h('div', { class: 'table-wrap' }, h('table', { id: 'deliveries', 'aria-labelledby': 'deliveries-title' },
+    scrollBox(h('table', { id: 'deliveries', 'aria-labelledby': 'deliveries-title' },
       h('thead', {}, h('tr', {}, ['Event', 'Type', 'Created', 'State', 'Attempts', ''].map((t) => h('th', { scope: 'col' }, t || h('span', { class: 'sr' }, 'Actions'))))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 6 }, 'No events yet.')))))];
 }
