@@ -154,6 +154,9 @@ def create_script(page):
     expect(page.locator("#saved")).to_be_visible()
     second = page.locator("#saved code").inner_text()
     assert second != saved and re.fullmatch(r"[0-9a-f]{16}", second), (saved, second)
+    # Both versions, newest first.
+    expect(page.locator("#versions tbody tr")).to_have_count(2)
+    expect(page.locator("#versions tbody tr").first).to_contain_text(second)
 
     # The list finds it by part of its path.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Scripts").click()
@@ -218,6 +221,10 @@ def runs_page(page):
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#runs tbody")).to_contain_text("No runs match.")
     page.get_by_label("Status").select_option("")
+    page.get_by_label("Created since").fill("2099-01-01T00:00")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#runs tbody")).to_contain_text("No runs match.")
+    page.get_by_label("Created since").fill("")
     page.get_by_role("button", name="Filter").click()
     shot(page, "runs")
     row = page.locator("#runs tbody tr").first

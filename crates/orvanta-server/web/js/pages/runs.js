@@ -8,17 +8,27 @@ import { scrollBox, h, replace, when, statusBadge } from '../dom.js';
 const STATUSES = ['', 'queued', 'running', 'success', 'failure', 'canceled'];
 const TRIGGERS = ['', 'webhook', 'webhook_sync', 'stream', 'ui', 'api', 'flow'];
 
+/** An RFC 3339 time as a datetime-local field's value (the reader's local time). */
+function localInput(t) {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 export async function render(main, ctx) {
   const { ws, query } = ctx;
   const path = query.get('path') || '';
   const status = query.get('status') || '';
   const trigger = query.get('trigger') || '';
   const steps = query.get('steps') === '1';
+  const since = query.get('since') || '';
   const api = () => {
     const q = new URLSearchParams({ per_page: '50' });
     if (path) q.set('script_path_start', path);
     if (status) q.set('status', status);
     if (trigger) q.set('trigger', trigger);
+    if (since) q.set('since', since);
     if (!steps) q.set('has_null_parent', 'true');
     return wsPath(ws, `/jobs/list?${q}`);
   };
@@ -49,6 +59,8 @@ export async function render(main, ctx) {
       h('input', { id: 'f-path', name: 'path', type: 'search', value: path, placeholder: 'u/admin/' })),
     h('div', {}, ...select('f-status', 'Status', STATUSES, status)),
     h('div', {}, ...select('f-trigger', 'Trigger', TRIGGERS, trigger)),
+    h('div', {}, h('label', { for: 'f-since' }, 'Created since'),
+      h('input', { id: 'f-since', name: 'since', type: 'datetime-local', value: since ? localInput(since) : '' })),
     h('div', {}, h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'steps', checked: steps }), 'Show flow steps')),
     h('div', {}, h('button', { type: 'submit' }, 'Filter')));
   form.addEventListener('submit', (ev) => {
@@ -58,6 +70,7 @@ export async function render(main, ctx) {
     if (f.path.value.trim()) q.set('path', f.path.value.trim());
     if (f['f-status'].value) q.set('status', f['f-status'].value);
     if (f['f-trigger'].value) q.set('trigger', f['f-trigger'].value);
+    if (f.since.value) q.set('since', new Date(f.since.value).toISOString());
     if (f.steps.checked) q.set('steps', '1');
     ctx.navigate(`/w/${ws}/runs${q.toString() ? '?' + q : ''}`);
   });

@@ -2,14 +2,18 @@
 // schema, its webhooks (triggers.js), and its code.
 
 import { get, post, wsPath, encPath } from '../api.js';
-import { h, replace, errorBox, when } from '../dom.js';
+import { scrollBox, h, replace, errorBox, when } from '../dom.js';
 import { schemaForm } from '../schema_form.js';
 import { triggers, tokensOf } from './triggers.js';
 
 export async function render(main, ctx) {
   const { ws } = ctx;
   const path = ctx.params[1];
-  const [s, tokens] = await Promise.all([get(wsPath(ws, `/scripts/get/p/${encPath(path)}`)), tokensOf('script', path)]);
+  const [s, tokens, history] = await Promise.all([
+    get(wsPath(ws, `/scripts/get/p/${encPath(path)}`)),
+    tokensOf('script', path),
+    get(wsPath(ws, `/scripts/history/p/${encPath(path)}`)),
+  ]);
   const saved = ctx.query.get('saved');
   const form = schemaForm(s.schema, 'arg');
   const trig = triggers({ ws, kind: 'script', path: s.path, pinned: s.hash, form, tokens });
@@ -31,6 +35,11 @@ export async function render(main, ctx) {
       s.tag ? [h('dt', {}, 'Tag'), h('dd', {}, s.tag)] : null),
     runForm,
     trig.elements,
+    h('h2', { id: 'versions-title' }, 'Versions'),
+    scrollBox(h('table', { id: 'versions', 'aria-labelledby': 'versions-title' },
+      h('thead', {}, h('tr', {}, ['Hash', 'Saved', 'By', 'Summary'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, history.map((v) => h('tr', {}, h('td', {}, h('code', {}, v.hash || v.script_hash), (v.hash || v.script_hash) === s.hash ? ' (newest)' : null),
+        h('td', {}, when(v.created_at)), h('td', {}, v.created_by), h('td', {}, v.summary || '')))))),
     h('h2', {}, 'Code'),
     h('pre', { id: 'script-code' }, s.content));
   return `${s.path} · Details & Triggers`;
