@@ -16,6 +16,7 @@ mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
 mod objects;
+mod openapi;
 pub mod request_args;
 mod resources;
 pub mod respond;
@@ -43,7 +44,7 @@ pub fn routes() -> Routes {
         .merge(scripts::router())
         .merge(flows::router())
         .merge(resume::router())
-        .merge(jobs_run::with_cors(jobs_run::router()))
+        .merge(jobs_run::router())
         .merge(jobs_read::router())
         .merge(objects::router())
         .merge(inbound::router())
@@ -55,7 +56,8 @@ pub fn routes() -> Routes {
         .merge(variables::router())
         .merge(resources::router())
         .merge(apps::router())
-        .merge(webhook::router());
+        .merge(webhook::router())
+        .merge(openapi::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())
