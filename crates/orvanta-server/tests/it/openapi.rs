@@ -209,6 +209,16 @@ async fn generate_describes_the_webhooks_the_filters_select() {
     assert_error(r.await.unwrap(), 401, "").await;
 }
 
+#[tokio::test]
+async fn windmill_api_from_pypi_generates_and_downloads() {
+    require_module("windmill_api", "windmill-api");
+    let app = spawn_app();
+    let seen =
+        crate::windmill_clients::run("python3", &crate::windmill_clients::compat("windmill_api_openapi.py"), &app);
+    assert_eq!(seen["generate"], json!([200, "From windmill-api", "/api/w/demo/jobs/run/p/u/admin/hello"]), "{seen}");
+    assert_eq!(seen["download"], json!([200, true, "attachment; filename=\"openapi-demo.yaml\""]), "{seen}");
+}
+
 /// Runs a Python tool in a scratch folder (schemathesis leaves its cache in the current one).
 fn python(args: &[&str], package: &str) -> std::process::Output {
     let scratch = tempfile::tempdir().expect("a scratch folder");
