@@ -150,13 +150,21 @@ async fn route_request(state: &AppState, req: Request) -> Result<Response, Refus
         let served: Vec<String> =
             routes.iter().filter(|r| matches(r, &path).is_some()).map(|r| r.record.method.to_uppercase()).collect();
         let shown = format!("/{}", path.join("/"));
-        return Err(no_cors(if served.is_empty() {
-            ApiError::NotFound(format!(
+        if served.is_empty() {
+            return Err(no_cors(ApiError::NotFound(format!(
                 "no custom route answers {shown}; routes are listed by /api/w/{{ws}}/http_triggers/list"
-            ))
-        } else {
+            ))));
+        }
+        let mut served = served;
+        served.sort();
+        served.dedup();
+        let mut resp =
             ApiError::MethodNotAllowed(format!("the route {shown} takes {}, not {method}", served.join(", ")))
-        }));
+                .into_response();
+        if let Ok(allow) = HeaderValue::from_str(&served.join(", ")) {
+            resp.headers_mut().insert(header::ALLOW, allow);
+        }
+        return Ok(with_cors(resp, origin.as_ref(), None));
     };
     let s = &route.settings;
     let cors = s.allowed_origins.clone();

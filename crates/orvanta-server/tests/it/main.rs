@@ -20,6 +20,7 @@ mod languages;
 mod matrix;
 mod notices;
 mod objects;
+mod openapi;
 mod outbound;
 mod postgres;
 mod rendezvous;

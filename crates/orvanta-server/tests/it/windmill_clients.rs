@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
-fn compat(file: &str) -> PathBuf {
+pub(crate) fn compat(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(file)
 }
 
@@ -28,7 +28,7 @@ fn npm_script(file: &str) -> PathBuf {
 }
 
 /// Runs a client script and answers the JSON it printed.
-fn run(program: &str, script: &std::path::Path, app: &TestApp) -> Value {
+pub(crate) fn run(program: &str, script: &std::path::Path, app: &TestApp) -> Value {
     let out = Command::new(program)
         .arg(script)
         .args([app.base.as_str(), app.token.as_str(), "demo"])
