@@ -273,6 +273,15 @@ async fn authenticate(
 ) -> ApiResult<(Request, Principal, Option<Response>)> {
     let s = &route.settings;
     if s.authentication_method == "windmill" {
+        // A token the caller sends on purpose: not the session cookie, which a page of a sibling site could ride.
+        let query = super::request_args::parse_query(req.uri().query());
+        let sent = req.headers().contains_key(header::AUTHORIZATION) || query.iter().any(|(k, _)| k == "token");
+        if !sent {
+            return Err(ApiError::Unauthorized(
+                "no token: this route takes 'Authorization: Bearer <token>' or '?token=<token>' (not the session cookie)"
+                    .into(),
+            ));
+        }
         let (mut parts, body) = req.into_parts();
         let principal = Principal::from_request_parts(&mut parts, state).await?;
         return Ok((Request::from_parts(parts, body), principal, None));

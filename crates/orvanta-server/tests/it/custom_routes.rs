@@ -118,6 +118,11 @@ async fn routes_check_tokens_api_keys_basic_credentials_and_signatures() {
     assert_error(call(&app, "POST", "/r/tok", Some(json!({}))).await, 401, "no token").await;
     let r = app.client.post(app.url("/r/tok")).bearer_auth(TOKEN).json(&json!({"name": "t"})).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let r = app.client.post(app.url(&format!("/r/tok?token={TOKEN}"))).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Not the session cookie: a page of a sibling site could make the browser send it.
+    let r = app.client.post(app.url("/r/tok")).header("cookie", format!("token={TOKEN}")).json(&json!({}));
+    assert_error(r.send().await.unwrap(), 401, "not the session cookie").await;
 
     // Secrets live in a secret variable; the resources refer to it.
     let var = json!({"path": "u/admin/key", "value": "s3cret-key", "is_secret": true, "description": ""});

@@ -22,6 +22,7 @@ mod notices;
 mod objects;
 mod openapi;
 mod outbound;
+mod outbound_events;
 mod postgres;
 mod rendezvous;
 mod request_args;
