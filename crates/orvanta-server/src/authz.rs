@@ -223,6 +223,12 @@ pub fn check_instance(principal: &Principal, action: Action, resource: Instance)
     if principal.job.is_some() && resource == Instance::OwnTokens {
         return Err(ApiError::Forbidden("a job token cannot manage tokens; use a user token".into()));
     }
+    if resource == Instance::Settings && principal.workspace.is_some() {
+        return Err(ApiError::Forbidden(
+            "a token restricted to one workspace cannot manage the instance's settings; use an unrestricted token"
+                .into(),
+        ));
+    }
     if !own && (action != Action::Read || resource == Instance::Settings) && !principal.super_admin {
         return Err(ApiError::Forbidden(format!(
             "only super admins may manage the instance's {domain}; ask one of them"

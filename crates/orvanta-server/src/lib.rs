@@ -15,6 +15,7 @@ pub mod http;
 pub mod inbound;
 pub mod notices;
 pub mod objects;
+pub mod openapi;
 pub mod outbound;
 pub mod runs;
 pub mod secrets;

@@ -44,7 +44,13 @@ async fn routes(state: &AppState) -> ApiResult<Arc<Vec<Loaded>>> {
     let load = async {
         let mut out = Vec::new();
         for record in state.store.list_http_triggers(None).await? {
-            let settings = settings(&record)?;
+            let settings = match settings(&record) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(route = %record.path, workspace = %record.workspace, error = %e, "a custom route is skipped");
+                    continue;
+                }
+            };
             let mut segments: Vec<String> = Vec::new();
             if settings.workspaced_route {
                 segments.push(record.workspace.to_string());
@@ -70,14 +76,36 @@ fn matches(route: &Loaded, path: &[&str]) -> Option<Map<String, Value>> {
     let mut params = Map::new();
     for (seg, got) in route.segments.iter().zip(path) {
         match seg.strip_prefix(':') {
+            Some(_) if got.is_empty() => return None,
             Some(name) => {
-                params.insert(name.to_owned(), Value::String(crate::auth::percent_decode(got)));
+                params.insert(name.to_owned(), Value::String(decode_segment(got)));
             }
             None if seg == got => {}
             None => return None,
         }
     }
     Some(params)
+}
+
+/// A path segment percent-decoded (a `+` stays a `+`; invalid UTF-8 is replaced).
+fn decode_segment(seg: &str) -> String {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The route of `method` that matches `path` best (most static segments, leftmost first).
@@ -122,13 +150,21 @@ async fn route_request(state: &AppState, req: Request) -> Result<Response, Refus
         let served: Vec<String> =
             routes.iter().filter(|r| matches(r, &path).is_some()).map(|r| r.record.method.to_uppercase()).collect();
         let shown = format!("/{}", path.join("/"));
-        return Err(no_cors(if served.is_empty() {
-            ApiError::NotFound(format!(
+        if served.is_empty() {
+            return Err(no_cors(ApiError::NotFound(format!(
                 "no custom route answers {shown}; routes are listed by /api/w/{{ws}}/http_triggers/list"
-            ))
-        } else {
+            ))));
+        }
+        let mut served = served;
+        served.sort();
+        served.dedup();
+        let mut resp =
             ApiError::MethodNotAllowed(format!("the route {shown} takes {}, not {method}", served.join(", ")))
-        }));
+                .into_response();
+        if let Ok(allow) = HeaderValue::from_str(&served.join(", ")) {
+            resp.headers_mut().insert(header::ALLOW, allow);
+        }
+        return Ok(with_cors(resp, origin.as_ref(), None));
     };
     let s = &route.settings;
     let cors = s.allowed_origins.clone();
@@ -143,7 +179,8 @@ async fn route_request(state: &AppState, req: Request) -> Result<Response, Refus
         }
     }
     if method == Method::OPTIONS {
-        return Ok(with_cors(preflight(s), origin.as_ref(), s.allowed_origins.as_deref()));
+        let asked = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+        return Ok(with_cors(preflight(s, asked), origin.as_ref(), s.allowed_origins.as_deref()));
     }
     if method == Method::HEAD {
         return Ok(with_cors(StatusCode::OK.into_response(), origin.as_ref(), s.allowed_origins.as_deref()));
@@ -174,6 +211,9 @@ async fn run(
         "sync_sse" => Mode::Stream,
         _ => Mode::Sync,
     };
+    if s.authentication_method != "windmill" {
+        refuse_run_options(&req)?;
+    }
     let mut query = Vec::new();
     if s.wrap_body {
         query.push(("wrap_body".to_owned(), "true".to_owned()));
@@ -184,65 +224,102 @@ async fn run(
     let extra = Extra { query, args: params, trigger: Some(format!("http:{}", route.record.path)) };
     let events = (mode == Mode::Sync).then(|| state.store.subscribe());
     let started = jobs_run::start_with(state, ws.as_str(), principal, target, req, mode, extra).await?;
-    match mode {
-        Mode::Async => Ok(jobs_run::async_answer(&started)),
-        Mode::Stream => Ok(super::jobs_stream::stream_started(state, &started).await),
+    let mut resp = match mode {
+        Mode::Async => jobs_run::async_answer(&started),
+        Mode::Stream => super::jobs_stream::stream_started(state, &started).await,
         Mode::Sync => match jobs_run::require_worker(state, &started).await {
-            Ok(()) => jobs_run::sync_answer(state, &started, events).await,
-            Err(refused) => Ok(refused),
+            Ok(()) => jobs_run::sync_answer(state, &started, events).await?,
+            Err(refused) => refused,
         },
+    };
+    // A route answers on Orvanta's own origin, to anyone: its script sets no cookie there.
+    resp.headers_mut().remove(header::SET_COOKIE);
+    Ok(resp)
+}
+
+/// On a route that runs as its editor, the caller does not choose how the
+/// job runs (`job_id`, `parent_job`, `tag`, schedules), nor sends a batch
+/// of CloudEvents (one job each); with no authentication at all, callers
+/// share one identity, so an `Idempotency-Key` would hand one caller
+/// another's result: it is dropped.
+fn refuse_run_options(req: &Request) -> ApiResult<()> {
+    let query = super::request_args::parse_query(req.uri().query());
+    if let Some((k, _)) = query
+        .iter()
+        .find(|(k, _)| matches!(k.as_str(), "job_id" | "parent_job" | "tag" | "scheduled_for" | "scheduled_in_secs"))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "?{k} is not taken by a custom route: it runs as the route's owner, who decides how it runs"
+        )));
     }
+    let batch = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("application/cloudevents-batch+json"));
+    if batch {
+        return Err(ApiError::BadRequest("a custom route takes one event per request, not a CloudEvents batch".into()));
+    }
+    Ok(())
 }
 
 /// Who the run is made as, after the route's authentication; or an answer
-/// to give at once (a platform's challenge under `signature`).
+/// to give at once (a platform's challenge under `signature`, a basic
+/// credentials challenge).
 async fn authenticate(
     state: &AppState,
     req: Request,
     route: &Loaded,
 ) -> ApiResult<(Request, Principal, Option<Response>)> {
     let s = &route.settings;
-    let ws = &route.record.workspace;
-    let owner = || async {
-        crate::inbound::creator(state, &route.record.edited_by).await.map(|mut p| {
-            p.workspace = Some(ws.clone());
-            p
-        })
-    };
-    let gone = || {
-        ApiError::Forbidden(format!(
-            "the route's owner '{}' no longer exists; save the route again as another user",
-            route.record.edited_by
-        ))
-    };
     if s.authentication_method == "windmill" {
+        // A token the caller sends on purpose: not the session cookie, which a page of a sibling site could ride.
+        let query = super::request_args::parse_query(req.uri().query());
+        let sent = req.headers().contains_key(header::AUTHORIZATION) || query.iter().any(|(k, _)| k == "token");
+        if !sent {
+            return Err(ApiError::Unauthorized(
+                "no token: this route takes 'Authorization: Bearer <token>' or '?token=<token>' (not the session cookie)"
+                    .into(),
+            ));
+        }
         let (mut parts, body) = req.into_parts();
         let principal = Principal::from_request_parts(&mut parts, state).await?;
         return Ok((Request::from_parts(parts, body), principal, None));
     }
-    let principal = owner().await.ok_or_else(gone)?;
+    let principal = owner(state, route).await?;
     if s.authentication_method == "none" {
-        return Ok((req, principal, None));
+        let (mut parts, body) = req.into_parts();
+        parts.headers.remove("idempotency-key");
+        return Ok((Request::from_parts(parts, body), principal, None));
     }
-    let resource = s.authentication_resource_path.as_deref().unwrap_or_default();
-    let resource = RunnablePath::parse(resource)?;
-    let config = super::resources::interpolated_value(state, &principal, ws, &resource).await.map_err(|e| {
-        tracing::warn!(route = %route.record.path, error = %e, "a custom route's authentication resource cannot be read");
-        ApiError::Forbidden(format!(
-            "the route's authentication resource '{resource}' cannot be read by its owner; fix the route"
-        ))
-    })?;
-    let denied = |why: &str| ApiError::Unauthorized(format!("{why}; this route checks its callers"));
+    let config = s
+        .auth_sealed
+        .as_deref()
+        .ok_or_else(|| ApiError::Internal(format!("route {} has no authentication snapshot", route.record.path)))
+        .and_then(|sealed| {
+            let ctx = super::http_triggers::auth_context(&route.record.workspace);
+            state.sealer.open(sealed, &ctx).map_err(|e| ApiError::Internal(e.0))
+        })
+        .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| ApiError::Internal(e.to_string())))?;
+    let client = crate::auth::throttle::client_of(req.extensions());
+    let check = |ok: bool| -> ApiResult<()> {
+        if ok {
+            Ok(())
+        } else {
+            state.throttle.failed(client);
+            Err(ApiError::Unauthorized("the credentials are missing or wrong; this route checks its callers".into()))
+        }
+    };
     match s.authentication_method.as_str() {
         "api_key" => {
+            state.throttle.check(client)?;
             let (name, secret) = api_key(&config).map_err(ApiError::Internal)?;
             let got = req.headers().get(name.as_str()).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if got.is_empty() || !same_secret(got, &secret) {
-                return Err(denied(&format!("the header {name} is missing or wrong")));
-            }
+            check(!got.is_empty() && same_secret(got, &secret))?;
             Ok((req, principal, None))
         }
         "basic_http" => {
+            state.throttle.check(client)?;
             let (user, password) = basic(&config).map_err(ApiError::Internal)?;
             let sent = req
                 .headers()
@@ -256,13 +333,48 @@ async fn authenticate(
                 let password_ok = same_secret(p, &password);
                 user_ok & password_ok
             });
-            if !ok {
-                return Err(denied("the basic credentials are missing or wrong"));
+            if let Err(e) = check(ok) {
+                let mut resp = e.into_response();
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"orvanta\""));
+                return Ok((req, principal, Some(resp)));
             }
             Ok((req, principal, None))
         }
-        _ => signature(state, req, &config, principal).await,
+        _ => signature(state, req, &config, route, principal).await,
     }
+}
+
+/// The route's editor, who runs it (restricted to its workspace), once
+/// checked that the script or flow it runs was not changed by someone else
+/// since the route was saved: the editor consented to running what was
+/// there then. A refusal names nothing to the caller; the log has why.
+async fn owner(state: &AppState, route: &Loaded) -> ApiResult<Principal> {
+    let r = &route.record;
+    let s = &route.settings;
+    let refuse = |why: String| {
+        tracing::warn!(route = %r.path, workspace = %r.workspace, "a custom route cannot run: {why}");
+        ApiError::Forbidden("this route cannot run now; its owner must save it again (the server log says why)".into())
+    };
+    let Some(mut principal) = crate::inbound::creator(state, &r.edited_by).await else {
+        return Err(refuse(format!("its editor '{}' no longer exists", r.edited_by)));
+    };
+    principal.workspace = Some(r.workspace.clone());
+    let path = RunnablePath::parse(&s.script_path)?;
+    let changed_by = if s.is_flow {
+        state.store.latest_flow(&r.workspace, &path).await?.map(|f| (f.created_by, f.created_at))
+    } else {
+        state.store.latest_script(&r.workspace, &path).await?.map(|v| (v.created_by, v.created_at))
+    };
+    if let Some((by, at)) = changed_by {
+        if by != r.edited_by && at > r.edited_at {
+            return Err(refuse(format!(
+                "{} was changed by '{by}' after '{}' saved the route",
+                s.script_path, r.edited_by
+            )));
+        }
+    }
+    Ok(principal)
 }
 
 /// `api_key`: the resource's `{api_key_header?, api_key_secret}` (header `x-api-key` by default).
@@ -340,14 +452,13 @@ async fn signature(
     state: &AppState,
     req: Request,
     config: &Value,
+    route: &Loaded,
     principal: Principal,
 ) -> ApiResult<(Request, Principal, Option<Response>)> {
     let k = signature_keys(config).map_err(ApiError::Internal)?;
-    let (parts, body) = req.into_parts();
-    let limit = state.cfg.server.body_limit_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes (ORVANTA_BODY_LIMIT_BYTES)"))
-    })?;
+    let (mut parts, body) = req.into_parts();
+    let limit = super::body::Limit { bytes: state.cfg.server.body_limit_bytes, setting: "ORVANTA_BODY_LIMIT_BYTES" };
+    let (bytes, _held) = super::body::read(&state.bodies, &parts.headers, body, limit).await?;
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -362,7 +473,17 @@ async fn signature(
     let verdict = orvanta_hooks::verify(k.kind, &k.keys(), &request, chrono::Utc::now().timestamp(), k.tolerance_s)
         .map_err(|r| ApiError::Unauthorized(format!("the signature check failed: {r}")))?;
     let early = match verdict {
-        orvanta_hooks::Verdict::Event { .. } => None,
+        orvanta_hooks::Verdict::Event { event_id } => {
+            // A platform's delivery id makes its retries (and replays of a captured request) one job.
+            parts.headers.remove("idempotency-key");
+            if let Some(id) = event_id {
+                let key = format!("http:{}:{id}", route.record.path);
+                if let Ok(v) = HeaderValue::from_str(&key) {
+                    parts.headers.insert("idempotency-key", v);
+                }
+            }
+            None
+        }
         orvanta_hooks::Verdict::Answer { status, content_type, body, .. } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             Some((status, [(header::CONTENT_TYPE, content_type)], body).into_response())
@@ -417,26 +538,44 @@ fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
 
 /// The caller's address: the peer's, or with `hops` trusted proxies in
 /// front, the address the outermost of them saw (from `X-Forwarded-For`).
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, hops: usize) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
     if hops == 0 {
-        return peer;
+        return Some(peer);
     }
-    let mut chain: Vec<IpAddr> = headers
+    let peer_text = peer.to_string();
+    let mut chain: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    chain.push(peer);
+    chain.push(&peer_text);
     // The last `hops` entries were written by the trusted proxies; the one before them is the caller.
-    chain.len().checked_sub(hops + 1).map(|i| chain[i]).unwrap_or(chain[0])
+    // A chain too short, or an entry that is no address, identifies nobody.
+    let entry = chain.len().checked_sub(hops + 1).map(|i| chain[i])?;
+    parse_forwarded(entry)
+}
+
+/// An `X-Forwarded-For` entry: an address, with a port or IPv6 brackets if the proxy wrote them.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    if let Ok(sock) = entry.parse::<std::net::SocketAddr>() {
+        return Some(sock.ip());
+    }
+    entry.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 fn check_ip(state: &AppState, req: &Request, s: &RouteSettings) -> ApiResult<()> {
     let Some(rules) = &s.allowed_ips else { return Ok(()) };
     let peer = crate::auth::throttle::client_of(req.extensions());
-    let ip = client_ip(peer, req.headers(), state.cfg.server.trusted_proxy_hops);
+    let Some(ip) = client_ip(peer, req.headers(), state.cfg.server.trusted_proxy_hops) else {
+        return Err(ApiError::Forbidden(
+            "the caller's address is not known (X-Forwarded-For is shorter than the trusted proxies, or unreadable); this route lists the addresses it answers".into(),
+        ));
+    };
     if rules.iter().filter_map(|r| IpRule::parse(r)).any(|r| r.contains(ip)) {
         Ok(())
     } else {
@@ -449,15 +588,16 @@ fn origin_allowed(allowed: &[String], origin: &HeaderValue) -> bool {
     allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(o))
 }
 
-fn preflight(s: &RouteSettings) -> Response {
+fn preflight(s: &RouteSettings, asked: Option<HeaderValue>) -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
     let h = resp.headers_mut();
     if let Ok(m) = HeaderValue::from_str(&format!("{}, OPTIONS", s.http_method.to_uppercase())) {
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, m);
     }
+    // The headers the browser asks for (a route's own API key header among them).
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, idempotency-key, x-api-key"),
+        asked.unwrap_or(HeaderValue::from_static("authorization, content-type, idempotency-key, x-api-key")),
     );
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     resp
@@ -505,9 +645,17 @@ mod tests {
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 1.2.3.4"));
-        assert_eq!(client_ip(peer, &h, 0), peer, "no trusted proxy: the header is the caller's to forge");
-        assert_eq!(client_ip(peer, &h, 1), "1.2.3.4".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(peer, &h, 2), "6.6.6.6".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(peer, &h, 5), "6.6.6.6".parse::<IpAddr>().unwrap());
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(peer, &h, 0), Some(peer), "no trusted proxy: the header is the caller's to forge");
+        assert_eq!(client_ip(peer, &h, 1), ip("1.2.3.4"));
+        assert_eq!(client_ip(peer, &h, 2), ip("6.6.6.6"));
+        assert_eq!(client_ip(peer, &h, 5), None, "a chain shorter than the trusted proxies identifies nobody");
+        // A proxy that writes ports or brackets: the entry it wrote still counts as one.
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.1.2.3, 203.0.113.7:53122"));
+        assert_eq!(client_ip(peer, &h, 1), ip("203.0.113.7"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.1.2.3, unknown"));
+        assert_eq!(client_ip(peer, &h, 1), None);
+        h.insert("x-forwarded-for", HeaderValue::from_static("[2001:db8::1]:443"));
+        assert_eq!(client_ip(peer, &h, 1), ip("2001:db8::1"));
     }
 }

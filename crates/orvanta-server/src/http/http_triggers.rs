@@ -54,6 +54,17 @@ pub struct RouteSettings {
     pub allowed_origins: Option<Vec<String>>,
     /// `None`: any address; else IPs and CIDR ranges.
     pub allowed_ips: Option<Vec<String>>,
+    /// The authentication resource's value as the route's editor read it
+    /// when saving, sealed: requests are checked against this snapshot, so
+    /// that no later change of the resource (or of the variables it names)
+    /// by someone else changes who may call the route. Never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_sealed: Option<String>,
+}
+
+/// The context under which a route's authentication snapshot is sealed.
+pub fn auth_context(ws: &WorkspaceId) -> String {
+    format!("http_trigger_auth:{ws}")
 }
 
 /// A create or update body (Windmill's `NewHttpTrigger` / `EditHttpTrigger`,
@@ -104,6 +115,9 @@ pub fn check_route_path(raw: &str) -> ApiResult<String> {
         if seg.is_empty() {
             return Err(bad("has an empty segment ('//')".into()));
         }
+        if seg == "." || seg == ".." {
+            return Err(bad("has a '.' or '..' segment, which clients and proxies resolve away".into()));
+        }
         if let Some(name) = seg.strip_prefix(':') {
             let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -153,6 +167,12 @@ async fn settings_of(
     body: Save,
     current: Option<RouteSettings>,
 ) -> ApiResult<RouteSettings> {
+    if principal.job.is_some() || principal.scopes.is_some() {
+        return Err(ApiError::Forbidden(
+            "a route runs with its editor's rights, without expiry: save it with a user's session or full-rights token, not a job's or a scoped token"
+                .into(),
+        ));
+    }
     if body.is_static_website == Some(true) {
         return Err(ApiError::BadRequest(
             "is_static_website: Orvanta serves no static websites from routes; serve them from a web server".into(),
@@ -182,6 +202,7 @@ async fn settings_of(
     let auth = one_of("authentication_method", &auth, &AUTH_METHODS)?;
     let auth_resource = body.authentication_resource_path.or(cur.and_then(|c| c.authentication_resource_path.clone()));
     let auth_resource = auth_resource.filter(|p| !p.trim().is_empty());
+    let mut auth_sealed = None;
     if matches!(auth.as_str(), "api_key" | "basic_http" | "signature") {
         let Some(p) = &auth_resource else {
             return Err(ApiError::BadRequest(format!(
@@ -195,6 +216,7 @@ async fn settings_of(
         })?;
         crate::http::custom_routes::check_auth_resource(&auth, &value)
             .map_err(|m| ApiError::BadRequest(format!("authentication_resource_path '{p}': {m}")))?;
+        auth_sealed = Some(state.sealer.seal(&value.to_string(), &auth_context(ws)));
     }
     let allowed_ips = body.allowed_ips.or(cur.and_then(|c| c.allowed_ips.clone())).filter(|l| !l.is_empty());
     for rule in allowed_ips.iter().flatten() {
@@ -202,13 +224,10 @@ async fn settings_of(
     }
     let allowed_origins =
         body.allowed_origins.or(cur.and_then(|c| c.allowed_origins.clone())).filter(|l| !l.is_empty());
-    for o in allowed_origins.iter().flatten() {
-        if o != "*" && reqwest::Url::parse(o).map(|u| u.origin().is_tuple()).unwrap_or(false).eq(&false) {
-            return Err(ApiError::BadRequest(format!(
-                "allowed_origins: '{o}' is not an origin such as https://app.example.com, nor '*'"
-            )));
-        }
-    }
+    let allowed_origins = match allowed_origins {
+        None => None,
+        Some(list) => Some(list.iter().map(|o| origin_of(o)).collect::<ApiResult<Vec<String>>>()?),
+    };
     for (f, v) in [("summary", &body.summary), ("description", &body.description)] {
         if let Some(v) = v {
             super::extract::plain_text(f, v)?;
@@ -245,7 +264,21 @@ async fn settings_of(
         description: body.description.or(cur.and_then(|c| c.description.clone())),
         allowed_origins,
         allowed_ips,
+        auth_sealed,
     })
+}
+
+/// An allowed origin as browsers send it (`https://app.example.com`, no path, default port dropped), or `*`.
+fn origin_of(o: &str) -> ApiResult<String> {
+    if o == "*" {
+        return Ok(o.to_owned());
+    }
+    match reqwest::Url::parse(o).map(|u| u.origin()) {
+        Ok(origin) if origin.is_tuple() => Ok(origin.ascii_serialization()),
+        _ => Err(ApiError::BadRequest(format!(
+            "allowed_origins: '{o}' is not an origin such as https://app.example.com, nor '*'"
+        ))),
+    }
 }
 
 pub fn settings(r: &HttpTriggerRecord) -> ApiResult<RouteSettings> {
@@ -270,11 +303,36 @@ fn record(
     })
 }
 
-/// 409 when another route answers the same method and route.
+/// Whether two route keys can answer one request: as long, and every pair
+/// of segments equal or a parameter on either side.
+fn overlap(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.split('/').collect(), b.split('/').collect());
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || *x == ":" || *y == ":")
+}
+
+/// 409 when another route answers the same method and route, or when a
+/// route of another workspace could answer some of the same requests (a
+/// workspace never takes another's requests; within one, static segments
+/// beat parameters). 400 for a plain route whose first segment names a
+/// workspace: `/api/r/{ws}/...` belongs to that workspace's routes.
 async fn check_clash(state: &AppState, t: &HttpTriggerRecord, s: &RouteSettings) -> ApiResult<()> {
+    if !s.workspaced_route {
+        let first = s.route_path.split('/').next().unwrap_or_default();
+        if let Ok(named) = WorkspaceId::parse(first) {
+            if state.store.get_workspace(&named).await?.is_some() {
+                return Err(ApiError::BadRequest(format!(
+                    "route_path '{}' starts with '{first}', the name of a workspace: /api/r/{first}/... is where that workspace's own routes live; choose another first segment",
+                    s.route_path
+                )));
+            }
+        }
+    }
     let routes = state.store.list_http_triggers(None).await?;
     let clash = routes.iter().find(|o| {
-        o.method == t.method && o.route_key == t.route_key && !(o.workspace == t.workspace && o.path == t.path)
+        let same_route = o.workspace == t.workspace && o.path == t.path;
+        let exact = o.route_key == t.route_key;
+        let across = o.workspace != t.workspace && overlap(&o.route_key, &t.route_key);
+        o.method == t.method && !same_route && (exact || across)
     });
     match clash {
         Some(_) => Err(ApiError::Conflict(format!(

@@ -74,28 +74,39 @@ impl TargetKind {
     }
 }
 
+/// The async and sync run routes, each with CORS (see [`with_cors`]).
 pub fn router() -> Routes {
-    let mut routes = Routes::new();
+    let mut all = Routes::new();
     for (mode, name, methods) in [(Mode::Async, "run", POST_RUN), (Mode::Sync, "run_wait_result", GET_POST_RUN)] {
+        let mut routes = Routes::new();
         for (kind, suffix) in TargetKind::ALL {
             let handler = move |s: State<AppState>, p: PathParams<(String, String)>, pr: Principal, r: Request| {
                 answer(s, p, pr, r, kind, mode)
             };
             routes = routes.add(&format!("/jobs/{name}/{suffix}"), methods, handler);
         }
+        all = all.merge(with_cors(routes, methods));
     }
-    routes
+    all
 }
 
-/// `HEAD` and `OPTIONS` of every run route, and CORS headers on their answers.
-pub fn with_cors(routes: Routes) -> Routes {
-    routes.map_router(|r| r.layer(axum::middleware::from_fn(cors)))
+/// `HEAD` and `OPTIONS` of run routes that take `methods`, and CORS headers on
+/// their answers. The preflight names exactly these methods: an async route
+/// that advertised GET would invite a request it refuses with 405.
+pub fn with_cors(routes: Routes, methods: &'static [Method]) -> Routes {
+    let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    let allowed = HeaderValue::from_str(&names.join(", ")).expect("method names are header values");
+    routes.map_router(move |r| {
+        r.layer(axum::middleware::from_fn(move |req: Request, next: axum::middleware::Next| {
+            cors(req, next, allowed.clone())
+        }))
+    })
 }
 
-async fn cors(req: Request, next: axum::middleware::Next) -> Response {
+async fn cors(req: Request, next: axum::middleware::Next, allowed: HeaderValue) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let mut resp = match *req.method() {
-        Method::OPTIONS => preflight(req.headers()),
+        Method::OPTIONS => preflight(req.headers(), allowed),
         Method::HEAD => StatusCode::OK.into_response(),
         _ => next.run(req).await,
     };
@@ -107,10 +118,10 @@ async fn cors(req: Request, next: axum::middleware::Next) -> Response {
 }
 
 /// CORS preflight, and the CloudEvents 1.0 abuse-protection handshake.
-fn preflight(headers: &HeaderMap) -> Response {
+fn preflight(headers: &HeaderMap, allowed: HeaderValue) -> Response {
     let mut resp = StatusCode::OK.into_response();
     let h = resp.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, HEAD, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, allowed.clone());
     let asked = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -122,7 +133,7 @@ fn preflight(headers: &HeaderMap) -> Response {
         h.insert("webhook-allowed-rate", HeaderValue::from_static("*"));
         h.insert(header::ALLOW, HeaderValue::from_static("POST"));
     } else {
-        h.insert(header::ALLOW, HeaderValue::from_static("GET, POST, HEAD, OPTIONS"));
+        h.insert(header::ALLOW, allowed);
     }
     resp
 }
@@ -441,7 +452,9 @@ pub async fn sync_answer(
         Err(e) => return Ok(with_job_id(e.into_response(), id)),
     };
     let Some(resp) = answer else {
+        // `name` is the contract's (§5); `code` makes it an error body like every other.
         let body = serde_json::json!({"error": {
+            "code": "sync-timeout",
             "name": "Timeout",
             "message": format!("the job did not finish within the sync timeout of {} s; it goes on: read it later with /jobs_u/get/{id}", timeout.as_secs()),
             "job_id": id,

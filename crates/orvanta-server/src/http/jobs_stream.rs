@@ -47,7 +47,7 @@ pub fn router() -> Routes {
         };
         run = run.add(&format!("/jobs/run_and_stream/{suffix}"), jobs_run::GET_POST_RUN, handler);
     }
-    jobs_run::with_cors(run)
+    jobs_run::with_cors(run, jobs_run::GET_POST_RUN)
         .get("/jobs_u/getupdate_sse/{id}", getupdate_sse)
         .get("/job_u/getupdate_sse/{id}", getupdate_sse)
 }

@@ -18,6 +18,7 @@ mod jobs_read;
 pub mod jobs_run;
 mod jobs_stream;
 mod objects;
+mod openapi;
 pub mod request_args;
 mod resources;
 pub mod respond;
@@ -46,7 +47,7 @@ pub fn routes() -> Routes {
         .merge(scripts::router())
         .merge(flows::router())
         .merge(resume::router())
-        .merge(jobs_run::with_cors(jobs_run::router()))
+        .merge(jobs_run::router())
         .merge(jobs_read::router())
         .merge(objects::router())
         .merge(inbound::router())
@@ -59,7 +60,8 @@ pub fn routes() -> Routes {
         .merge(resources::router())
         .merge(apps::router())
         .merge(webhook::router())
-        .merge(http_triggers::router());
+        .merge(http_triggers::router())
+        .merge(openapi::router());
     Routes::new()
         .merge(health::router())
         .merge(tokens::router())

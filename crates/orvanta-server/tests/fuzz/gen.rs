@@ -402,6 +402,12 @@ fn valid_body(rng: &mut StdRng, ctx: &Ctx, path: &str) -> (Option<String>, Vec<u
     if path.contains("upload_s3_file") {
         return (Some("text/plain".into()), b"fuzz file".to_vec());
     }
+    if path.contains("/openapi/") {
+        let filter = json!({"user_or_folder_regex": "*", "user_or_folder_regex_value": "*", "path": "*", "runnable_kind": "script"});
+        let format = ["json", "yaml"].choose(rng).unwrap();
+        let body = json!({"openapi_spec_format": format, "webhook_filters": [filter]});
+        return (Some("application/json".into()), body.to_string().into_bytes());
+    }
     if path.contains("/queue/cancel/") {
         return (Some("application/json".into()), br#"{"reason": "fuzz"}"#.to_vec());
     }

@@ -118,6 +118,11 @@ async fn routes_check_tokens_api_keys_basic_credentials_and_signatures() {
     assert_error(call(&app, "POST", "/r/tok", Some(json!({}))).await, 401, "no token").await;
     let r = app.client.post(app.url("/r/tok")).bearer_auth(TOKEN).json(&json!({"name": "t"})).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let r = app.client.post(app.url(&format!("/r/tok?token={TOKEN}"))).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Not the session cookie: a page of a sibling site could make the browser send it.
+    let r = app.client.post(app.url("/r/tok")).header("cookie", format!("token={TOKEN}")).json(&json!({}));
+    assert_error(r.send().await.unwrap(), 401, "not the session cookie").await;
 
     // Secrets live in a secret variable; the resources refer to it.
     let var = json!({"path": "u/admin/key", "value": "s3cret-key", "is_secret": true, "description": ""});
@@ -143,11 +148,13 @@ async fn routes_check_tokens_api_keys_basic_credentials_and_signatures() {
     assert_error(r, 400, "authentication_resource_path 'u/admin/broken'").await;
 
     let post = |path: &str| app.client.post(app.url(path)).header("content-type", "application/json");
-    assert_error(post("/r/key").body("{}").send().await.unwrap(), 401, "x-api-key").await;
+    assert_error(post("/r/key").body("{}").send().await.unwrap(), 401, "credentials are missing or wrong").await;
     assert_eq!(post("/r/key").header("x-api-key", "wrong").body("{}").send().await.unwrap().status(), 401);
     assert_eq!(post("/r/key").header("x-api-key", "s3cret-key").body("{}").send().await.unwrap().status(), 200);
 
-    assert_error(post("/r/basic").basic_auth("bot", Some("no")).body("{}").send().await.unwrap(), 401, "basic").await;
+    let r = post("/r/basic").basic_auth("bot", Some("no")).body("{}").send().await.unwrap();
+    assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"orvanta\"");
+    assert_error(r, 401, "credentials are missing or wrong").await;
     assert_eq!(post("/r/basic").basic_auth("bot", Some("s3cret-key")).body("{}").send().await.unwrap().status(), 200);
 
     let body = r#"{"name":"push"}"#;
@@ -166,6 +173,21 @@ async fn routes_check_tokens_api_keys_basic_credentials_and_signatures() {
     // GitHub's ping is answered and runs nothing.
     let r = gh(&sig, "ping").send().await.unwrap();
     assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (200, r#"{"ok":true}"#.to_owned()));
+    // The route checks the credentials its editor saved: a later change of the variable (by anyone) changes
+    // nothing until the route is saved again.
+    let r = app.post_json("/variables/update/u/admin/key", &json!({"value": "changed"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(post("/r/key").header("x-api-key", "s3cret-key").body("{}").send().await.unwrap().status(), 200);
+    assert_eq!(post("/r/key").header("x-api-key", "changed").body("{}").send().await.unwrap().status(), 401);
+    let resave =
+        json!({"path": "u/admin/k", "script_path": "u/admin/echo", "is_flow": false, "is_static_website": false});
+    assert_eq!(app.post_json("/http_triggers/update/u/admin/k", &resave).await.status(), 200);
+    assert_eq!(post("/r/key").header("x-api-key", "changed").body("{}").send().await.unwrap().status(), 200);
+    // A platform's delivery id makes its retries one job.
+    let delivery = |id: &str| gh(&sig, "push").header("x-github-delivery", id.to_owned());
+    let first = delivery("d-1").send().await.unwrap().headers()["x-orvanta-job-id"].clone();
+    let again = delivery("d-1").send().await.unwrap().headers()["x-orvanta-job-id"].clone();
+    assert_eq!(first, again, "a redelivery answers the first job");
     // The secret is never in an answer.
     let t: Value = app.get("/http_triggers/get/u/admin/k").await.json().await.unwrap();
     assert!(!t.to_string().contains("s3cret"), "{t}");
@@ -212,7 +234,7 @@ async fn cors_origins_and_ip_allow_lists_behind_trusted_proxies() {
     assert_eq!(from("2001:db8::7").await.unwrap().status(), 200);
     assert_error(from("10.1.2.3, 8.8.8.8").await.unwrap(), 403, "the address 8.8.8.8 may not call").await;
     let r = app.client.post(app.url("/r/ip")).json(&json!({})).send().await.unwrap();
-    assert_error(r, 403, "127.0.0.1").await;
+    assert_error(r, 403, "the caller's address is not known").await;
 }
 
 #[tokio::test]
@@ -242,4 +264,88 @@ async fn flows_streams_and_routes_under_a_workspace() {
     let text = r.text().await.unwrap();
     assert!(text.contains("\"completed\":true"), "{text}");
     assert!(text.contains("\"id\":\"9\"") || text.contains("\\\"id\\\": \\\"9\\\""), "{text}");
+}
+
+#[tokio::test]
+async fn routes_cannot_be_turned_against_their_owner_or_another_workspace() {
+    let app = spawn_app();
+    app.create_script("u/admin/echo", "python3", ECHO).await;
+    made(&app, route("u/admin/pub", "pub/:id", "post", json!({}))).await;
+    // Callers of a route that runs as its owner do not choose how it runs, nor send batches.
+    for q in [
+        "tag=gpu",
+        "job_id=0190f1a2-0000-7000-8000-000000000000",
+        "scheduled_in_secs=100",
+        "parent_job=0190f1a2-0000-7000-8000-000000000000",
+    ] {
+        assert_error(
+            call(&app, "POST", &format!("/r/pub/1?{q}"), Some(json!({}))).await,
+            400,
+            "is not taken by a custom route",
+        )
+        .await;
+    }
+    let batch =
+        app.client.post(app.url("/r/pub/1")).header("content-type", "application/cloudevents-batch+json").body("[]");
+    assert_error(batch.send().await.unwrap(), 400, "not a CloudEvents batch").await;
+    // A route's answer sets no cookie on Orvanta's origin.
+    let cookie = "def main():
+    return {'wm_headers': {'set-cookie': 'token=evil; Path=/', 'x-ok': '1'}, 'result': 'hi'}
+";
+    app.create_script("u/admin/cookie", "python3", cookie).await;
+    made(&app, route("u/admin/ck", "ck", "get", json!({"script_path": "u/admin/cookie"}))).await;
+    let r = call(&app, "GET", "/r/ck", None).await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("set-cookie"), "{:?}", r.headers());
+    assert_eq!(r.headers()["x-ok"], "1");
+
+    // Another workspace cannot take requests of this one's routes, nor squat its /api/r/{ws}/ space.
+    let r =
+        app.client.post(app.url("/api/workspaces/create")).bearer_auth(TOKEN).json(&json!({"id": "evil", "name": "E"}));
+    assert_eq!(r.send().await.unwrap().status(), 201);
+    let evil_script = json!({"path": "u/admin/steal", "language": "python3", "content": ECHO});
+    let r = app.client.post(app.url("/api/w/evil/scripts/create")).bearer_auth(TOKEN).json(&evil_script);
+    assert_eq!(r.send().await.unwrap().status(), 201);
+    let in_evil = |body: Value| {
+        app.client.post(app.url("/api/w/evil/http_triggers/create")).bearer_auth(TOKEN).json(&body).send()
+    };
+    let steal = json!({"script_path": "u/admin/steal"});
+    let mut shadow = route("u/admin/shadow", "pub/special", "post", steal.clone());
+    assert_error(in_evil(shadow.clone()).await.unwrap(), 409, "another route answers").await;
+    shadow["route_path"] = json!("demo/orders/1");
+    assert_error(in_evil(shadow.clone()).await.unwrap(), 400, "the name of a workspace").await;
+    shadow["route_path"] = json!("other/:x");
+    assert_eq!(in_evil(shadow).await.unwrap().status(), 201, "what no one else answers is free");
+
+    // Job tokens and scoped tokens cannot make routes, which would run with rights they do not hold.
+    let scoped = app.client.post(app.url("/api/users/tokens/create")).bearer_auth(TOKEN);
+    let scoped: String = scoped
+        .json(&json!({"label": "s", "scopes": ["http_triggers:write", "jobs:run"]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = app.client.post(app.ws("/http_triggers/create")).bearer_auth(&scoped).json(&route(
+        "u/admin/sc",
+        "sc",
+        "post",
+        json!({}),
+    ));
+    assert_error(r.send().await.unwrap(), 403, "not a job's or a scoped token").await;
+
+    // A script changed by someone else after the route was saved does not run with the route owner's rights.
+    let bob = app.user("bob").await;
+    app.add_member(&bob, "admin").await;
+    made(&app, route("u/admin/own", "own", "post", json!({}))).await;
+    assert_eq!(call(&app, "POST", "/r/own", Some(json!({}))).await.status(), 200);
+    let r = app.client.post(app.ws("/scripts/create")).bearer_auth(&bob.token);
+    let r = r.json(&json!({"path": "u/admin/echo", "language": "python3", "content": ECHO})).send().await.unwrap();
+    assert_eq!(r.status(), 201, "an admin may change another's script");
+    assert_error(call(&app, "POST", "/r/own", Some(json!({}))).await, 403, "its owner must save it again").await;
+    let resave =
+        json!({"path": "u/admin/own", "script_path": "u/admin/echo", "is_flow": false, "is_static_website": false});
+    assert_eq!(app.post_json("/http_triggers/update/u/admin/own", &resave).await.status(), 200);
+    assert_eq!(call(&app, "POST", "/r/own", Some(json!({}))).await.status(), 200, "the owner consented again");
 }

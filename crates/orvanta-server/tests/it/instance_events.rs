@@ -86,6 +86,12 @@ async fn users_added_invited_and_joining_arrive_once_in_order_and_signed() {
         }
         assert_eq!(req.send().await.unwrap().status(), 403, "{method} {path}");
     }
+    // Not a super admin's token restricted to one workspace either.
+    let r = app.client.post(app.url("/api/users/tokens/create")).bearer_auth(TOKEN);
+    let restricted =
+        r.json(&json!({"label": "ci", "workspace_id": "demo"})).send().await.unwrap().text().await.unwrap();
+    let r = app.client.get(app.url(SETTINGS)).bearer_auth(&restricted).send().await.unwrap();
+    assert_error(r, 403, "restricted to one workspace").await;
     let r = as_admin(&app, "POST", HOOK, Some(json!({"value": 3}))).await;
     assert_error(r, 400, "value must be the webhook's URL").await;
     let r = as_admin(&app, "POST", HOOK, Some(json!({"value": "http://169.254.169.254/x"}))).await;

@@ -434,6 +434,9 @@ fn rows() -> Vec<Row> {
         // The web UI: its page and its files, to anyone (the pages ask the API, which decides).
         row("GET", "/", "/", PUBLIC),
         row("GET", "/ui/{build}/{*file}", "/ui/any/js/app.js", PUBLIC),
+        // The OpenAPI export: readers of the workspace's scripts, each shown what it may read.
+        with("POST", "/api/w/{ws}/openapi/generate", "/openapi/generate", OPENAPI, READ),
+        with("POST", "/api/w/{ws}/openapi/download", "/openapi/download", OPENAPI, READ),
         // Sharing of one item.
         row("GET", "/api/w/{ws}/acls/get/{kind}/{*path}", "/acls/get/script/{a}", READ),
         with(
@@ -456,6 +459,7 @@ fn rows() -> Vec<Row> {
 const FLOW_VALUE: &str = r#"{"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo 1", "input_transforms": {}}}]}"#;
 const FLOW_NEW: &str = r#"{"path": "f/team/nf_{who}", "summary": "n", "value": {"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo 1", "input_transforms": {}}}]}}"#;
 const FLOW_UPDATE: &str = r#"{"path": "f/team/fl_{who}", "summary": "u", "value": {"modules": [{"id": "a", "value": {"type": "rawscript", "language": "bash", "content": "echo 2", "input_transforms": {}}}]}}"#;
+const OPENAPI: &str = r#"{"webhook_filters": [{"user_or_folder_regex": "f", "user_or_folder_regex_value": "team", "path": "a", "runnable_kind": "script"}]}"#;
 const HOOK_NEW: &str = r#"{"name": "m_{who}", "headers": {"X-Key": "k"}}"#;
 const HOOK_UPDATE: &str = r#"{"name": "u_{who}", "headers": {"X-Key": "k"}}"#;
 

@@ -172,6 +172,7 @@ async fn a_sync_timeout_answers_504_and_the_job_goes_on() {
         "{v}"
     );
     assert!(v["error"]["message"].as_str().unwrap().contains("timeout"), "{v}");
+    assert_eq!(v["error"]["code"], "sync-timeout", "an error body like every other: {v}");
     let job = app.wait_done(&id, 30).await;
     assert_eq!((job["status"].as_str(), job["result"].as_str()), (Some("success"), Some("finished")), "{job}");
 }

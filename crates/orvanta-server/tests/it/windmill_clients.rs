@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
-fn compat(file: &str) -> PathBuf {
+pub(crate) fn compat(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(file)
 }
 
@@ -28,7 +28,7 @@ fn npm_script(file: &str) -> PathBuf {
 }
 
 /// Runs a client script and answers the JSON it printed.
-fn run(program: &str, script: &std::path::Path, app: &TestApp) -> Value {
+pub(crate) fn run(program: &str, script: &std::path::Path, app: &TestApp) -> Value {
     let out = Command::new(program)
         .arg(script)
         .args([app.base.as_str(), app.token.as_str(), "demo"])
@@ -281,5 +281,30 @@ async fn windmill_api_from_pypi_drives_http_triggers() {
     assert_eq!(seen["update"]["status"], 200, "{seen}");
     assert_eq!(seen["served"], json!({"status": 200, "body": {"id": "7", "name": "py"}}), "{seen}");
     assert_eq!(seen["delete"]["status"], 200);
+    assert_eq!(seen["exists_after_delete"]["value"], false);
+}
+
+/// The npm client on custom HTTP routes and the OpenAPI export.
+#[tokio::test]
+async fn windmill_client_from_npm_drives_http_triggers_and_openapi() {
+    let script = npm_script("windmill_client_routes.mjs");
+    let app = spawn_app();
+    let echo = "def main(id: str = '', name: str = ''):\n    return {'id': id, 'name': name}\n";
+    app.create_script("u/admin/echo", "python3", echo).await;
+    let seen = run("node", &script, &app);
+    for (key, v) in seen.as_object().unwrap() {
+        assert!(v.get("error").is_none(), "{key} failed: {seen}");
+        if let Some(missing) = v.get("missing") {
+            assert_eq!(missing, &json!([]), "{key} lacks fields: {seen}");
+        }
+    }
+    assert_eq!(seen["create"]["value"], "u/admin/wm_ts_route", "{seen}");
+    assert_eq!((seen["exists"]["value"].clone(), seen["route_exists"]["value"].clone()), (json!(true), json!(true)));
+    assert_eq!(seen["get"]["route_path"], "ts/:id");
+    assert_eq!(seen["list"]["paths"], json!(["u/admin/wm_ts_route"]));
+    assert_eq!(seen["served"], json!({"status": 200, "body": {"id": "5", "name": "ts"}}), "{seen}");
+    assert_eq!(seen["openapi"]["openapi"], "3.1.0", "{seen}");
+    let paths = seen["openapi"]["paths"].as_array().unwrap();
+    assert!(paths.iter().any(|p| p == "/api/w/demo/jobs/run/p/u/admin/echo"), "{seen}");
     assert_eq!(seen["exists_after_delete"]["value"], false);
 }
