@@ -51,6 +51,7 @@ static ASSETS: &[Asset] = assets![
     "js/pages/inbound.js",
     "js/pages/inbound_hook.js",
     "js/pages/login.js",
+    "js/pages/openapi.js",
     "js/pages/routes.js",
     "js/pages/runs.js",
     "js/pages/job.js",

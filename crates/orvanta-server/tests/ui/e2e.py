@@ -389,6 +389,25 @@ def custom_routes(page):
     page.get_by_role("button", name="Create the route").click()
     expect(page.get_by_role("alert")).to_be_visible()
     shot(page, "custom-routes")
+
+    # The OpenAPI export: generated with the default filters (everything), in JSON.
+    page.get_by_label("Format").select_option("json")
+    page.get_by_label("Title").fill("UI export")
+    page.get_by_role("button", name="Generate").click()
+    doc = json.loads(page.locator("#openapi-doc").inner_text())
+    assert doc["openapi"].startswith("3.1") and doc["info"]["title"] == "UI export", doc.get("info")
+    assert any("u/admin/ui_hello" in p for p in doc["paths"]), list(doc["paths"])
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Download").click()
+    assert got.value.suggested_filename == "openapi-demo.json", got.value.suggested_filename
+    with open(got.value.path()) as f:
+        assert json.load(f)["info"]["title"] == "UI export"
+    # Filters that match nothing: the API's words.
+    page.get_by_label("Runnable path within it").fill("nothing_here*")
+    page.get_by_label("Include custom routes").uncheck()
+    page.get_by_role("button", name="Generate").click()
+    expect(page.locator("#openapi-error")).to_contain_text("matches the filters")
+    shot(page, "openapi")
     page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name="Delete the route u/admin/ui_route").click()
     expect(page.locator('#routes tr[data-route="u/admin/ui_route"]')).to_have_count(0)

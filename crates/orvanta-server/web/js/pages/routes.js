@@ -1,9 +1,10 @@
 // Custom HTTP routes: the routes of the workspace with their public URL,
 // method, runnable, authentication and answer kind; a form that makes one;
-// delete. (The OpenAPI export joins this page once the API serves it.)
+// delete; and the OpenAPI export (openapi.js).
 
 import { get, post, del, wsPath, encPath } from '../api.js';
 import { scrollBox, h, replace, errorBox, copyButton, when } from '../dom.js';
+import { openapiSection } from './openapi.js';
 
 const METHODS = ['post', 'get', 'put', 'patch', 'delete'];
 const AUTH = [['windmill', 'a token (Authorization: Bearer)'], ['none', 'none: anyone may call it'], ['api_key', 'an API key (resource)'],
@@ -60,6 +61,7 @@ export async function render(main, ctx) {
       h('thead', {}, h('tr', {}, ['Path', 'URL', 'Runs', 'Authentication', 'Answer', 'Edited', ''].map((t, i) =>
         h('th', { scope: 'col', class: [3, 4, 5].includes(i) ? 'opt' : null }, t || h('span', { class: 'sr' }, 'Actions'))))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 7 }, 'No custom routes yet.'))))),
-    h('h2', { id: 'new-route' }, 'New route'), err, form);
+    h('h2', { id: 'new-route' }, 'New route'), err, form,
+    openapiSection(ctx));
   return 'Custom HTTP routes';
 }
