@@ -35,13 +35,14 @@ ADMIN_TOKEN = os.environ["ORVANTA_UI_ADMIN_TOKEN"]
 CHROMIUM = os.environ.get("ORVANTA_UI_CHROMIUM", "/usr/bin/chromium")
 SCRIPT = "u/admin/ui_hello"
 
-# Prints three lines a second apart, so that the job page can be seen receiving them while the job runs.
+# Prints its lines two seconds apart, so that the job page can be seen receiving them while the job runs (with
+# room for a loaded CI machine: the page must show the first line before the last is printed).
 CODE = '''import time
 
 def main(name: str = "world", times: int = 3):
     for i in range(times):
         print(f"tick {i + 1} for {name}", flush=True)
-        time.sleep(1)
+        time.sleep(2)
     return {"greeting": f"Hello, {name}!", "ticks": times}
 '''
 
@@ -49,7 +50,7 @@ FLOW = "u/admin/ui_flow"
 FLOW_VALUE = {
     "modules": [
         {"id": "greet", "value": {"type": "rawscript", "language": "python3",
-                                  "content": "import time\n\ndef main(name: str):\n    time.sleep(1)\n    return f\"Hello, {name}!\"\n",
+                                  "content": "import time\n\ndef main(name: str):\n    time.sleep(3)\n    return f\"Hello, {name}!\"\n",
                                   "input_transforms": {"name": {"type": "javascript", "expr": "flow_input.name"}}}},
         {"id": "shout", "value": {"type": "rawscript", "language": "python3",
                                   "content": "def main(text: str):\n    return text.upper()\n",
@@ -245,7 +246,7 @@ def live_logs(page):
     page.get_by_role("button", name="Run", exact=True).click()
     expect(page).to_have_url(re.compile(r"#/w/demo/runs/[0-9a-f-]{36}$"))
     expect(page.locator("#logs")).to_contain_text("tick 1 for live", timeout=30_000)
-    # Seen before the end: the job sleeps a second after each line.
+    # Seen before the end: the job sleeps two seconds after each line.
     status = page.locator("#job-status").inner_text()
     logs = page.locator("#logs").inner_text()
     assert status in ("running", "queued") and "tick 4" not in logs, (status, logs)
@@ -304,7 +305,7 @@ def flows(page):
     expect(page).to_have_url(re.compile(r"#/w/demo/runs/[0-9a-f-]{36}$"))
     steps = page.locator("#steps")
     expect(steps.locator('tr[data-step="greet"]')).to_be_visible()
-    # The second step waits for the first, which sleeps a second.
+    # The second step waits for the first, which sleeps three seconds.
     expect(steps.locator('tr[data-step="shout"]')).to_contain_text(re.compile("waiting|running"))
     shot(page, "flow-running")
     expect(page.locator("#job-status")).to_have_text("success", timeout=60_000)
