@@ -274,6 +274,7 @@ fn print_facts(cfg: &Config, facts: &Facts, backend: &str, role: Role) {
         "  curl -X POST -H \"Authorization: Bearer {token_shown}\" -H 'Content-Type: application/json' -d '{{\"name\": \"you\"}}' {base}/api/w/{ws}/jobs/run_wait_result/p/{}",
         facts.example_path
     );
+    println!("Open {base}/ in a browser and log in with the admin token (the web UI).");
     // Last, so that whoever waits for this line has seen the facts.
     println!("Orvanta is listening on {base}");
 }

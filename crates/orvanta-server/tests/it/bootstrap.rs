@@ -39,6 +39,8 @@ async fn up_prints_the_facts_and_the_example_runs() {
     assert!(!out.contains(TOKEN) && out.contains("admin token: the value of ORVANTA_ADMIN_TOKEN"), "{out}");
     assert!(out.contains("curl") && out.contains("Bearer $ORVANTA_ADMIN_TOKEN"), "{out}");
     assert!(out.contains("/api/w/demo/jobs/run_wait_result/p/u/admin/hello"), "{out}");
+    // Where the web UI is.
+    assert!(out.contains(&format!("Open {}/ in a browser", app.base)), "{out}");
     let r = app.post_json("/jobs/run_wait_result/p/u/admin/hello", &json!({"name": "you"})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap(), json!({"greeting": "Hello, you!"}));
