@@ -9,6 +9,15 @@
 //! revalidated. Modules import each other by relative paths, so they stay
 //! within the build they were loaded from.
 //!
+//! When `GET /` comes with a valid session cookie, the shell carries what the
+//! UI would otherwise ask first — `GET /api/users/whoami` and
+//! `GET /api/workspaces/list` — as a data block, `<script
+//! type="application/json" id="orvanta-boot">` (not executed, so the policy
+//! allows it; `<`, `>` and `&` are escaped as `\u003c`...), so that a page's own
+//! requests start at once: one round trip of API calls per page. Such a
+//! shell is the caller's alone: `Cache-Control: no-store`, no ETag, and every
+//! shell answer `Vary: Cookie`. No token is in it.
+//!
 //! Every answer carries a strict Content-Security-Policy (scripts, styles and
 //! requests to this origin only; no inline code, no frames), `nosniff`, and a
 //! referrer policy that keeps the `Origin` header of the page's own requests:
@@ -16,7 +25,10 @@
 
 use super::extract::PathParams;
 use super::routes::Routes;
+use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -86,10 +98,52 @@ fn build() -> &'static str {
     })
 }
 
-/// The shell with its files' addresses.
+/// Where the shell's data block goes.
+const BOOT_MARK: &str = "<!--boot-->";
+
+/// The shell with its files' addresses, cut where the data block goes.
+fn shell_parts() -> &'static (String, String) {
+    static PARTS: OnceLock<(String, String)> = OnceLock::new();
+    PARTS.get_or_init(|| {
+        let html = SHELL.replace("{{build}}", build());
+        let (before, after) = html.split_once(BOOT_MARK).expect("web/index.html has the <!--boot--> mark");
+        (before.to_owned(), after.to_owned())
+    })
+}
+
+/// The shell without a data block.
 fn shell_html() -> &'static str {
     static HTML: OnceLock<String> = OnceLock::new();
-    HTML.get_or_init(|| SHELL.replace("{{build}}", build()))
+    HTML.get_or_init(|| {
+        let (before, after) = shell_parts();
+        format!("{before}{after}")
+    })
+}
+
+/// JSON that can sit inside a `<script>` element: no `<`, `>` or `&` (they
+/// only occur inside strings, where `\u003c`... mean the same), so neither
+/// `</script>` nor `<!--` can end or change the element.
+fn script_safe_json(value: &serde_json::Value) -> String {
+    let json = value.to_string();
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            // Valid in JSON, but a line end to older JavaScript parsers.
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The shell with `boot` as its data block.
+fn shell_with_boot(boot: &serde_json::Value) -> String {
+    let (before, after) = shell_parts();
+    format!("{before}<script type=\"application/json\" id=\"orvanta-boot\">{}</script>{after}", script_safe_json(boot))
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -131,10 +185,46 @@ fn answer(req: &HeaderMap, etag: &str, cache: &'static str, ctype: &'static str,
 }
 
 /// `GET /`: the page shell. Revalidated on every load, so that a new
-/// binary's files are picked up at once.
-async fn shell(headers: HeaderMap) -> Response {
-    let etag = format!("\"{}\"", build());
-    answer(&headers, &etag, "no-cache", "text/html; charset=utf-8", shell_html().as_bytes())
+/// binary's files are picked up at once; with the caller's whoami and
+/// workspaces in it when the session cookie is valid, and then not stored.
+async fn shell(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    let mut resp = match boot_data(&state, &mut parts).await {
+        Some(boot) => {
+            let mut resp = shell_with_boot(&boot).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            security_headers(h);
+            resp
+        }
+        None => {
+            let etag = format!("\"{}\"", build());
+            answer(&parts.headers, &etag, "no-cache", "text/html; charset=utf-8", shell_html().as_bytes())
+        }
+    };
+    resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Cookie"));
+    resp
+}
+
+/// What the shell embeds for the caller: `{user, workspaces, at}` (the two
+/// API answers and the server's time in millis), when the request carries
+/// a valid session cookie (and no `Authorization`, which a browser does not
+/// send with a page load). `None` otherwise: the UI then asks the API.
+async fn boot_data(state: &AppState, parts: &mut axum::http::request::Parts) -> Option<serde_json::Value> {
+    let has_cookie = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.split(';').any(|p| p.trim().starts_with("token=")));
+    if !has_cookie || parts.headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    let principal = Principal::from_request_parts(parts, state).await.ok()?;
+    let user = super::users::whoami_value(state, &principal).await.ok()?;
+    let workspaces = super::workspaces::list_value(state, &principal).await.ok()?;
+    Some(serde_json::json!({"user": user, "workspaces": workspaces, "at": orvanta_core::now_millis()}))
 }
 
 /// `GET /ui/{build}/{*file}`: one file of the UI.
@@ -182,6 +272,17 @@ mod tests {
         assert!(html.contains(&format!("/ui/{}/app.css", build())));
         // No inline script or style: the policy would refuse them.
         assert!(!html.contains("<script>") && !html.contains("style="));
+    }
+
+    #[test]
+    fn the_data_block_cannot_end_its_element() {
+        let boot = serde_json::json!({"name": "</script><script>alert(1)</script> & <!-- \u{2028}"});
+        let html = shell_with_boot(&boot);
+        let block = html.split("id=\"orvanta-boot\">").nth(1).unwrap().split("</script>").next().unwrap();
+        assert!(!block.contains('<') && !block.contains('>') && !block.contains('&'), "{block}");
+        let back: serde_json::Value = serde_json::from_str(block).unwrap();
+        assert_eq!(back, boot);
+        assert!(!shell_html().contains(BOOT_MARK) && !shell_html().contains("orvanta-boot"));
     }
 
     #[test]

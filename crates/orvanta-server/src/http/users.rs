@@ -148,8 +148,13 @@ async fn me(state: &AppState, principal: &Principal) -> ApiResult<User> {
 }
 
 async fn global_whoami(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
-    authz::check_instance(&principal, Action::Read, Instance::OwnAccount)?;
-    Ok(Json(global_view(&me(&state, &principal).await?)))
+    Ok(Json(whoami_value(&state, &principal).await?))
+}
+
+/// What `GET /api/users/whoami` answers (the web UI's shell embeds it too).
+pub(crate) async fn whoami_value(state: &AppState, principal: &Principal) -> ApiResult<Value> {
+    authz::check_instance(principal, Action::Read, Instance::OwnAccount)?;
+    Ok(global_view(&me(state, principal).await?))
 }
 
 #[derive(Deserialize)]

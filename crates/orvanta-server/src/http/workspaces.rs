@@ -55,14 +55,19 @@ async fn create(
 
 /// The workspaces the caller is a member of (a token restricted to one: that one).
 async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<Value>>> {
-    authz::check_instance(&principal, Action::Read, Instance::Workspaces)?;
+    Ok(Json(list_value(&state, &principal).await?))
+}
+
+/// What `GET /api/workspaces/list` answers (the web UI's shell embeds it too).
+pub(crate) async fn list_value(state: &AppState, principal: &Principal) -> ApiResult<Vec<Value>> {
+    authz::check_instance(principal, Action::Read, Instance::Workspaces)?;
     let mine = state.store.user_workspaces(&principal.username).await?;
     let shown = mine
         .into_iter()
         .filter(|(w, _)| principal.workspace.as_ref().is_none_or(|only| only == &w.id))
         .map(|(w, role)| json!({"id": w.id, "name": w.name, "owner": w.created_by, "role": role}))
         .collect();
-    Ok(Json(shown))
+    Ok(shown)
 }
 
 #[derive(Deserialize)]

@@ -31,6 +31,12 @@ async fn pages_are_served_with_their_headers() {
     // Unchanged: 304.
     let again = app.client.get(app.url("/")).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(again.status(), 304);
+    // Without a session nothing is embedded; the shell varies with the cookie.
+    assert!(!html.contains("orvanta-boot"), "{html}");
+    assert_eq!(h["vary"], "Cookie");
+    let bad = app.client.get(app.url("/")).header("cookie", "token=orv_nope").send().await.unwrap();
+    assert_eq!(bad.headers()["cache-control"], "no-cache");
+    assert!(!bad.text().await.unwrap().contains("orvanta-boot"));
 
     // A file of this build: cached for good, with its type.
     let js = app.client.get(app.url(&app_js)).send().await.unwrap();
@@ -48,6 +54,69 @@ async fn pages_are_served_with_their_headers() {
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
     assert!(body["error"]["message"].is_string(), "{body}");
+}
+
+/// `GET /` with the session cookie: the shell carries the caller's whoami and
+/// workspaces (what the UI would otherwise ask first), escaped so that no
+/// value can end its `<script>` element, no token, and is stored nowhere.
+#[tokio::test]
+async fn the_shell_embeds_the_session_s_user_and_workspaces() {
+    let app = spawn_app();
+    let evil = "</script><script>alert(1)</script>";
+    let r = app
+        .client
+        .post(app.url("/api/workspaces/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"id": "evil", "name": evil}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = app.client.post(app.url("/api/auth/login")).json(&json!({"token": TOKEN})).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let session = cookie.trim_start_matches("token=").to_owned();
+
+    let anonymous = app.client.get(app.url("/")).send().await.unwrap();
+    let etag = anonymous.headers()["etag"].to_str().unwrap().to_owned();
+    // Even with the anonymous shell's ETag: the caller's own shell, never a 304.
+    let shell =
+        app.client.get(app.url("/")).header("cookie", &cookie).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(shell.status(), 200);
+    let h = shell.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["vary"], "Cookie");
+    assert!(!h.contains_key("etag"));
+    assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    let html = shell.text().await.unwrap();
+    assert!(!html.contains("</script><script>"), "the workspace name broke out: {html}");
+    assert!(!html.contains("alert(1)</script>"), "{html}");
+    assert!(!html.contains(&session) && !html.contains(TOKEN), "a token is in the shell");
+    let block = html
+        .split(r#"<script type="application/json" id="orvanta-boot">"#)
+        .nth(1)
+        .expect("the shell has the data block")
+        .split("</script>")
+        .next()
+        .unwrap();
+    assert!(!block.contains('<') && !block.contains('>') && !block.contains('&'), "{block}");
+    let boot: serde_json::Value = serde_json::from_str(block).unwrap();
+    // The same as the API answers.
+    let whoami: serde_json::Value =
+        app.client.get(app.url("/api/users/whoami")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value =
+        app.client.get(app.url("/api/workspaces/list")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(boot["user"], whoami);
+    assert_eq!(boot["user"]["username"], "admin");
+    assert_eq!(boot["workspaces"], list);
+    let names: Vec<_> = boot["workspaces"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&evil), "{names:?}");
+    assert!(boot["at"].is_i64(), "{boot}");
+    assert_eq!(boot.as_object().unwrap().len(), 3, "only user, workspaces and at: {boot}");
+
+    // A bearer token on a page load (no browser sends one) embeds nothing.
+    let bearer = app.client.get(app.url("/")).bearer_auth(TOKEN).send().await.unwrap();
+    assert!(!bearer.text().await.unwrap().contains("orvanta-boot"));
 }
 
 /// `auth/login` with a token: a session for its owner, only from a token

@@ -61,9 +61,36 @@ function parseHash() {
   return { path, query: new URLSearchParams(qs || '') };
 }
 
-async function loadSession() {
+/** How old the shell's data may be (by the server's clock) and still be used. */
+const BOOT_MAX_AGE_MS = 5 * 60 * 1000;
+
+/**
+ * Whoami and the workspaces the server put in the shell when it was asked
+ * with the session cookie (`<script type="application/json" id="orvanta-boot">`),
+ * so that the first page's own requests go out at once. Read once; null when
+ * absent, unreadable or maybe stale (an old shell from the back/forward cache
+ * or a restored tab): the API is asked then.
+ */
+function bootData() {
+  const el = document.getElementById('orvanta-boot');
+  if (!el) return null;
+  el.remove();
   try {
-    const [user, workspaces] = await Promise.all([get('/api/users/whoami'), get('/api/workspaces/list')]);
+    const nav = performance.getEntriesByType('navigation')[0];
+    if (nav && nav.type === 'back_forward') return null;
+    const boot = JSON.parse(el.textContent);
+    const fresh = typeof boot.at === 'number' && Math.abs(Date.now() - boot.at) < BOOT_MAX_AGE_MS;
+    if (!fresh || !boot.user || typeof boot.user.username !== 'string' || !Array.isArray(boot.workspaces)) return null;
+    return boot;
+  } catch {
+    return null;
+  }
+}
+
+async function loadSession(boot = null) {
+  try {
+    const [user, workspaces] = boot ? [boot.user, boot.workspaces]
+      : await Promise.all([get('/api/users/whoami'), get('/api/workspaces/list')]);
     session.user = user;
     session.workspaces = workspaces;
     const remembered = localStorage.getItem('orvanta.ws');
@@ -180,7 +207,7 @@ function wireShell() {
 async function start() {
   wireShell();
   try {
-    await loadSession();
+    await loadSession(bootData());
   } catch (e) {
     replace(document.getElementById('main'), h('h1', {}, 'Orvanta'), errorBox(e));
     return;
