@@ -137,6 +137,9 @@ const POLL: Duration = Duration::from_millis(200);
 /// idle dispatcher claims at once.)
 const GAP: Duration = Duration::from_millis(10);
 
+/// How long a run of events to skip (no webhook set) waits before it writes.
+const SKIP_PAUSE: Duration = Duration::from_millis(100);
+
 /// What every run shares.
 struct Dispatch {
     store: Arc<dyn Store>,
@@ -250,6 +253,12 @@ async fn deliver_run(d: Arc<Dispatch>, ws: WorkspaceId, mut events: Vec<ClaimedE
                 )
             }
             Ok(None) => {
+                // Nothing waits for skips: a workspace without a webhook has its events
+                // skipped in batches, not in a write per change.
+                tokio::select! {
+                    _ = tokio::time::sleep(SKIP_PAUSE) => {}
+                    _ = d.stop.cancelled() => {}
+                }
                 let skip =
                     |e: &ClaimedEvent| EventFinish { id: e.event.id, outcome: EventOutcome::Skipped, attempt: None };
                 (events.iter().map(skip).collect(), false)
