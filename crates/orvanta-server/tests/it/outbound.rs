@@ -1,8 +1,9 @@
 //! The workspace webhook against a real local receiver that the test
 //! controls: every event once and in order, signatures that the
 //! `standardwebhooks` package (PyPI) accepts, retries, 410, replays, a kill
-//! between the change and the delivery, and no internal address without
-//! the instance's consent.
+//! between the change and the delivery, no internal address without the
+//! instance's consent, milliseconds from a change to its delivery, and two
+//! servers on one PostgreSQL database delivering each event once, in order.
 
 use crate::harness::*;
 use axum::http::{HeaderMap, StatusCode};
@@ -348,4 +349,59 @@ async fn an_event_arrives_milliseconds_after_its_commit_and_a_burst_drains_in_or
     receiver.wait_for(30 + 320, 60).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_once_in_order(&receiver, 350);
+}
+
+#[tokio::test]
+async fn two_servers_on_postgres_deliver_each_event_once_and_in_order() {
+    let receiver = Receiver::default();
+    let url = receiver.clone().start().await;
+    let db = fresh_pg_database().await;
+    let server = || {
+        let mut o = opts(None);
+        o.role = "server";
+        o.db = Db::Postgres(db.clone());
+        // Both seal and open the webhook's secret with the same key.
+        o.env.push(("ORVANTA_SECRET_KEY".into(), "b3J2YW50YS1vdXRib3VuZC10ZXN0LWtleS0zMmJ5dGU=".into()));
+        start(o)
+    };
+    let (a, b) = (server(), server());
+    let r = a
+        .client
+        .post(a.url("/api/workspaces/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"id": "second", "name": "Second"}));
+    assert_eq!(r.send().await.unwrap().status(), 201);
+    point_workspace_at(&a, "demo", &url).await;
+    point_workspace_at(&b, "second", &url).await;
+    // Each workspace's changes one after the other, alternating between the servers; the two workspaces at once.
+    let per_workspace = 150;
+    let apps = Arc::new([a, b]);
+    let writers: Vec<_> = ["demo", "second"]
+        .into_iter()
+        .map(|ws| {
+            let apps = apps.clone();
+            tokio::spawn(async move {
+                for i in 0..per_workspace {
+                    let app = &apps[i % 2];
+                    let body = json!({"path": format!("u/admin/v{i}"), "value": "v"});
+                    let route = app.url(&format!("/api/w/{ws}/variables/create"));
+                    let r = app.client.post(route).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    receiver.wait_for(2 * per_workspace, 60).await;
+    // Both servers' dispatchers were awake all along: anything delivered twice would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_once_in_order(&receiver, 2 * per_workspace);
+    for ws in ["demo", "second"] {
+        let route = apps[1].url(&format!("/api/w/{ws}/workspaces/webhook_deliveries?per_page=1000"));
+        let log: Value = apps[1].client.get(route).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        let delivered = log.as_array().unwrap().iter().filter(|e| e["state"] == "delivered").count();
+        assert_eq!(delivered, per_workspace, "{ws}: {log}");
+    }
 }
