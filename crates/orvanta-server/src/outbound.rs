@@ -365,6 +365,42 @@ async fn attempt(d: &Dispatch, target: &Target, claimed: &ClaimedEvent) -> (Even
     (EventFinish { id: event.id, outcome, attempt: Some(attempt) }, go_on)
 }
 
+/// Rows one purge transaction deletes: short enough not to hold SQLite's writer for long.
+const PURGE_BATCH: i64 = 1000;
+
+/// Deletes the settled (delivered, skipped, failed) workspace events and
+/// their attempts, and the settled token notices, recorded more than `days`
+/// ago, a batch per transaction; pending ones are kept whatever their age.
+pub async fn purge(store: &dyn Store, days: u64, now: Millis) {
+    let before = now - (days as i64).saturating_mul(86_400_000);
+    let events = in_batches(|| store.purge_events(before, PURGE_BATCH)).await;
+    let notices = in_batches(|| store.purge_notices(before, PURGE_BATCH)).await;
+    match (events, notices) {
+        (Ok(0), Ok(0)) => {}
+        (Ok(events), Ok(notices)) => {
+            tracing::info!(events, notices, "workspace events and token notices past their keeping time purged")
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "the purge of old workspace events and notices failed"),
+    }
+}
+
+/// Runs `step` (a purge of up to [`PURGE_BATCH`] rows) until a batch is not full; answers the rows deleted.
+async fn in_batches<F, Fut>(mut step: F) -> orvanta_store::Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = orvanta_store::Result<u64>>,
+{
+    let mut total = 0;
+    loop {
+        let n = step().await?;
+        total += n;
+        if n < PURGE_BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// ±10 % around 1, so that retries of many events spread out.
 fn jitter() -> f64 {
     0.9 + rand::random::<f64>() * 0.2

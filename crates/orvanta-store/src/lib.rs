@@ -150,6 +150,9 @@ pub trait NoticeStore: Send + Sync + 'static {
     /// Records how the attempt at a claimed notice ended; false when the
     /// notice is no longer pending.
     async fn finish_notice(&self, id: i64, outcome: &NoticeOutcome) -> Result<bool>;
+    /// Deletes up to `limit` sent, skipped or failed notices recorded before
+    /// `before` (never a pending one); answers how many.
+    async fn purge_notices(&self, before: Millis, limit: i64) -> Result<u64>;
     /// Notices with an id above `after`, oldest first.
     async fn list_token_notices(&self, after: i64, limit: i64) -> Result<Vec<TokenNotice>>;
     /// A workspace's events with an id above `after`, in order.
@@ -297,6 +300,9 @@ pub trait OutboxStore: Send + Sync + 'static {
         done: &[EventFinish],
         then: AfterFinish,
     ) -> Result<FinishedEvents>;
+    /// Deletes up to `limit` delivered, skipped or failed events created
+    /// before `before`, with their attempts (never a pending one); answers how many.
+    async fn purge_events(&self, before: Millis, limit: i64) -> Result<u64>;
     /// Changes after transactions that recorded workspace events committed:
     /// at the commit in this process (SQLite), or within 10 ms of a commit in
     /// any process on the database (PostgreSQL: a probe of the newest event,

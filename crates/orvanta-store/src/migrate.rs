@@ -24,6 +24,11 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 11, name: "invites", sql: include_str!("sqlite/migrations/0011_invites.sql") },
     Migration { version: 12, name: "objects", sql: include_str!("sqlite/migrations/0012_objects.sql") },
     Migration { version: 13, name: "outbox", sql: include_str!("sqlite/migrations/0013_outbox.sql") },
+    Migration {
+        version: 15,
+        name: "outbox_retention",
+        sql: include_str!("sqlite/migrations/0015_outbox_retention.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -40,6 +45,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 11, name: "invites", sql: include_str!("postgres/migrations/0011_invites.sql") },
     Migration { version: 12, name: "objects", sql: include_str!("postgres/migrations/0012_objects.sql") },
     Migration { version: 13, name: "outbox", sql: include_str!("postgres/migrations/0013_outbox.sql") },
+    Migration {
+        version: 15,
+        name: "outbox_retention",
+        sql: include_str!("postgres/migrations/0015_outbox_retention.sql"),
+    },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -186,6 +186,13 @@ pub(crate) fn outcome_groups(done: &[EventFinish]) -> Vec<(OutcomeColumns, Vec<i
 
 pub(crate) const RELEASE_EVENTS: &str = "UPDATE workspace_events SET claimed_until = NULL \
      WHERE workspace = ? AND state = 'pending' AND claimed_until = ?";
+/// Settled events past their keeping time, a batch at a time (never a pending one).
+pub(crate) const PURGE_EVENTS: &str = "WITH picked AS MATERIALIZED (SELECT id FROM workspace_events \
+     WHERE created_at < ? AND state <> 'pending' ORDER BY created_at LIMIT ? FOR_UPDATE) \
+     DELETE FROM workspace_events WHERE id IN (SELECT id FROM picked) AND state <> 'pending' RETURNING id";
+/// The attempts of events that are gone, among the ids a purge deleted.
+pub(crate) const PURGE_ATTEMPTS: &str = "DELETE FROM event_attempts WHERE event_id >= ? AND event_id <= ? \
+     AND NOT EXISTS (SELECT 1 FROM workspace_events w WHERE w.id = event_attempts.event_id)";
 pub(crate) const EVENT_LOG: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
      FROM workspace_events WHERE workspace = ? ORDER BY id DESC LIMIT ?";
 pub(crate) const EVENT_ONE: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
@@ -464,6 +471,18 @@ macro_rules! outbox_store {
                 }
                 tx.commit().await?;
                 Ok(crate::FinishedEvents { written, next })
+            }
+
+            async fn purge_events(&self, before: orvanta_core::Millis, limit: i64) -> crate::Result<u64> {
+                use crate::outbox::*;
+                let mut tx = self.$write.begin().await?;
+                let sql = $sql(&PURGE_EVENTS.replace(" FOR_UPDATE", $lock));
+                let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(before).bind(limit).fetch_all(&mut *tx).await?;
+                if let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) {
+                    sqlx::query(&$sql(PURGE_ATTEMPTS)).bind(first).bind(last).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(ids.len() as u64)
             }
 
             fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {

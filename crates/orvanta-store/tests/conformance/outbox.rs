@@ -1,6 +1,6 @@
 //! The workspace webhook's outbox: events recorded with the changes they
 //! report, claimed in runs oldest first per workspace, their attempts kept,
-//! the dispatcher woken by their commits.
+//! the dispatcher woken by their commits, settled ones purged with age.
 
 use crate::fixtures::*;
 use orvanta_store::{AfterFinish, ClaimedEvent, EventAttempt, EventFinish, EventOutcome, Store, Variable};
@@ -240,4 +240,50 @@ pub async fn commits_that_record_events_wake_the_dispatcher(s: Arc<dyn Store>) {
     assert!(tokio::time::timeout(Duration::from_millis(300), signal.changed()).await.is_err(), "no event was recorded");
     s.record_event(&ws("demo"), "CreateVariable", r#"{"type":"CreateVariable"}"#, T0).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), signal.changed()).await.expect("an event recorded alone").unwrap();
+}
+
+pub async fn settled_events_are_purged_with_age_pending_ones_never(s: Arc<dyn Store>) {
+    const DAY: i64 = 86_400_000;
+    s.create_workspace(&new_workspace("demo")).await.unwrap();
+    s.create_workspace(&new_workspace("other")).await.unwrap();
+    record(&*s, "demo", 4, T0 - 40 * DAY).await;
+    record(&*s, "other", 1, T0).await;
+    let log = |w: &'static str| {
+        let s = s.clone();
+        async move {
+            let log = s.event_log(&ws(w), 10).await.unwrap();
+            log.into_iter().rev().map(|d| (d.event.id, d.state)).collect::<Vec<_>>()
+        }
+    };
+    let old: Vec<i64> = log("demo").await.into_iter().map(|(id, _)| id).collect();
+    let new = log("other").await[0].0;
+    assert_eq!(s.claim_events(T0, T0 + 1000, 10, 10).await.unwrap().len(), 5);
+    let attempt = |id: i64| {
+        Some(EventAttempt { event_id: id, n: 1, at: T0, status: Some(200), latency_ms: 1, excerpt: String::new() })
+    };
+    // Old: delivered, failed, skipped, and one to be retried (pending); new: delivered.
+    let done = [
+        finish(old[0], EventOutcome::Delivered, attempt(old[0])),
+        finish(old[1], EventOutcome::Failed, attempt(old[1])),
+        finish(old[2], EventOutcome::Skipped, None),
+        finish(old[3], EventOutcome::Retry { next_at: T0 + DAY }, attempt(old[3])),
+        finish(new, EventOutcome::Delivered, attempt(new)),
+    ];
+    assert_eq!(settle(&*s, "demo", T0 + 1000, &done[..4]).await, 4);
+    assert_eq!(settle(&*s, "other", T0 + 1000, &done[4..]).await, 1);
+
+    let before = T0 - 30 * DAY;
+    assert_eq!(s.purge_events(before, 2).await.unwrap(), 2, "a batch at a time");
+    assert_eq!(s.purge_events(before, 2).await.unwrap(), 1);
+    assert_eq!(s.purge_events(before, 2).await.unwrap(), 0);
+    assert_eq!(log("demo").await, [(old[3], "pending".to_owned())], "a pending event is kept, however old");
+    assert_eq!(log("other").await, [(new, "delivered".to_owned())]);
+    for id in &old[..3] {
+        assert!(s.event_attempts(*id).await.unwrap().is_empty(), "the attempts went with their event");
+    }
+    assert_eq!(s.event_attempts(old[3]).await.unwrap().len(), 1);
+    assert_eq!(s.event_attempts(new).await.unwrap().len(), 1);
+    // Ids are never given again: a new event comes after every purged one.
+    record(&*s, "demo", 1, T0).await;
+    assert!(log("demo").await.last().unwrap().0 > new);
 }
