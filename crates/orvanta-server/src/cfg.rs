@@ -248,6 +248,8 @@ settings! {
         webhook_timeout_s: u64 = 15, env "ORVANTA_WEBHOOK_TIMEOUT_S";
         /// Milliseconds one second of the retry ladder lasts (1000; tests shrink the ladder).
         webhook_ms_per_ladder_second: u64 = 1000, env "ORVANTA_WEBHOOK_MS_PER_LADDER_SECOND";
+        /// Days delivered, skipped and failed workspace events (with their attempts) and settled token notices are kept; pending ones always are; 0 keeps everything.
+        event_retention_days: u64 = 30, env "ORVANTA_EVENT_RETENTION_DAYS";
     }
 
     /// Where data lives.

@@ -1,19 +1,30 @@
 //! The workspace webhook (contract §9): every process delivers the events
-//! of the outbox — oldest first per workspace, signed with Standard Webhooks
+//! of the outbox — in order per workspace, signed with Standard Webhooks
 //! headers, retried on the §9 ladder, every attempt recorded.
 //!
+//! - The dispatcher wakes as soon as a change that recorded events commits
+//!   (the store's `event_signal`: in-process on SQLite, `LISTEN` on
+//!   PostgreSQL, so every server wakes), when a workspace's runs end, and
+//!   every 200 ms for retries that came due. It claims *runs*: a workspace's
+//!   pending events in order, which one task sends one after the other on
+//!   kept-alive connections; one transaction per run records their outcomes
+//!   and claims the workspace's next run (what was recorded meanwhile). A
+//!   claim holds the workspace's oldest pending event, so no other claim, in
+//!   this process or another, takes any of that workspace's events meanwhile.
 //! - A 2xx within the timeout (15 s) is delivered; a redirect is not followed
 //!   (it is a failure); a 410 disables the workspace's webhook.
 //! - `Retry-After` (seconds) postpones the next attempt when it asks for more
 //!   than the ladder.
 //! - A URL that resolves to loopback, private, link-local or other internal
-//!   ranges is refused, when saved and again before each delivery, unless
+//!   ranges is refused, when saved and again at the start of every run of
+//!   deliveries (runs last at most a second), unless
 //!   `ORVANTA_WEBHOOK_ALLOW_PRIVATE=true`.
 
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::Sealer;
 use base64::Engine;
-use orvanta_store::{EventAttempt, EventOutcome, Store, WorkspaceEvent};
+use orvanta_core::{Millis, WorkspaceId};
+use orvanta_store::{AfterFinish, ClaimedEvent, EventAttempt, EventFinish, EventOutcome, Store, WorkspaceEvent};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,11 +120,45 @@ pub async fn check_url(url: &str, allow_private: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Delivers the outbox until `stop`.
+/// Most workspaces one process delivers to at once.
+const STREAMS: usize = 64;
+/// Most events of one run (one claim of one workspace).
+const RUN_EVENTS: i64 = 500;
+/// A workspace's runs follow one another under one claim for this long at
+/// most: the webhook's settings and its address are read again at least this
+/// often, and the claim is given back well within its hold.
+const RUN_TIME: Duration = Duration::from_secs(1);
+/// How often an idle dispatcher claims anyway: retries that came due, and
+/// claims that lapsed (a process died holding them).
+const POLL: Duration = Duration::from_millis(200);
+/// While runs are going, how long a wake-up waits after a claim that found
+/// nothing: the events of a workspace being delivered go with its next run,
+/// and a burst of changes to it must not turn into a claim per change. (An
+/// idle dispatcher claims at once.)
+const GAP: Duration = Duration::from_millis(10);
+
+/// How long a run of events to skip (no webhook set) waits before it writes.
+const SKIP_PAUSE: Duration = Duration::from_millis(100);
+
+/// What every run shares.
+struct Dispatch {
+    store: Arc<dyn Store>,
+    sealer: Arc<Sealer>,
+    client: reqwest::Client,
+    settings: Settings,
+    hold: Duration,
+    stop: CancellationToken,
+}
+
+/// Delivers the outbox until `stop`: claims runs of events (a workspace's
+/// pending events in order, see [`orvanta_store::OutboxStore::claim_events`])
+/// whenever events were recorded, a run ended, or every [`POLL`], and
+/// delivers each run in a task of its own, one event after the other.
 pub async fn run(store: Arc<dyn Store>, sealer: Arc<Sealer>, settings: Settings, stop: CancellationToken) {
     let client = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.timeout)
+        .tcp_nodelay(true)
         .user_agent(concat!("Orvanta/", env!("CARGO_PKG_VERSION")))
         .build()
     {
@@ -124,65 +169,175 @@ pub async fn run(store: Arc<dyn Store>, sealer: Arc<Sealer>, settings: Settings,
         }
     };
     let hold = Duration::from_secs(60).max(settings.timeout * 2);
+    let mut signal = store.event_signal();
+    let d = Arc::new(Dispatch { store, sealer, client, settings, hold, stop: stop.clone() });
+    let mut runs = tokio::task::JoinSet::new();
+    let mut found_nothing = false;
     while !stop.is_cancelled() {
-        let now = orvanta_core::now_millis();
-        let claimed = match store.claim_events(now, now + hold.as_millis() as i64, 64).await {
-            Ok(c) => c,
+        let free = STREAMS.saturating_sub(runs.len());
+        if free > 0 {
+            let claimed = claim(&d, free).await;
+            found_nothing = claimed.is_empty();
+            for (ws, events, held) in claimed {
+                runs.spawn(deliver_run(d.clone(), ws, events, held));
+            }
+        }
+        tokio::select! {
+            changed = signal.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep(POLL).await;
+                } else if found_nothing && !runs.is_empty() {
+                    tokio::time::sleep(GAP).await;
+                }
+            }
+            Some(_) = runs.join_next(), if !runs.is_empty() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+    // Runs stop before their next attempt; their outcomes are written and their claims given back.
+    while runs.join_next().await.is_some() {}
+}
+
+/// Claims runs for up to `free` workspaces: each with its events, in order, and the claim's token.
+async fn claim(d: &Dispatch, free: usize) -> Vec<(WorkspaceId, Vec<ClaimedEvent>, Millis)> {
+    let now = orvanta_core::now_millis();
+    let held = now + d.hold.as_millis() as i64;
+    let claimed = match d.store.claim_events(now, held, free as i64, RUN_EVENTS).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "claiming workspace events failed");
+            return Vec::new();
+        }
+    };
+    let mut by_workspace: Vec<(WorkspaceId, Vec<ClaimedEvent>, Millis)> = Vec::new();
+    for event in claimed {
+        match by_workspace.iter_mut().find(|(ws, _, _)| *ws == event.event.workspace) {
+            Some((_, events, _)) => events.push(event),
+            None => by_workspace.push((event.event.workspace.clone(), vec![event], held)),
+        }
+    }
+    by_workspace
+}
+
+/// Where a run's events go, read before each run.
+struct Target {
+    url: String,
+    secret: String,
+    /// Why the URL may not be reached now (it resolves to an internal address, or not at all).
+    refused: Option<String>,
+}
+
+/// Delivers a workspace's events, one run after the other, in order: an
+/// event goes only once the one before it was delivered (or has failed for
+/// good). After each run one transaction records its outcomes and claims the
+/// workspace's next run (events recorded meanwhile), under the same claim; a
+/// run that stopped (a retry, a 410, [`RUN_TIME`] spent, shutdown) gives back
+/// the events it did not get to instead.
+async fn deliver_run(d: Arc<Dispatch>, ws: WorkspaceId, mut events: Vec<ClaimedEvent>, held: Millis) {
+    let started = Instant::now();
+    let mut checked: Option<(String, Option<String>)> = None;
+    loop {
+        let target = target(&d, &ws, &mut checked).await;
+        let (done, stopped) = match &target {
             Err(e) => {
-                tracing::warn!(error = %e, "claiming workspace events failed");
-                Vec::new()
+                tracing::warn!(error = %e, workspace = %ws, "a workspace's events could not be delivered; they are retried");
+                let next_at = orvanta_core::now_millis() + 5_000;
+                (
+                    vec![EventFinish {
+                        id: events[0].event.id,
+                        outcome: EventOutcome::Retry { next_at },
+                        attempt: None,
+                    }],
+                    true,
+                )
+            }
+            Ok(None) => {
+                // Nothing waits for skips: a workspace without a webhook has its events
+                // skipped in batches, not in a write per change.
+                tokio::select! {
+                    _ = tokio::time::sleep(SKIP_PAUSE) => {}
+                    _ = d.stop.cancelled() => {}
+                }
+                let skip =
+                    |e: &ClaimedEvent| EventFinish { id: e.event.id, outcome: EventOutcome::Skipped, attempt: None };
+                (events.iter().map(skip).collect(), false)
+            }
+            Ok(Some(target)) => {
+                let mut done = Vec::with_capacity(events.len());
+                let mut stopped = false;
+                for event in &events {
+                    // A run starts no attempt once its time is spent: it ends well within its claim's hold.
+                    if !done.is_empty() && (started.elapsed() >= RUN_TIME || d.stop.is_cancelled()) {
+                        stopped = true;
+                        break;
+                    }
+                    let (finish, go_on) = attempt(&d, target, event).await;
+                    done.push(finish);
+                    if !go_on {
+                        stopped = true;
+                        break;
+                    }
+                }
+                (done, stopped)
             }
         };
-        let idle = claimed.is_empty();
-        let rounds = claimed.into_iter().map(|event| deliver(&*store, &sealer, &client, &settings, event));
-        futures::future::join_all(rounds).await;
-        if idle {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = stop.cancelled() => {}
+        let then = if stopped || started.elapsed() >= RUN_TIME || d.stop.is_cancelled() {
+            AfterFinish::Release
+        } else {
+            AfterFinish::Continue { now: orvanta_core::now_millis(), per_workspace: RUN_EVENTS }
+        };
+        match d.store.finish_events(&ws, held, &done, then).await {
+            Ok(finished) if !finished.next.is_empty() => events = finished.next,
+            Ok(_) => return,
+            Err(e) => {
+                // The events stay claimed: once the claim lapses they are sent again.
+                tracing::warn!(error = %e, workspace = %ws, count = done.len(), "the outcome of deliveries could not be recorded; they are sent again");
+                return;
             }
         }
     }
 }
 
-/// One attempt at one claimed event, and its outcome recorded.
-async fn deliver(store: &dyn Store, sealer: &Sealer, client: &reqwest::Client, s: &Settings, event: WorkspaceEvent) {
-    let outcome = attempt(store, sealer, client, s, &event).await;
-    let (outcome, attempt) = match outcome {
-        Ok(done) => done,
-        Err(e) => {
-            tracing::warn!(error = %e, event = event.id, "a workspace event could not be delivered; it is retried");
-            let next_at = orvanta_core::now_millis() + 5_000;
-            (EventOutcome::Retry { next_at }, None)
+/// The workspace's webhook, if one is set and enabled, read before each run
+/// (a change of the settings applies from the next run on). `checked` keeps
+/// the address check of the URL for the rest of the workspace's runs under
+/// one claim (at most [`RUN_TIME`]), so that a stream of short runs does not
+/// resolve the host before each.
+async fn target(
+    d: &Dispatch,
+    ws: &WorkspaceId,
+    checked: &mut Option<(String, Option<String>)>,
+) -> Result<Option<Target>, String> {
+    let settings = d.store.webhook_settings(ws).await.map_err(|e| e.to_string())?.unwrap_or_default();
+    let (Some(url), Some(sealed), None) = (settings.url, settings.secret, settings.disabled) else {
+        return Ok(None);
+    };
+    let secret = d.sealer.open(&sealed, &secret_context(ws)).map_err(|e| e.0)?;
+    let refused = match checked {
+        Some((u, refused)) if *u == url => refused.clone(),
+        _ => {
+            let refused = check_url(&url, d.settings.allow_private).await.err().map(|e| e.to_string());
+            *checked = Some((url.clone(), refused.clone()));
+            refused
         }
     };
-    if let Err(e) = store.finish_event(event.id, &outcome, attempt.as_ref()).await {
-        tracing::warn!(error = %e, event = event.id, "the outcome of a delivery could not be recorded; it is sent again");
-    }
+    Ok(Some(Target { url, secret, refused }))
 }
 
-async fn attempt(
-    store: &dyn Store,
-    sealer: &Sealer,
-    client: &reqwest::Client,
-    s: &Settings,
-    event: &WorkspaceEvent,
-) -> Result<(EventOutcome, Option<EventAttempt>), String> {
-    let settings = store.webhook_settings(&event.workspace).await.map_err(|e| e.to_string())?.unwrap_or_default();
-    let (Some(url), Some(sealed), None) = (settings.url, settings.secret, settings.disabled) else {
-        return Ok((EventOutcome::Skipped, None));
-    };
-    let secret = sealer.open(&sealed, &secret_context(&event.workspace)).map_err(|e| e.0)?;
-    let done_before = store.event_attempts(event.id).await.map_err(|e| e.to_string())?.len();
-    let n = done_before as i32 + 1;
+/// One attempt at one event: its outcome, and whether the run goes on to the next event.
+async fn attempt(d: &Dispatch, target: &Target, claimed: &ClaimedEvent) -> (EventFinish, bool) {
+    let event = &claimed.event;
+    let n = claimed.tried + 1;
     let started = Instant::now();
     let at = orvanta_core::now_millis();
-    let (status, excerpt, retry_after) = match check_url(&url, s.allow_private).await {
-        Err(e) => (None, e.to_string(), None),
-        Ok(()) => send(client, &url, &secret, event).await,
+    let (status, excerpt, retry_after) = match &target.refused {
+        Some(why) => (None, why.clone(), None),
+        None => send(&d.client, &target.url, &target.secret, event).await,
     };
     let latency_ms = started.elapsed().as_millis() as i64;
     let attempt = EventAttempt { event_id: event.id, n, at, status, latency_ms, excerpt };
+    let s = &d.settings;
     let outcome = match status {
         Some(code) if (200..300).contains(&code) => EventOutcome::Delivered,
         Some(410) => {
@@ -191,7 +346,9 @@ async fn attempt(
                 event.id,
                 orvanta_core::millis_to_rfc3339(at)
             );
-            store.disable_webhook(&event.workspace, &reason).await.map_err(|e| e.to_string())?;
+            if let Err(e) = d.store.disable_webhook(&event.workspace, &reason).await {
+                tracing::warn!(error = %e, workspace = %event.workspace, "the webhook that answered 410 could not be disabled");
+            }
             EventOutcome::Failed
         }
         _ => match LADDER_S.get(n as usize) {
@@ -203,12 +360,62 @@ async fn attempt(
             None => EventOutcome::Failed,
         },
     };
-    Ok((outcome, Some(attempt)))
+    // After a 410 the webhook is disabled: the next run skips the rest.
+    let go_on = outcome == EventOutcome::Delivered || (outcome == EventOutcome::Failed && status != Some(410));
+    (EventFinish { id: event.id, outcome, attempt: Some(attempt) }, go_on)
+}
+
+/// Rows one purge transaction deletes: short enough not to hold SQLite's writer for long.
+const PURGE_BATCH: i64 = 1000;
+
+/// Deletes the settled (delivered, skipped, failed) workspace events and
+/// their attempts, and the settled token notices, recorded more than `days`
+/// ago, a batch per transaction; pending ones are kept whatever their age.
+pub async fn purge(store: &dyn Store, days: u64, now: Millis) {
+    let before = now - (days as i64).saturating_mul(86_400_000);
+    let events = in_batches(|| store.purge_events(before, PURGE_BATCH)).await;
+    let notices = in_batches(|| store.purge_notices(before, PURGE_BATCH)).await;
+    match (events, notices) {
+        (Ok(0), Ok(0)) => {}
+        (Ok(events), Ok(notices)) => {
+            tracing::info!(events, notices, "workspace events and token notices past their keeping time purged")
+        }
+        (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "the purge of old workspace events and notices failed"),
+    }
+}
+
+/// Runs `step` (a purge of up to [`PURGE_BATCH`] rows) until a batch is not full; answers the rows deleted.
+async fn in_batches<F, Fut>(mut step: F) -> orvanta_store::Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = orvanta_store::Result<u64>>,
+{
+    let mut total = 0;
+    loop {
+        let n = step().await?;
+        total += n;
+        if n < PURGE_BATCH as u64 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// ±10 % around 1, so that retries of many events spread out.
 fn jitter() -> f64 {
     0.9 + rand::random::<f64>() * 0.2
+}
+
+/// The event's payload with its `timestamp` (when it was recorded, RFC 3339) last.
+pub fn body(event: &WorkspaceEvent) -> String {
+    let mut fields: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&event.payload) {
+        Ok(f) => f,
+        Err(_) => return event.payload.clone(),
+    };
+    if !fields.contains_key("timestamp") {
+        fields.insert("timestamp".into(), orvanta_core::millis_to_rfc3339(event.created_at).into());
+    }
+    serde_json::Value::Object(fields).to_string()
 }
 
 /// POSTs the event; answers the status (none when there was no answer), the
@@ -221,14 +428,15 @@ async fn send(
 ) -> (Option<i32>, String, Option<u64>) {
     let id = format!("evt_{}", event.id);
     let ts = chrono::Utc::now().timestamp();
-    let signature = sign(secret, &id, ts, &event.payload);
+    let body = body(event);
+    let signature = sign(secret, &id, ts, &body);
     let sent = client
         .post(url)
         .header("content-type", "application/json")
         .header("webhook-id", &id)
         .header("webhook-timestamp", ts.to_string())
         .header("webhook-signature", signature)
-        .body(event.payload.clone())
+        .body(body)
         .send()
         .await;
     match sent {

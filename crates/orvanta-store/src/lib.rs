@@ -35,7 +35,9 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use events::JobEvent;
 pub use notices::{NoticeKind, NoticeOutcome, NoticeStatus, TokenNotice, TokenSweep, WorkspaceEvent};
-pub use outbox::{EventAttempt, EventDelivery, EventOutcome, WebhookSettings};
+pub use outbox::{
+    AfterFinish, ClaimedEvent, EventAttempt, EventDelivery, EventFinish, EventOutcome, FinishedEvents, WebhookSettings,
+};
 pub use triggers::HttpTriggerRecord;
 pub use types::*;
 
@@ -165,6 +167,9 @@ pub trait NoticeStore: Send + Sync + 'static {
     /// Records how the attempt at a claimed notice ended; false when the
     /// notice is no longer pending.
     async fn finish_notice(&self, id: i64, outcome: &NoticeOutcome) -> Result<bool>;
+    /// Deletes up to `limit` sent, skipped or failed notices recorded before
+    /// `before` (never a pending one); answers how many.
+    async fn purge_notices(&self, before: Millis, limit: i64) -> Result<u64>;
     /// Notices with an id above `after`, oldest first.
     async fn list_token_notices(&self, after: i64, limit: i64) -> Result<Vec<TokenNotice>>;
     /// A workspace's events with an id above `after`, in order.
@@ -287,11 +292,39 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn disable_webhook(&self, ws: &WorkspaceId, reason: &str) -> Result<()>;
     /// Records an event that no other change carries in its own transaction.
     async fn record_event(&self, ws: &WorkspaceId, kind: &str, payload: &str, now: Millis) -> Result<()>;
-    /// Claims, until `hold_until`, the oldest pending event of each workspace
-    /// that is due and unclaimed (at most `limit`), by id.
-    async fn claim_events(&self, now: Millis, hold_until: Millis, limit: i64) -> Result<Vec<WorkspaceEvent>>;
-    /// Records the outcome of a claimed event (and the attempt, if one was made).
-    async fn finish_event(&self, id: i64, outcome: &EventOutcome, attempt: Option<&EventAttempt>) -> Result<()>;
+    /// Claims, until `hold_until`, a run of pending events in each of at most
+    /// `workspaces` workspaces whose oldest pending event is due and
+    /// unclaimed: from that event on, in id order, at most `per_workspace`,
+    /// ending before the first that is not due or is held. No other claim
+    /// takes any of a workspace's events while its run is held. `hold_until`
+    /// is the claim's token: outcomes and releases name it.
+    async fn claim_events(
+        &self,
+        now: Millis,
+        hold_until: Millis,
+        workspaces: i64,
+        per_workspace: i64,
+    ) -> Result<Vec<ClaimedEvent>>;
+    /// Records, in one transaction, the outcomes of events of `ws` claimed
+    /// with the token `held_until` (each with its attempt, if one was made;
+    /// an event no longer held by that claim is left as it is), then
+    /// releases what the claim still holds of the workspace or claims the
+    /// workspace's next run under the same claim (see [`AfterFinish`]).
+    async fn finish_events(
+        &self,
+        ws: &WorkspaceId,
+        held_until: Millis,
+        done: &[EventFinish],
+        then: AfterFinish,
+    ) -> Result<FinishedEvents>;
+    /// Deletes up to `limit` delivered, skipped or failed events created
+    /// before `before`, with their attempts (never a pending one); answers how many.
+    async fn purge_events(&self, before: Millis, limit: i64) -> Result<u64>;
+    /// Changes after transactions that recorded workspace events committed:
+    /// at the commit in this process (SQLite), or within 10 ms of a commit in
+    /// any process on the database (PostgreSQL: a probe of the newest event,
+    /// started by the first call).
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<u64>;
     /// The newest events of a workspace with their delivery state.
     async fn event_log(&self, ws: &WorkspaceId, limit: i64) -> Result<Vec<EventDelivery>>;
     /// One event of a workspace with its delivery state.

@@ -25,6 +25,11 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 12, name: "objects", sql: include_str!("sqlite/migrations/0012_objects.sql") },
     Migration { version: 13, name: "outbox", sql: include_str!("sqlite/migrations/0013_outbox.sql") },
     Migration { version: 14, name: "instance_events", sql: include_str!("sqlite/migrations/0014_instance_events.sql") },
+    Migration {
+        version: 15,
+        name: "outbox_retention",
+        sql: include_str!("sqlite/migrations/0015_outbox_retention.sql"),
+    },
     Migration { version: 16, name: "http_triggers", sql: include_str!("sqlite/migrations/0016_http_triggers.sql") },
 ];
 
@@ -46,6 +51,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 14,
         name: "instance_events",
         sql: include_str!("postgres/migrations/0014_instance_events.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "outbox_retention",
+        sql: include_str!("postgres/migrations/0015_outbox_retention.sql"),
     },
     Migration { version: 16, name: "http_triggers", sql: include_str!("postgres/migrations/0016_http_triggers.sql") },
 ];

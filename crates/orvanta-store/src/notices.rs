@@ -174,6 +174,10 @@ pub(crate) const CLAIM_NOTICES: &str = "WITH picked AS MATERIALIZED (SELECT id F
 pub(crate) const FINISH_NOTICE: &str = "UPDATE token_notices SET status = ?, \
      next_attempt_at = COALESCE(?, next_attempt_at), last_error = COALESCE(?, last_error), sent_at = ? \
      WHERE id = ? AND status = 'pending'";
+/// Settled notices past their keeping time, a batch at a time.
+pub(crate) const PURGE_NOTICES: &str = "WITH picked AS MATERIALIZED (SELECT id FROM token_notices \
+     WHERE created_at < ? AND status <> 'pending' ORDER BY created_at LIMIT ? FOR_UPDATE) \
+     DELETE FROM token_notices WHERE id IN (SELECT id FROM picked) AND status <> 'pending'";
 pub(crate) const LIST_NOTICES: &str = "SELECT COLUMNS FROM token_notices WHERE id > ? ORDER BY id LIMIT ?";
 pub(crate) const LIST_EVENTS: &str = "SELECT id, workspace, kind, payload, created_at FROM workspace_events \
      WHERE workspace = ? AND id > ? ORDER BY id LIMIT ?";
@@ -406,6 +410,16 @@ macro_rules! notice_store {
                     .execute(&self.$write)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn purge_notices(&self, before: orvanta_core::Millis, limit: i64) -> crate::Result<u64> {
+                use crate::notices::*;
+                let done = sqlx::query(&$sql(&with_lock(PURGE_NOTICES, $lock)))
+                    .bind(before)
+                    .bind(limit)
+                    .execute(&self.$write)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn list_token_notices(&self, after: i64, limit: i64) -> crate::Result<Vec<crate::TokenNotice>> {

@@ -1,7 +1,19 @@
 //! [`crate::OutboxStore`] for both backends, written once (as
 //! [`crate::access`]): the workspace webhook's settings, and the delivery of
-//! `workspace_events` — claimed oldest first per workspace (one at a time, so
-//! a workspace's events arrive in order), each attempt recorded.
+//! `workspace_events`.
+//!
+//! A claim takes, for each workspace whose oldest pending event is due and
+//! unclaimed, a run of its pending events from that one on, in id order: the
+//! run stops before the first event that is not due or is held by another
+//! claim, and after `per_workspace` events. The oldest pending event is the
+//! workspace's lock: while it is claimed no other claim takes any of the
+//! workspace's events, so one claimer at a time sends them, in order. A run's
+//! outcomes are written in one transaction that also either gives back what
+//! the claim still holds, or claims the workspace's next run under the same
+//! claim, so that a busy workspace is never unheld between two runs.
+//! Outcomes are written only while the claim that took the event still holds
+//! it (its `claimed_until` is the claim's token), so a claimer whose hold
+//! lapsed and was taken over records nothing over the new one.
 
 use crate::{Result, StoreError};
 use orvanta_core::{Millis, WorkspaceId};
@@ -54,6 +66,43 @@ pub struct EventDelivery {
     pub next_at: Millis,
 }
 
+/// A claimed event, with what its next attempt needs.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub event: crate::WorkspaceEvent,
+    /// The attempts recorded for it so far (replays included): the next is this plus one.
+    pub tried: i32,
+}
+
+/// The outcome of one claimed event, and its attempt if one was made.
+#[derive(Debug, Clone)]
+pub struct EventFinish {
+    pub id: i64,
+    pub outcome: EventOutcome,
+    pub attempt: Option<EventAttempt>,
+}
+
+/// What a run's last write does besides recording outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFinish {
+    /// Gives back the workspace's events the claim still holds: the run ends.
+    Release,
+    /// Claims the workspace's next run under the same claim (token and hold),
+    /// as [`crate::OutboxStore::claim_events`] would for this workspace, in
+    /// the same transaction: the workspace is never left unheld in between.
+    /// When there is none, releases as `Release` does.
+    Continue { now: Millis, per_workspace: i64 },
+}
+
+/// What [`crate::OutboxStore::finish_events`] did.
+#[derive(Debug, Clone, Default)]
+pub struct FinishedEvents {
+    /// The outcomes written (those of events the claim still held).
+    pub written: usize,
+    /// The next run, after [`AfterFinish::Continue`]; empty when there is none.
+    pub next: Vec<ClaimedEvent>,
+}
+
 pub(crate) const GET_SETTINGS: &str =
     "SELECT webhook, webhook_secret, webhook_disabled FROM workspace_settings WHERE workspace = ?";
 pub(crate) const SET_WEBHOOK: &str = "INSERT INTO workspace_settings \
@@ -63,17 +112,87 @@ pub(crate) const SET_WEBHOOK: &str = "INSERT INTO workspace_settings \
 pub(crate) const DISABLE_WEBHOOK: &str = "UPDATE workspace_settings SET webhook_disabled = ? WHERE workspace = ?";
 pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO workspace_events (workspace, kind, payload, created_at) VALUES (?, ?, ?, ?)";
-/// The oldest pending event of each workspace that is due and not held by a claim.
-pub(crate) const CLAIM_EVENTS: &str = "WITH picked AS MATERIALIZED (SELECT e.id FROM workspace_events e \
-     WHERE e.state = 'pending' AND e.next_at <= ? AND (e.claimed_until IS NULL OR e.claimed_until < ?) \
-     AND e.id = (SELECT MIN(p.id) FROM workspace_events p WHERE p.workspace = e.workspace AND p.state = 'pending') \
-     ORDER BY e.id LIMIT ? FOR_UPDATE) \
-     UPDATE workspace_events SET claimed_until = ? WHERE id IN (SELECT id FROM picked) \
-     RETURNING id, workspace, kind, payload, created_at";
-pub(crate) const FINISH_EVENT: &str = "UPDATE workspace_events SET state = ?, next_at = ?, \
-     attempts = attempts + ?, claimed_until = NULL WHERE id = ?";
-pub(crate) const INSERT_ATTEMPT: &str =
-    "INSERT INTO event_attempts (event_id, n, at, status, latency_ms, excerpt) VALUES (?, ?, ?, ?, ?, ?)";
+/// Claims runs (see the module's comment). `heads`: the oldest pending
+/// event of each workspace (`HEADS`), if due and unclaimed (or held by the
+/// claim that continues, `own`); PostgreSQL locks them, so two claims never
+/// take the same workspace. `spans`: the id after the run's longest extent;
+/// `runs`: cut at the first event not due or held by another claim.
+pub(crate) const CLAIM_EVENTS: &str = "WITH heads AS MATERIALIZED (SELECT e.id, e.workspace FROM workspace_events e \
+     WHERE HEADS AND e.state = 'pending' AND e.next_at <= ? \
+     AND (e.claimed_until IS NULL OR e.claimed_until < ? OR e.claimed_until = ?) ORDER BY e.id LIMIT ? FOR_UPDATE), \
+     spans AS MATERIALIZED (SELECT h.workspace, h.id AS first, COALESCE((SELECT b.id FROM workspace_events b \
+     WHERE b.workspace = h.workspace AND b.state = 'pending' AND b.id > h.id ORDER BY b.id LIMIT 1 OFFSET ?), ?) \
+     AS past FROM heads h), \
+     runs AS MATERIALIZED (SELECT s.workspace, s.first, COALESCE((SELECT MIN(b.id) FROM workspace_events b \
+     WHERE b.workspace = s.workspace AND b.state = 'pending' AND b.id > s.first AND b.id < s.past \
+     AND (b.next_at > ? OR (b.claimed_until >= ? AND b.claimed_until <> ?))), s.past) AS stop FROM spans s) \
+     UPDATE workspace_events SET claimed_until = ? WHERE state = 'pending' AND id IN (SELECT p.id FROM runs r \
+     JOIN workspace_events p ON p.workspace = r.workspace AND p.state = 'pending' AND p.id >= r.first AND p.id < r.stop) \
+     RETURNING id, workspace, kind, payload, created_at, \
+     (SELECT MAX(a.n) FROM event_attempts a WHERE a.event_id = workspace_events.id) AS tried";
+/// The heads of every workspace.
+pub(crate) const HEADS_ALL: &str =
+    "e.id IN (SELECT MIN(p.id) FROM workspace_events p WHERE p.state = 'pending' GROUP BY p.workspace)";
+/// The head of one workspace.
+pub(crate) const HEAD_OF: &str =
+    "e.id = (SELECT MIN(p.id) FROM workspace_events p WHERE p.state = 'pending' AND p.workspace = ?)";
+
+/// The claim's SQL with `?`: for every workspace, or (`one`) for one whose
+/// workspace is the first parameter.
+///
+/// Claims are not kept as prepared statements: PostgreSQL would settle on a
+/// generic plan made while `workspace_events` was small (a fresh database,
+/// an idle dispatcher claiming five times a second), and keep it once the
+/// table holds a backlog of thousands of events: nested loops that scan it
+/// once per row, a second per claim. Planned each time, a claim takes
+/// milliseconds (the planning included) whatever the table's history.
+pub(crate) fn claim_sql(one: bool, lock: &str) -> String {
+    CLAIM_EVENTS.replace("HEADS", if one { HEAD_OF } else { HEADS_ALL }).replace(" FOR_UPDATE", lock)
+}
+
+/// Outcomes that set the same columns, written only under the claim that
+/// took the events (`claimed_until = ?`), for the ids `IN (IDS)`.
+const FINISH_EVENTS: &str = "UPDATE workspace_events SET state = ?, next_at = ?, attempts = attempts + ?, \
+     claimed_until = NULL WHERE claimed_until = ? AND id IN (IDS) RETURNING id";
+/// Most rows one outcome or attempt statement writes.
+pub(crate) const WRITE_CHUNK: usize = 500;
+
+/// The outcome statement for `n` ids.
+pub(crate) fn finish_sql(n: usize) -> String {
+    FINISH_EVENTS.replace("IDS", &vec!["?"; n].join(", "))
+}
+
+/// One statement inserting `n` attempts.
+pub(crate) fn attempts_sql(n: usize) -> String {
+    let rows = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
+    format!("INSERT INTO event_attempts (event_id, n, at, status, latency_ms, excerpt) VALUES {rows}")
+}
+
+/// The columns an outcome sets: state, next_at, attempts added.
+pub(crate) type OutcomeColumns = (&'static str, Millis, i32);
+
+/// The ids of `done` grouped by the columns their outcomes set.
+pub(crate) fn outcome_groups(done: &[EventFinish]) -> Vec<(OutcomeColumns, Vec<i64>)> {
+    let mut groups: Vec<(OutcomeColumns, Vec<i64>)> = Vec::new();
+    for f in done {
+        let columns = outcome_columns(&f.outcome, f.attempt.is_some());
+        match groups.iter_mut().find(|(c, _)| *c == columns) {
+            Some((_, ids)) => ids.push(f.id),
+            None => groups.push((columns, vec![f.id])),
+        }
+    }
+    groups
+}
+
+pub(crate) const RELEASE_EVENTS: &str = "UPDATE workspace_events SET claimed_until = NULL \
+     WHERE workspace = ? AND state = 'pending' AND claimed_until = ?";
+/// Settled events past their keeping time, a batch at a time (never a pending one).
+pub(crate) const PURGE_EVENTS: &str = "WITH picked AS MATERIALIZED (SELECT id FROM workspace_events \
+     WHERE created_at < ? AND state <> 'pending' ORDER BY created_at LIMIT ? FOR_UPDATE) \
+     DELETE FROM workspace_events WHERE id IN (SELECT id FROM picked) AND state <> 'pending' RETURNING id";
+/// The attempts of events that are gone, among the ids a purge deleted.
+pub(crate) const PURGE_ATTEMPTS: &str = "DELETE FROM event_attempts WHERE event_id >= ? AND event_id <= ? \
+     AND NOT EXISTS (SELECT 1 FROM workspace_events w WHERE w.id = event_attempts.event_id)";
 pub(crate) const EVENT_LOG: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
      FROM workspace_events WHERE workspace = ? ORDER BY id DESC LIMIT ?";
 pub(crate) const EVENT_ONE: &str = "SELECT id, workspace, kind, payload, created_at, state, attempts, next_at \
@@ -129,6 +248,32 @@ impl TryFrom<DeliveryRow> for EventDelivery {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct ClaimedRow {
+    id: i64,
+    workspace: String,
+    kind: String,
+    payload: String,
+    created_at: i64,
+    tried: Option<i32>,
+}
+
+impl TryFrom<ClaimedRow> for ClaimedEvent {
+    type Error = StoreError;
+    fn try_from(r: ClaimedRow) -> Result<Self> {
+        Ok(ClaimedEvent {
+            event: crate::WorkspaceEvent {
+                id: r.id,
+                workspace: WorkspaceId::parse_channel(&r.workspace)?,
+                kind: r.kind,
+                payload: r.payload,
+                created_at: r.created_at,
+            },
+            tried: r.tried.unwrap_or(0),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct AttemptRow {
     event_id: i64,
     n: i32,
@@ -151,8 +296,15 @@ impl From<AttemptRow> for EventAttempt {
     }
 }
 
+/// Claimed rows as events, in id order.
+pub(crate) fn claimed(rows: Vec<ClaimedRow>) -> Result<Vec<ClaimedEvent>> {
+    let mut events: Vec<ClaimedEvent> = crate::rows::convert(rows)?;
+    events.sort_by_key(|e| e.event.id);
+    Ok(events)
+}
+
 /// The state column and the attempts added for an outcome.
-pub(crate) fn outcome_columns(outcome: &EventOutcome, attempted: bool) -> (&'static str, Millis, i32) {
+pub(crate) fn outcome_columns(outcome: &EventOutcome, attempted: bool) -> OutcomeColumns {
     let n = i32::from(attempted);
     match outcome {
         EventOutcome::Delivered => ("delivered", 0, n),
@@ -226,51 +378,115 @@ macro_rules! outbox_store {
                 &self,
                 now: orvanta_core::Millis,
                 hold_until: orvanta_core::Millis,
-                limit: i64,
-            ) -> crate::Result<Vec<crate::WorkspaceEvent>> {
+                workspaces: i64,
+                per_workspace: i64,
+            ) -> crate::Result<Vec<crate::ClaimedEvent>> {
                 use crate::outbox::*;
-                let sql = $sql(&CLAIM_EVENTS.replace(" FOR_UPDATE", $lock));
-                let rows: Vec<crate::notices::EventRow> = sqlx::query_as(&sql)
+                let sql = $sql(&claim_sql(false, $lock));
+                // Planned afresh each time (see `claim_sql`).
+                let rows: Vec<ClaimedRow> = sqlx::query_as(&sql)
+                    .persistent(false)
                     .bind(now)
                     .bind(now)
-                    .bind(limit)
+                    .bind(-1i64)
+                    .bind(workspaces)
+                    .bind((per_workspace - 1).max(0))
+                    .bind(i64::MAX)
+                    .bind(now)
+                    .bind(now)
+                    .bind(-1i64)
                     .bind(hold_until)
                     .fetch_all(&self.$write)
                     .await?;
-                let mut events: Vec<crate::WorkspaceEvent> = crate::rows::convert(rows)?;
-                events.sort_by_key(|e| e.id);
-                Ok(events)
+                claimed(rows)
             }
 
-            async fn finish_event(
+            async fn finish_events(
                 &self,
-                id: i64,
-                outcome: &crate::EventOutcome,
-                attempt: Option<&crate::EventAttempt>,
-            ) -> crate::Result<()> {
+                ws: &orvanta_core::WorkspaceId,
+                held_until: orvanta_core::Millis,
+                done: &[crate::EventFinish],
+                then: crate::AfterFinish,
+            ) -> crate::Result<crate::FinishedEvents> {
                 use crate::outbox::*;
-                let (state, next_at, added) = outcome_columns(outcome, attempt.is_some());
                 let mut tx = self.$write.begin().await?;
-                sqlx::query(&$sql(FINISH_EVENT))
-                    .bind(state)
-                    .bind(next_at)
-                    .bind(added)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(a) = attempt {
-                    sqlx::query(&$sql(INSERT_ATTEMPT))
-                        .bind(a.event_id)
-                        .bind(a.n)
-                        .bind(a.at)
-                        .bind(a.status)
-                        .bind(a.latency_ms)
-                        .bind(&a.excerpt)
-                        .execute(&mut *tx)
-                        .await?;
+                if crate::InstanceStore::backend(self) == "postgres" {
+                    // Outcomes and claims lost to a crash of PostgreSQL mean
+                    // events sent again, which delivery allows anyway: no
+                    // dispatcher waits for their flush to disk.
+                    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+                }
+                let mut kept = std::collections::HashSet::new();
+                for ((state, next_at, added), ids) in outcome_groups(done) {
+                    for chunk in ids.chunks(WRITE_CHUNK) {
+                        let sql = $sql(&finish_sql(chunk.len()));
+                        let mut q = sqlx::query_scalar::<_, i64>(&sql)
+                            .persistent(false)
+                            .bind(state)
+                            .bind(next_at)
+                            .bind(added)
+                            .bind(held_until);
+                        for id in chunk {
+                            q = q.bind(*id);
+                        }
+                        // An event another claim took over is left out: its outcome is the one kept.
+                        kept.extend(q.fetch_all(&mut *tx).await?);
+                    }
+                }
+                let attempts: Vec<&crate::EventAttempt> =
+                    done.iter().filter(|f| kept.contains(&f.id)).filter_map(|f| f.attempt.as_ref()).collect();
+                for chunk in attempts.chunks(WRITE_CHUNK) {
+                    let sql = $sql(&attempts_sql(chunk.len()));
+                    let mut q = sqlx::query(&sql).persistent(false);
+                    for a in chunk {
+                        q = q.bind(a.event_id).bind(a.n).bind(a.at).bind(a.status).bind(a.latency_ms).bind(&a.excerpt);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                let written = kept.len();
+                let next = match then {
+                    crate::AfterFinish::Release => Vec::new(),
+                    crate::AfterFinish::Continue { now, per_workspace } => {
+                        let rows: Vec<ClaimedRow> = sqlx::query_as(&$sql(&claim_sql(true, $lock)))
+                            .persistent(false)
+                            .bind(ws.as_str())
+                            .bind(now)
+                            .bind(now)
+                            .bind(held_until)
+                            .bind(1i64)
+                            .bind((per_workspace - 1).max(0))
+                            .bind(i64::MAX)
+                            .bind(now)
+                            .bind(now)
+                            .bind(held_until)
+                            .bind(held_until)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        claimed(rows)?
+                    }
+                };
+                // The run ends: whatever the claim still holds goes back.
+                if next.is_empty() {
+                    sqlx::query(&$sql(RELEASE_EVENTS)).bind(ws.as_str()).bind(held_until).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(crate::FinishedEvents { written, next })
+            }
+
+            async fn purge_events(&self, before: orvanta_core::Millis, limit: i64) -> crate::Result<u64> {
+                use crate::outbox::*;
+                let mut tx = self.$write.begin().await?;
+                let sql = $sql(&PURGE_EVENTS.replace(" FOR_UPDATE", $lock));
+                let ids: Vec<i64> = sqlx::query_scalar(&sql).bind(before).bind(limit).fetch_all(&mut *tx).await?;
+                if let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) {
+                    sqlx::query(&$sql(PURGE_ATTEMPTS)).bind(first).bind(last).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(ids.len() as u64)
+            }
+
+            fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.outbox_subscribe()
             }
 
             async fn event_log(

@@ -345,13 +345,15 @@ async fn wait_for_work(events: &mut tokio::sync::broadcast::Receiver<JobEvent>, 
 /// Every third of a lease: re-queues or fails jobs whose worker vanished
 /// (a flow step that fails so advances its flow), wakes flow runs whose
 /// suspend passed its deadline, ends timed-out webhook waits and purges old
-/// inbound history. (Expired tokens are swept by [`crate::notices`].)
+/// inbound history, and (every minute) settled workspace events and token
+/// notices past their keeping time. (Expired tokens are swept by [`crate::notices`].)
 pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: CancellationToken) {
     let every = Duration::from_millis((cfg.worker.lease_s * 1000 / 3).max(500));
     let defs = FlowDefs::default();
     let engine = Engine { store: &*store, defs: &defs };
     let mut last_repair: Option<std::time::Instant> = None;
     let mut last_purge: Option<std::time::Instant> = None;
+    let mut last_outbox_purge: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
         if last_repair.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
             last_repair = Some(std::time::Instant::now());
@@ -389,6 +391,10 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "the inbound webhook history purge failed"),
             }
+        }
+        if cfg.server.event_retention_days > 0 && last_outbox_purge.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
+            last_outbox_purge = Some(std::time::Instant::now());
+            crate::outbound::purge(&*store, cfg.server.event_retention_days, now).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -1,18 +1,21 @@
 //! The workspace webhook against a real local receiver that the test
 //! controls: every event once and in order, signatures that the
 //! `standardwebhooks` package (PyPI) accepts, retries, 410, replays, a kill
-//! between the change and the delivery, and no internal address without
-//! the instance's consent.
+//! between the change and the delivery, no internal address without the
+//! instance's consent, milliseconds from a change to its delivery, and two
+//! servers on one PostgreSQL database delivering each event once, in order.
 
 use crate::harness::*;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
+    /// When each of `got` arrived.
+    pub times: Arc<Mutex<Vec<Instant>>>,
     /// Answers to give, in turn; then 200.
     pub answers: Arc<Mutex<Vec<u16>>>,
 }
@@ -27,6 +30,7 @@ impl Receiver {
             axum::routing::post(move |headers: HeaderMap, body: String| {
                 let me = me.clone();
                 async move {
+                    me.times.lock().unwrap().push(Instant::now());
                     me.got.lock().unwrap().push((headers, body));
                     let mut answers = me.answers.lock().unwrap();
                     let code = if answers.is_empty() { 200 } else { answers.remove(0) };
@@ -48,12 +52,28 @@ impl Receiver {
     }
 
     pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<String> {
-        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        let until = Instant::now() + Duration::from_secs(secs);
         while self.got.lock().unwrap().len() < n {
-            assert!(std::time::Instant::now() < until, "only {:?} arrived", self.kinds());
+            assert!(Instant::now() < until, "only {} arrived: {:?}", self.count(), self.kinds());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.kinds()
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+
+    /// `(workspace, event id)` of what arrived, in order.
+    fn ids(&self) -> Vec<(String, i64)> {
+        let got = self.got.lock().unwrap();
+        got.iter()
+            .map(|(h, b)| {
+                let id = h["webhook-id"].to_str().unwrap().strip_prefix("evt_").unwrap().parse().unwrap();
+                let body: Value = serde_json::from_str(b).unwrap();
+                (body["workspace"].as_str().unwrap().to_owned(), id)
+            })
+            .collect()
     }
 }
 
@@ -66,17 +86,25 @@ pub fn opts(dir: Option<&std::path::Path>) -> Opts {
 }
 
 async fn point_at(app: &TestApp, url: &str) -> String {
+    point_workspace_at(app, "demo", url).await
+}
+
+/// Sets the webhook of workspace `ws` once its earlier events are settled; answers the secret.
+async fn point_workspace_at(app: &TestApp, ws: &str, url: &str) -> String {
+    let route = |path: &str| app.url(&format!("/api/w/{ws}/workspaces{path}"));
+    let get = |path: &'static str| app.client.get(route(path)).bearer_auth(TOKEN).send();
     // What happened before (the example script of the first start) is settled first: skipped, with no webhook.
     for _ in 0..200 {
-        let log: Value = app.get("/workspaces/webhook_deliveries").await.json().await.unwrap();
+        let log: Value = get("/webhook_deliveries").await.unwrap().json().await.unwrap();
         if log.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let r = app.post_json("/workspaces/edit_webhook", &json!({"webhook": url})).await;
+    let body = json!({"webhook": url});
+    let r = app.client.post(route("/edit_webhook")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let s: Value = app.get("/workspaces/get_settings").await.json().await.unwrap();
+    let s: Value = get("/get_settings").await.unwrap().json().await.unwrap();
     assert_eq!(s["webhook"], url);
     s["webhook_secret"].as_str().unwrap().to_owned()
 }
@@ -165,8 +193,9 @@ async fn every_change_arrives_once_in_order_and_signed() {
     let got = receiver.got.lock().unwrap().clone();
     verify_all(&secret, &got);
     let mut first: Value = serde_json::from_str(&got[1].1).unwrap();
-    let stamp = first.as_object_mut().unwrap().remove("timestamp").expect("every event has its timestamp");
-    assert!(chrono::DateTime::parse_from_rfc3339(stamp.as_str().unwrap()).is_ok(), "{stamp}");
+    let timestamp = first.as_object_mut().unwrap().remove("timestamp").expect("every event carries its timestamp");
+    let recorded = chrono::DateTime::parse_from_rfc3339(timestamp.as_str().unwrap()).expect("an RFC 3339 timestamp");
+    assert!((chrono::Utc::now() - recorded.to_utc()).num_seconds().abs() < 60, "{timestamp}");
     assert_eq!(
         first,
         json!({"type": "UpdateVariable", "workspace": "demo", "old_path": "u/admin/a", "new_path": "u/admin/b"})
@@ -262,4 +291,117 @@ async fn a_webhook_to_an_internal_address_is_refused_without_consent() {
     app.add_member(&dev, "developer").await;
     let r = app.as_user(&dev.token, "GET", "/workspaces/get_settings", None).await;
     assert_error(r, 403, "admins").await;
+}
+
+/// Asserts that every change's event arrived exactly once, and each
+/// workspace's in the order of their ids (the order of their commits).
+fn assert_once_in_order(receiver: &Receiver, expected: usize) {
+    let ids = receiver.ids();
+    let mut seen = std::collections::HashSet::new();
+    let duplicates: Vec<&(String, i64)> = ids.iter().filter(|e| !seen.insert((*e).clone())).collect();
+    assert!(duplicates.is_empty(), "events delivered twice: {duplicates:?}");
+    assert_eq!(ids.len(), expected, "{ids:?}");
+    let mut last = std::collections::HashMap::new();
+    for (ws, id) in &ids {
+        let before = last.insert(ws.clone(), *id).unwrap_or(0);
+        assert!(*id > before, "workspace {ws}: event {id} arrived after {before}: {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_event_arrives_milliseconds_after_its_commit_and_a_burst_drains_in_order() {
+    let receiver = Receiver::default();
+    let url = receiver.clone().start().await;
+    let app = start(opts(None));
+    point_at(&app, &url).await;
+    // One change at a time: the dispatcher is woken by the commit, not by its 200 ms poll.
+    let mut latencies = Vec::new();
+    for i in 0..30 {
+        let sent = Instant::now();
+        let r = app.post_json("/variables/create", &json!({"path": format!("u/admin/l{i}"), "value": "v"})).await;
+        assert_eq!(r.status(), 201);
+        receiver.wait_for(i + 1, 30).await;
+        latencies.push(receiver.times.lock().unwrap()[i] - sent);
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    assert!(
+        median < Duration::from_millis(50),
+        "median from the request to the reception: {median:?}; all: {latencies:?}"
+    );
+
+    // A burst from 8 clients at once: every event once, in order.
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let (client, base) = (app.client.clone(), app.ws("/variables/create"));
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let body = json!({"path": format!("u/admin/b{c}_{i}"), "value": "v"});
+                    let r = client.post(&base).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 201);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    receiver.wait_for(30 + 320, 60).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_once_in_order(&receiver, 350);
+}
+
+#[tokio::test]
+async fn two_servers_on_postgres_deliver_each_event_once_and_in_order() {
+    let receiver = Receiver::default();
+    let url = receiver.clone().start().await;
+    let db = fresh_pg_database().await;
+    let server = || {
+        let mut o = opts(None);
+        o.role = "server";
+        o.db = Db::Postgres(db.clone());
+        // Both seal and open the webhook's secret with the same key.
+        o.env.push(("ORVANTA_SECRET_KEY".into(), "b3J2YW50YS1vdXRib3VuZC10ZXN0LWtleS0zMmJ5dGU=".into()));
+        start(o)
+    };
+    let (a, b) = (server(), server());
+    let r = a
+        .client
+        .post(a.url("/api/workspaces/create"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"id": "second", "name": "Second"}));
+    assert_eq!(r.send().await.unwrap().status(), 201);
+    point_workspace_at(&a, "demo", &url).await;
+    point_workspace_at(&b, "second", &url).await;
+    // Each workspace's changes one after the other, alternating between the servers; the two workspaces at once.
+    let per_workspace = 150;
+    let apps = Arc::new([a, b]);
+    let writers: Vec<_> = ["demo", "second"]
+        .into_iter()
+        .map(|ws| {
+            let apps = apps.clone();
+            tokio::spawn(async move {
+                for i in 0..per_workspace {
+                    let app = &apps[i % 2];
+                    let body = json!({"path": format!("u/admin/v{i}"), "value": "v"});
+                    let route = app.url(&format!("/api/w/{ws}/variables/create"));
+                    let r = app.client.post(route).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    receiver.wait_for(2 * per_workspace, 60).await;
+    // Both servers' dispatchers were awake all along: anything delivered twice would have arrived by now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_once_in_order(&receiver, 2 * per_workspace);
+    for ws in ["demo", "second"] {
+        let route = apps[1].url(&format!("/api/w/{ws}/workspaces/webhook_deliveries?per_page=1000"));
+        let log: Value = apps[1].client.get(route).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        let delivered = log.as_array().unwrap().iter().filter(|e| e["state"] == "delivered").count();
+        assert_eq!(delivered, per_workspace, "{ws}: {log}");
+    }
 }

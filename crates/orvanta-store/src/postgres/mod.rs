@@ -10,7 +10,8 @@
 //! file for file by the SQLite tree: `instance` (settings, worker
 //! heartbeats), `accounts` (workspaces, users, tokens), `scripts`, `queue`
 //! and `outputs` (job reads, logs and stream). This module opens the pool
-//! and migrates (`schema`); `flows` holds the flow versions; `listen` carries job events between processes.
+//! and migrates (`schema`); `flows` holds the flow versions; `listen` carries job events between processes;
+//! `probe` wakes the workspace webhook's dispatcher when any process records events.
 
 mod accounts;
 mod flow_runs;
@@ -19,6 +20,7 @@ mod hooks;
 mod instance;
 mod listen;
 mod outputs;
+mod probe;
 mod queue;
 mod schema;
 mod scripts;
@@ -27,7 +29,8 @@ use crate::{ConnectOptions, JobEvent, Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 use std::str::FromStr;
-use tokio::sync::broadcast;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{broadcast, watch};
 
 /// The channel every Orvanta process `LISTEN`s on.
 const CHANNEL: &str = "orvanta_jobs";
@@ -39,8 +42,22 @@ const EVENT_CAPACITY: usize = 4096;
 pub struct PgStore {
     pool: PgPool,
     events: broadcast::Sender<JobEvent>,
+    /// Bumped when the probe sees new workspace events (see `probe`).
+    outbox_signal: Arc<watch::Sender<u64>>,
+    /// How the probe connects; it starts with the first subscriber.
+    probe_connect: PgConnectOptions,
+    probe: OnceLock<probe::ProbeTask>,
     /// Aborts the listener task when the store is dropped.
     _listener: listen::ListenerTask,
+}
+
+impl PgStore {
+    /// The outbox signal, the probe started if it was not.
+    fn outbox_subscribe(&self) -> watch::Receiver<u64> {
+        let receiver = self.outbox_signal.subscribe();
+        self.probe.get_or_init(|| probe::start(self.probe_connect.clone(), self.outbox_signal.clone()));
+        receiver
+    }
 }
 
 impl PgStore {
@@ -78,11 +95,14 @@ impl PgStore {
 
         // The listener gets a pool of its own, so that it never takes one of
         // the connections `max_connections` promises to the queries.
-        let listener_pool =
-            PgPoolOptions::new().max_connections(1).acquire_timeout(opts.acquire_timeout).connect_lazy_with(connect);
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let listener = listen::start(listener_pool, events.clone()).await.map_err(|e| connect_error(&target, e))?;
-        Ok(Self { pool, events, _listener: listener })
+        let outbox_signal = Arc::new(watch::channel(0u64).0);
+        Ok(Self { pool, events, outbox_signal, probe_connect: connect, probe: OnceLock::new(), _listener: listener })
     }
 }
 

@@ -9,6 +9,13 @@
 //! One file per area of the store, mirroring the PostgreSQL tree file for
 //! file: `instance`, `accounts`, `scripts`, `queue`, `outputs`, and `schema`
 //! (the migrations).
+//!
+//! The write connection carries SQLite's update and commit hooks: a commit of
+//! a transaction that inserted into `workspace_events` wakes the webhook
+//! dispatcher (`event_signal`), whatever code path wrote the events. The hook
+//! runs while the commit still holds the one write connection, and the
+//! dispatcher claims through that same connection, so its claim always sees
+//! the committed events.
 
 mod accounts;
 mod flow_runs;
@@ -25,14 +32,18 @@ use crate::types::ConnectOptions;
 use crate::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
     events: broadcast::Sender<JobEvent>,
+    /// Bumped after each commit that recorded workspace events.
+    outbox_signal: Arc<watch::Sender<u64>>,
 }
 
 impl SqliteStore {
@@ -47,9 +58,15 @@ impl SqliteStore {
             // Deleted content (delete_after_use) is overwritten, not left in free pages.
             .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
+        let outbox_signal = Arc::new(watch::channel(0u64).0);
+        let signal = outbox_signal.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout.max(Duration::from_secs(30)))
+            .after_connect(move |conn, _| {
+                let signal = signal.clone();
+                Box::pin(async move { signal_outbox_commits(conn, signal).await })
+            })
             .connect_with(base.clone())
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
@@ -59,9 +76,14 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
-        let store = Self { write, read, events: broadcast::channel(4096).0 };
+        let store = Self { write, read, events: broadcast::channel(4096).0, outbox_signal };
         schema::migrate(&store.write).await?;
         Ok(store)
+    }
+
+    /// The outbox signal (bumped by the write connection's hooks).
+    fn outbox_subscribe(&self) -> watch::Receiver<u64> {
+        self.outbox_signal.subscribe()
     }
 
     fn publish(&self, e: JobEvent) {
@@ -69,7 +91,30 @@ impl SqliteStore {
     }
 }
 
-/// Turns a unique violation into a `Conflict` with a message that names the object.
+/// Bumps `signal` after every commit of `conn` that inserted into `workspace_events`.
+async fn signal_outbox_commits(
+    conn: &mut sqlx::SqliteConnection,
+    signal: Arc<watch::Sender<u64>>,
+) -> std::result::Result<(), sqlx::Error> {
+    let inserted = Arc::new(AtomicBool::new(false));
+    let mut handle = conn.lock_handle().await?;
+    let seen = inserted.clone();
+    handle.set_update_hook(move |change| {
+        if change.table == "workspace_events" && matches!(change.operation, sqlx::sqlite::SqliteOperation::Insert) {
+            seen.store(true, Ordering::Relaxed);
+        }
+    });
+    let committed = inserted.clone();
+    handle.set_commit_hook(move || {
+        if committed.swap(false, Ordering::Relaxed) {
+            signal.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        true
+    });
+    handle.set_rollback_hook(move || inserted.store(false, Ordering::Relaxed));
+    Ok(())
+}
+
 /// Records a workspace event in `conn`, the transaction of the change it reports.
 pub(super) async fn emit(
     conn: &mut sqlx::SqliteConnection,
@@ -86,6 +131,7 @@ pub(super) async fn emit(
     Ok(())
 }
 
+/// Turns a unique violation into a `Conflict` with a message that names the object.
 pub(super) fn conflict_as(e: sqlx::Error, message: String) -> StoreError {
     match StoreError::from(e) {
         StoreError::Conflict(_) => StoreError::Conflict(message),

@@ -268,3 +268,16 @@ pub async fn concurrent_claims_take_each_notice_once(s: Arc<dyn Store>) {
     }
     assert_eq!(seen.len(), 30);
 }
+
+pub async fn settled_notices_are_purged_with_age(s: Arc<dyn Store>) {
+    let recorded = two_notices(&*s).await;
+    let claimed = s.claim_notices(T0, T0 + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(s.finish_notice(recorded[1].id, &NoticeOutcome::Sent { at: T0 + 10 }).await.unwrap());
+    let retry = NoticeOutcome::Retry { at: T0 + 5_000, error: "connection refused".into() };
+    assert!(s.finish_notice(recorded[0].id, &retry).await.unwrap());
+    assert_eq!(s.purge_notices(T0, 10).await.unwrap(), 0, "recorded at T0: not older than T0");
+    assert_eq!(s.purge_notices(T0 + 1, 10).await.unwrap(), 1);
+    let left: Vec<i64> = s.list_token_notices(0, 10).await.unwrap().iter().map(|n| n.id).collect();
+    assert_eq!(left, [recorded[0].id], "a pending notice is kept, however old");
+}
