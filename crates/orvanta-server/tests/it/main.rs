@@ -23,6 +23,7 @@ mod objects;
 mod openapi;
 mod outbound;
 mod outbound_events;
+mod outbound_slow;
 mod postgres;
 mod rendezvous;
 mod request_args;
