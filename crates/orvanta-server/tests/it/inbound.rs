@@ -465,8 +465,12 @@ async fn stripe_standard_webhooks_and_header_verifiers_over_http() {
     // An enormous body: 413, recorded, nothing runs.
     let big = vec![b'x'; 17 << 20];
     // A client of its own: the server closes the connection of an oversized request.
-    let r = reqwest::Client::new().post(&url).header("x-api-token", "tok-123").body(big).send().await.unwrap();
-    assert_eq!(r.status(), 413);
+    // The server answers 413 and closes the connection without reading the body; a client still writing it may see
+    // the broken pipe before the answer. Either way the request is recorded as too large and nothing runs.
+    match reqwest::Client::new().post(&url).header("x-api-token", "tok-123").body(big).send().await {
+        Ok(r) => assert_eq!(r.status(), 413),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
     let id = def["id"].as_str().unwrap();
     let events: Value = app.get(&format!("/inbound_webhooks/events/{id}")).await.json().await.unwrap();
     assert_eq!(events[0]["outcome"], "too_large", "{events}");
