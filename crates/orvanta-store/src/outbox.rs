@@ -16,7 +16,7 @@
 //! lapsed and was taken over records nothing over the new one.
 
 use crate::{Result, StoreError};
-use orvanta_core::{Millis, WorkspaceId};
+use orvanta_core::Millis;
 
 /// A workspace's webhook: where its events go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -217,13 +217,12 @@ impl From<SettingsRow> for WebhookSettings {
     }
 }
 
+/// An event row (read as the outbox's [`crate::notices::EventRow`], the one
+/// place a row becomes a [`crate::WorkspaceEvent`]) with its delivery state.
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
-    id: i64,
-    workspace: String,
-    kind: String,
-    payload: String,
-    created_at: i64,
+    #[sqlx(flatten)]
+    event: crate::notices::EventRow,
     state: String,
     attempts: i32,
     next_at: i64,
@@ -232,44 +231,21 @@ pub(crate) struct DeliveryRow {
 impl TryFrom<DeliveryRow> for EventDelivery {
     type Error = StoreError;
     fn try_from(r: DeliveryRow) -> Result<Self> {
-        Ok(EventDelivery {
-            event: crate::WorkspaceEvent {
-                id: r.id,
-                workspace: WorkspaceId::parse_channel(&r.workspace)?,
-                kind: r.kind,
-                payload: r.payload,
-                created_at: r.created_at,
-            },
-            state: r.state,
-            attempts: r.attempts,
-            next_at: r.next_at,
-        })
+        Ok(EventDelivery { event: r.event.try_into()?, state: r.state, attempts: r.attempts, next_at: r.next_at })
     }
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClaimedRow {
-    id: i64,
-    workspace: String,
-    kind: String,
-    payload: String,
-    created_at: i64,
+    #[sqlx(flatten)]
+    event: crate::notices::EventRow,
     tried: Option<i32>,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedEvent {
     type Error = StoreError;
     fn try_from(r: ClaimedRow) -> Result<Self> {
-        Ok(ClaimedEvent {
-            event: crate::WorkspaceEvent {
-                id: r.id,
-                workspace: WorkspaceId::parse_channel(&r.workspace)?,
-                kind: r.kind,
-                payload: r.payload,
-                created_at: r.created_at,
-            },
-            tried: r.tried.unwrap_or(0),
-        })
+        Ok(ClaimedEvent { event: r.event.try_into()?, tried: r.tried.unwrap_or(0) })
     }
 }
 
