@@ -50,22 +50,30 @@ result() { # $1: wrk output
   echo "$rps req/s, p50 $p50, p99 $p99"
 }
 
-start "$WORK/data" ORVANTA_WORKERS=1 ${BENCH_ENV:-}
-curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$URL/api/w/demo/flows/create" \
-  -d '{"path": "u/admin/on_push", "value": {"modules": [{"id": "a", "value": {"type": "identity"}}]}}' >/dev/null
-create u/admin/on_push_script bash ':'
-HOOK=$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-  "$URL/api/w/demo/inbound_webhooks/create" \
-  -d "{\"name\": \"gh\", \"source_platform\": \"github\", \"secret\": \"$SECRET\", \"flows_to_start\": [{\"path\": \"u/admin/on_push\"}]}" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-# One signed request first: it must be verified and start its flow.
-curl -sf -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: $SIG" \
-  --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
+# Each case runs on a server of its own (the same settings), so that the jobs
+# one case queued are not drained while the next is measured.
+setup() { # $1: data dir
+  start "$1" ORVANTA_WORKERS=1 ${BENCH_ENV:-}
+  curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$URL/api/w/demo/flows/create" \
+    -d '{"path": "u/admin/on_push", "value": {"modules": [{"id": "a", "value": {"type": "identity"}}]}}' >/dev/null
+  create u/admin/on_push_script bash ':'
+  HOOK=$(curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    "$URL/api/w/demo/inbound_webhooks/create" \
+    -d "{\"name\": \"gh\", \"source_platform\": \"github\", \"secret\": \"$SECRET\", \"flows_to_start\": [{\"path\": \"u/admin/on_push\"}]}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  # One signed request first: it must be verified and start its flow.
+  curl -sf -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: $SIG" \
+    --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
+}
 
+setup "$WORK/base"
 echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s"
 lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
 wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$WORK/base.txt"
 BASE=$(result "$WORK/base.txt"); echo "$BASE"
+kill "$PID"; wait "$PID" 2>/dev/null || true
+
+setup "$WORK/hook"
 
 echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s"
 lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"

@@ -8,9 +8,12 @@ use crate::Result;
 use orvanta_core::{JobId, JobStatus, Millis, WorkspaceId};
 use sqlx::{SqliteConnection, SqlitePool};
 
-/// The jobs a flow run started, itself included, at any depth.
-const TREE: &str =
-    "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT j.id FROM jobs j JOIN tree t ON j.parent_job = t.id) ";
+/// The jobs a flow run started, at any depth, with their status and kind.
+/// The tree carries the columns it needs, so that no join back to `jobs`
+/// follows it: SQLite 3.46 plans such a join as a scan of every job with a
+/// Bloom filter on the tree (9 ms per ended flow with 26,000 queued jobs).
+const TREE: &str = "WITH RECURSIVE tree(id, status, kind) AS (SELECT id, status, kind FROM jobs WHERE parent_job = ? \
+     UNION ALL SELECT j.id, j.status, j.kind FROM tree t JOIN jobs j ON j.parent_job = t.id) ";
 
 pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCommitted, Vec<JobEvent>)> {
     let mut tx = pool.begin().await?;
@@ -121,13 +124,10 @@ pub(super) async fn cancel_below(
     reason: &str,
     now: Millis,
 ) -> Result<Vec<JobEvent>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(&format!(
-        "{TREE}SELECT j.id, j.status, j.kind FROM jobs j JOIN tree t ON j.id = t.id WHERE j.id != ?"
-    ))
-    .bind(id.to_string())
-    .bind(id.to_string())
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(String, String, String)> = sqlx::query_as(&format!("{TREE}SELECT id, status, kind FROM tree"))
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
     let mut events = Vec::new();
     for (job, status, kind) in rows {
         let parsed = JobId::parse(&job)?;
@@ -200,4 +200,35 @@ pub(super) async fn running(pool: &SqlitePool, after: Option<JobId>, limit: i64)
     .fetch_all(pool)
     .await?;
     crate::rows::convert(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TREE;
+
+    /// The plan SQLite makes for `sql` (its detail lines).
+    async fn plan(sql: &str, binds: usize) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("plan.db").display());
+        let store = super::super::SqliteStore::open(&url, &Default::default()).await.unwrap();
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, String)>(sql);
+        for _ in 0..binds {
+            q = q.bind("x");
+        }
+        q.fetch_all(&store.read).await.unwrap().into_iter().map(|r| r.3).collect()
+    }
+
+    #[tokio::test]
+    async fn a_runs_tree_is_read_through_the_children_index_not_a_scan_of_all_jobs() {
+        let lines = plan(&format!("EXPLAIN QUERY PLAN {TREE}SELECT id, status, kind FROM tree"), 1).await;
+        assert!(!lines.iter().any(|l| l.starts_with("SCAN j")), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.contains("USING INDEX jobs_children")), "{lines:#?}");
+        // The join back to jobs the tree used to need: a scan of every job.
+        let old = "EXPLAIN QUERY PLAN WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL SELECT j.id FROM jobs j \
+                   JOIN tree t ON j.parent_job = t.id) SELECT j.id, j.status, j.kind FROM jobs j JOIN tree t ON j.id = t.id";
+        assert!(
+            plan(old, 1).await.iter().any(|l| l.starts_with("SCAN j")),
+            "the check sees the scan it guards against"
+        );
+    }
 }
