@@ -1,16 +1,15 @@
 //! Waiting for a job to finish without polling in a tight loop: a waiter
-//! subscribes to the store's job events (in-process channels on SQLite,
-//! `LISTEN/NOTIFY` on PostgreSQL) and re-reads the job only when its
-//! completion or progress is announced, when events may have been lost, or
-//! every few seconds as a safety net.
+//! watches its job's events (in-process channels on SQLite, `LISTEN/NOTIFY`
+//! on PostgreSQL; other jobs' events do not wake it) and re-reads the job
+//! only when its completion or progress is announced, when events may have
+//! been lost, or every few seconds as a safety net.
 //!
 //! A flow run counts as done for a waiter as soon as its early-return step
 //! has finished (contract §5): the waiter gets the flow job with that result.
 
 use orvanta_core::{Job, JobId, WorkspaceId};
-use orvanta_store::{JobEvent, Store, StoreError};
+use orvanta_store::{JobEvent, JobWatch, Store, StoreError};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 /// How often a waiter re-reads the job even without an event.
@@ -41,18 +40,19 @@ pub async fn until_done(
     until_done_from(store, ws, id, timeout, None).await
 }
 
-/// [`until_done`] with events subscribed to before the job was enqueued:
-/// then nothing of its end can have passed, and the job is first read when
-/// an event says it changed (or after the safety net's nap).
+/// [`until_done`] with a watch made before the job was enqueued: then
+/// nothing of its end can have passed, and the job is first read when an
+/// event says it changed (or after the safety net's nap).
 pub async fn until_done_from(
     store: &dyn Store,
     ws: &WorkspaceId,
     id: JobId,
     timeout: Duration,
-    subscribed: Option<tokio::sync::broadcast::Receiver<JobEvent>>,
+    watched: Option<JobWatch>,
 ) -> Result<Waited, StoreError> {
-    let mut read_first = subscribed.is_none();
-    let mut events = subscribed.unwrap_or_else(|| store.subscribe());
+    let watched = watched.filter(|w| w.job() == id);
+    let mut read_first = watched.is_none();
+    let mut events = watched.unwrap_or_else(|| store.watch(id));
     let deadline = Instant::now() + timeout;
     loop {
         if read_first {
@@ -72,13 +72,8 @@ pub async fn until_done_from(
             tokio::select! {
                 _ = &mut nap => break,
                 e = events.recv() => match e {
-                    Ok(JobEvent::Completed(x) | JobEvent::Progress(x)) if x == id => break,
-                    Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => break,
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => {
-                        (&mut nap).await;
-                        break;
-                    }
+                    JobEvent::Completed(_) | JobEvent::Progress(_) | JobEvent::Resync => break,
+                    _ => {}
                 },
             }
         }

@@ -1,6 +1,17 @@
 //! Job events: what wakes waiting requests and idle workers.
+//!
+//! An [`EventHub`] hands each event to two kinds of listeners: the broadcast
+//! ([`EventHub::subscribe`]) that hears every event (idle worker slots wait
+//! there for `Enqueued`), and the watches of single jobs
+//! ([`EventHub::watch`]: sync waiters, SSE streams, leases), each woken only
+//! by its own job's events and by `Resync`. A thousand requests waiting on a
+//! thousand jobs so cost one wake-up per event, not a thousand.
 
 use orvanta_core::JobId;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc};
 
 /// Something happened to a job. Carried in-process (SQLite) or through
 /// `NOTIFY` (PostgreSQL) as the short text of [`JobEvent::encode`].
@@ -55,9 +66,137 @@ impl JobEvent {
     }
 }
 
+/// Routes job events to the broadcast and to the watches of single jobs.
+pub struct EventHub {
+    all: broadcast::Sender<JobEvent>,
+    watches: Mutex<HashMap<JobId, Vec<(u64, mpsc::UnboundedSender<JobEvent>)>>>,
+    next: AtomicU64,
+}
+
+impl EventHub {
+    /// A hub whose broadcast keeps `capacity` events for a slow subscriber.
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self { all: broadcast::channel(capacity).0, watches: Mutex::default(), next: AtomicU64::new(0) })
+    }
+
+    pub fn publish(&self, e: JobEvent) {
+        let _ = self.all.send(e);
+        let watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        match e.job() {
+            Some(id) => {
+                for (_, tx) in watches.get(&id).into_iter().flatten() {
+                    let _ = tx.send(e);
+                }
+            }
+            None if e == JobEvent::Resync => {
+                for (_, tx) in watches.values().flatten() {
+                    let _ = tx.send(e);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Every event, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.all.subscribe()
+    }
+
+    /// The events of job `id` (and every `Resync`), from now on.
+    pub fn watch(self: &Arc<Self>, id: JobId) -> JobWatch {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut watch = JobWatch { ids: Vec::new(), key, tx, rx, hub: self.clone() };
+        watch.follow(id);
+        watch
+    }
+
+    #[cfg(test)]
+    fn watched(&self) -> usize {
+        self.watches.lock().unwrap().len()
+    }
+}
+
+/// The events of one job (or a few); unregisters itself when dropped.
+pub struct JobWatch {
+    ids: Vec<JobId>,
+    key: u64,
+    tx: mpsc::UnboundedSender<JobEvent>,
+    rx: mpsc::UnboundedReceiver<JobEvent>,
+    hub: Arc<EventHub>,
+}
+
+impl JobWatch {
+    /// The next event of a followed job (or a `Resync`).
+    pub async fn recv(&mut self) -> JobEvent {
+        // This watch holds a sender itself: the channel never closes.
+        self.rx.recv().await.unwrap_or(JobEvent::Resync)
+    }
+
+    /// The job the watch was made for.
+    pub fn job(&self) -> JobId {
+        self.ids[0]
+    }
+
+    /// Hears the events of `id` too, from now on.
+    pub fn follow(&mut self, id: JobId) {
+        if self.ids.contains(&id) {
+            return;
+        }
+        self.ids.push(id);
+        let mut watches = self.hub.watches.lock().unwrap_or_else(|p| p.into_inner());
+        watches.entry(id).or_default().push((self.key, self.tx.clone()));
+    }
+}
+
+impl std::fmt::Debug for JobWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobWatch").field("ids", &self.ids).finish_non_exhaustive()
+    }
+}
+
+impl Drop for JobWatch {
+    fn drop(&mut self) {
+        let mut watches = self.hub.watches.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            if let Some(list) = watches.get_mut(id) {
+                list.retain(|(k, _)| *k != self.key);
+                if list.is_empty() {
+                    watches.remove(id);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_watch_hears_its_own_job_and_resyncs_only() {
+        let hub = EventHub::new(16);
+        let (a, b) = (JobId::new(), JobId::new());
+        let mut wa = hub.watch(a);
+        let mut wa2 = hub.watch(a);
+        let mut all = hub.subscribe();
+        hub.publish(JobEvent::Started(b));
+        hub.publish(JobEvent::Enqueued);
+        hub.publish(JobEvent::Completed(a));
+        hub.publish(JobEvent::Resync);
+        assert_eq!(wa.recv().await, JobEvent::Completed(a));
+        assert_eq!(wa.recv().await, JobEvent::Resync);
+        assert_eq!(wa2.recv().await, JobEvent::Completed(a));
+        assert_eq!(all.recv().await.unwrap(), JobEvent::Started(b));
+        assert_eq!(hub.watched(), 1);
+        wa.follow(b);
+        hub.publish(JobEvent::Completed(b));
+        assert_eq!(wa.recv().await, JobEvent::Completed(b), "a followed job is heard too");
+        drop(wa);
+        assert_eq!(hub.watched(), 1);
+        drop(wa2);
+        assert_eq!(hub.watched(), 0, "dropped watches unregister");
+    }
 
     #[test]
     fn round_trip() {

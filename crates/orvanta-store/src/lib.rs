@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use events::JobEvent;
+pub use events::{EventHub, JobEvent, JobWatch};
 pub use notices::{NoticeKind, NoticeOutcome, NoticeStatus, TokenNotice, TokenSweep, WorkspaceEvent};
 pub use outbox::{
     AfterFinish, ClaimedEvent, EventAttempt, EventDelivery, EventFinish, EventOutcome, FinishedEvents, WebhookSettings,
@@ -110,6 +110,9 @@ pub trait InstanceStore: Send + Sync + 'static {
 
     /// Job events from every process using this store.
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<JobEvent>;
+    /// The events of one job (and resyncs), from every process: a waiter's,
+    /// a stream's or a lease's, woken by nothing else.
+    fn watch(&self, id: orvanta_core::JobId) -> JobWatch;
 
     /// The instance setting `key`; when unset, stores `init` first. Every
     /// process on the database gets the same value (first writer wins).

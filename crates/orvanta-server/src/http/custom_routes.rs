@@ -221,8 +221,8 @@ async fn run(
     if s.raw_string {
         query.push(("raw".to_owned(), "true".to_owned()));
     }
-    let extra = Extra { query, args: params, trigger: Some(format!("http:{}", route.record.path)) };
-    let events = (mode == Mode::Sync).then(|| state.store.subscribe());
+    let extra = Extra { query, args: params, trigger: Some(format!("http:{}", route.record.path)), job_id: None };
+    let (events, extra) = jobs_run::sync_watch(state, mode, extra);
     let started = jobs_run::start_with(state, ws.as_str(), principal, target, req, mode, extra).await?;
     let mut resp = match mode {
         Mode::Async => jobs_run::async_answer(&started),

@@ -146,10 +146,10 @@ async fn answer(
     kind: TargetKind,
     mode: Mode,
 ) -> ApiResult<Response> {
-    // A sync caller listens before its job exists: the job's end cannot
+    // A sync caller watches its job before it exists: the job's end cannot
     // pass unseen, so the waiter need not read the job before it ends.
-    let events = (mode == Mode::Sync).then(|| s.store.subscribe());
-    let run = start(&s, &ws, &principal, kind.parse(&rest)?, req, mode).await?;
+    let (events, extra) = sync_watch(&s, mode, Extra::default());
+    let run = start_with(&s, &ws, &principal, kind.parse(&rest)?, req, mode, extra).await?;
     match mode {
         Mode::Async => Ok(async_answer(&run)),
         Mode::Sync => match require_worker(&s, &run).await {
@@ -158,6 +158,17 @@ async fn answer(
         },
         Mode::Stream => Err(ApiError::Internal("the stream mode is answered by jobs_stream".into())),
     }
+}
+
+/// For a sync caller: a watch on the id its job will take (unless the
+/// caller names one with `?job_id=`), made before the job is enqueued.
+pub fn sync_watch(state: &AppState, mode: Mode, mut extra: Extra) -> (Option<orvanta_store::JobWatch>, Extra) {
+    if mode != Mode::Sync {
+        return (None, extra);
+    }
+    let id = JobId::new();
+    extra.job_id = Some(id);
+    (Some(state.store.watch(id)), extra)
 }
 
 /// What a run request started: the runnable and its job(s), one or one per
@@ -285,6 +296,8 @@ pub struct Extra {
     pub args: serde_json::Map<String, serde_json::Value>,
     /// The job's trigger instead of the mode's.
     pub trigger: Option<String>,
+    /// The id a new job takes unless the caller chose one (`?job_id=`).
+    pub job_id: Option<JobId>,
 }
 
 /// [`start`], with what a custom route adds.
@@ -343,7 +356,7 @@ pub async fn start_with(
     }
     let opts = RunOptions {
         trigger: Trigger::parse(extra.trigger.as_deref().unwrap_or(mode.trigger()))?,
-        job_id: rq.job_id,
+        job_id: rq.job_id.or(extra.job_id),
         idempotency_key,
         scheduled_for: rq.scheduled_for,
         tag: rq.tag,
@@ -396,10 +409,10 @@ pub fn async_answer(started: &Started) -> Response {
 pub async fn sync_answer(
     state: &AppState,
     started: &Started,
-    events: Option<tokio::sync::broadcast::Receiver<orvanta_store::JobEvent>>,
+    watch: Option<orvanta_store::JobWatch>,
 ) -> ApiResult<Response> {
-    // Listening since before a new job existed: its first read can wait for its end.
-    let early = events.filter(|_| started.created);
+    // Watching since before a new job existed: its first read can wait for its end.
+    let early = watch.filter(|_| started.created);
     let id = started.ids[0];
     let timeout = Duration::from_secs(state.cfg.server.sync_timeout_s);
     let store = state.store.clone();

@@ -20,14 +20,13 @@ use axum::extract::{Request, State};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use orvanta_core::{JobId, JobStatus, WorkspaceId};
-use orvanta_store::{JobEvent, Store, StoreError};
+use orvanta_store::{JobEvent, JobWatch, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
 /// A `ping` event after this long without any other.
@@ -143,7 +142,7 @@ struct Watch {
     /// The flow state revision last sent as `flow_status`.
     flow_rev: Option<i64>,
     only_result: bool,
-    events: broadcast::Receiver<JobEvent>,
+    events: JobWatch,
     log_offset: i64,
     stream_offset: i64,
     /// The `running` value last sent.
@@ -163,7 +162,7 @@ impl Watch {
         let now = Instant::now();
         let timeout = state.cfg.server.sse_timeout_s;
         Self {
-            events: state.store.subscribe(),
+            events: state.store.watch(id),
             store: state.store.clone(),
             defs: state.defs.clone(),
             ws,
@@ -232,6 +231,7 @@ impl Watch {
         if let Some(source) = job.flow_state.as_ref().and_then(orvanta_flow::state::stream_job) {
             if source != self.stream_source {
                 self.stream_source = source;
+                self.events.follow(source);
                 self.stream_offset = 0;
             }
         }
@@ -295,19 +295,15 @@ impl Watch {
             tokio::select! {
                 _ = &mut nap => break,
                 e = self.events.recv() => match e {
-                    Ok(e) if e.job() == Some(self.id) || e.job() == Some(self.stream_source) => {
+                    JobEvent::Resync => {
                         self.stale = true;
                         return;
                     }
-                    Ok(JobEvent::Resync) | Err(RecvError::Lagged(_)) => {
+                    e if e.job() == Some(self.id) || e.job() == Some(self.stream_source) => {
                         self.stale = true;
                         return;
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Closed) => {
-                        (&mut nap).await;
-                        break;
-                    }
+                    _ => {}
                 },
             }
         }

@@ -86,24 +86,22 @@ struct RenewLoop {
 }
 
 async fn renew_loop(r: RenewLoop) {
-    let mut events = r.store.subscribe();
+    let mut events = r.store.watch(r.id);
     let every = r.lease / 3;
     let mut held_until = tokio::time::Instant::now() + r.lease;
     loop {
-        tokio::select! {
-            _ = r.stop.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-            e = events.recv() => match e {
-                Ok(JobEvent::CancelRequested(id)) if id == r.id => {}
-                Ok(JobEvent::Resync) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                    tokio::select! {
-                        _ = r.stop.cancelled() => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                }
-            },
+        // A fixed time, so that the job's own events (its logs) do not push
+        // the renewal back.
+        let renew_at = tokio::time::Instant::now() + every;
+        loop {
+            tokio::select! {
+                _ = r.stop.cancelled() => return,
+                _ = tokio::time::sleep_until(renew_at) => break,
+                e = events.recv() => match e {
+                    JobEvent::CancelRequested(_) | JobEvent::Resync => break,
+                    _ => {}
+                },
+            }
         }
         let until = orvanta_core::now_millis() + r.lease.as_millis() as i64;
         let asked = tokio::time::Instant::now();

@@ -293,3 +293,28 @@ async fn a_suspended_flow_still_resumes_after_a_restart() {
     assert_eq!(r.status(), 201);
     assert_eq!(app.wait_done(&id, 60).await["result"], json!("resumed"));
 }
+
+/// A job that runs for several leases while its own logs (and other jobs)
+/// keep the event channels busy keeps its lease: renewals come at fixed
+/// times, whatever events arrive between them. It runs once and succeeds.
+#[tokio::test]
+async fn a_chatty_job_longer_than_its_lease_keeps_it_and_runs_once() {
+    let mut opts = Opts::default();
+    opts.env.push(("ORVANTA_LEASE_S".into(), "2".into()));
+    let app = start(opts);
+    let code = "for i in $(seq 1 60); do echo \"line $i\"; sleep 0.1; done\necho '\"done\"'\n";
+    app.create_script("u/admin/chatty", "bash", code).await;
+    app.create_script("u/admin/noop", "bash", "echo 1\n").await;
+    let id = app.run_async("u/admin/chatty", &json!({})).await;
+    // Other jobs come and go meanwhile.
+    for _ in 0..20 {
+        app.run_async("u/admin/noop", &json!({})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let job = app.wait_done(&id, 60).await;
+    assert_eq!(job["status"], "success", "{job}");
+    assert_eq!(job["retries"], 0, "the lease ran out under a running job: {job}");
+    let logs = app.get(&format!("/jobs_u/get_logs/{id}")).await.text().await.unwrap();
+    assert!(!logs.contains("previous worker"), "{logs}");
+    assert_eq!(logs.matches("line 60").count(), 1, "{logs}");
+}

@@ -2,8 +2,8 @@
 //! and the worker heartbeats that tell how many job slots are alive.
 
 use crate::types::WorkerPing;
-use crate::{JobEvent, Result};
-use orvanta_core::Millis;
+use crate::{JobEvent, JobWatch, Result};
+use orvanta_core::{JobId, Millis};
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
@@ -73,6 +73,10 @@ impl crate::InstanceStore for super::PgStore {
 
     fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.events.subscribe()
+    }
+
+    fn watch(&self, id: JobId) -> JobWatch {
+        self.events.watch(id)
     }
 
     async fn instance_setting(&self, key: &str, init: &str) -> Result<String> {

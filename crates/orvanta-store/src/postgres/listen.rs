@@ -7,11 +7,11 @@
 //! re-read what they wait for. The task lives exactly as long as the store.
 
 use super::CHANNEL;
-use crate::JobEvent;
+use crate::{EventHub, JobEvent};
+use std::sync::Arc;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -28,7 +28,7 @@ impl Drop for ListenerTask {
 
 /// Starts listening before it returns, so that no event committed after
 /// `open` is missed.
-pub(super) async fn start(pool: PgPool, events: broadcast::Sender<JobEvent>) -> Result<ListenerTask, sqlx::Error> {
+pub(super) async fn start(pool: PgPool, events: Arc<EventHub>) -> Result<ListenerTask, sqlx::Error> {
     let listener = listen(&pool).await?;
     Ok(ListenerTask(tokio::spawn(forward(pool, listener, events))))
 }
@@ -39,12 +39,12 @@ async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     Ok(listener)
 }
 
-async fn forward(pool: PgPool, mut listener: PgListener, events: broadcast::Sender<JobEvent>) {
+async fn forward(pool: PgPool, mut listener: PgListener, events: Arc<EventHub>) {
     loop {
         match listener.try_recv().await {
             Ok(Some(n)) => match JobEvent::decode(n.payload()) {
                 // No receiver is fine: nobody is waiting right now.
-                Some(event) => _ = events.send(event),
+                Some(event) => events.publish(event),
                 None => {
                     tracing::warn!(payload = n.payload(), "ignored a notification on {CHANNEL} that is not a job event")
                 }
@@ -52,13 +52,13 @@ async fn forward(pool: PgPool, mut listener: PgListener, events: broadcast::Send
             // sqlx already reconnected and listens again; what came in between is lost.
             Ok(None) => {
                 tracing::warn!("the job event listener lost its PostgreSQL connection and reconnected");
-                _ = events.send(JobEvent::Resync);
+                events.publish(JobEvent::Resync);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the job event listener failed; reconnecting");
                 drop(listener);
                 listener = reconnect(&pool).await;
-                _ = events.send(JobEvent::Resync);
+                events.publish(JobEvent::Resync);
             }
         }
     }

@@ -25,12 +25,12 @@ mod queue;
 mod schema;
 mod scripts;
 
-use crate::{ConnectOptions, JobEvent, Result, StoreError};
+use crate::{ConnectOptions, EventHub, JobEvent, Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 /// The channel every Orvanta process `LISTEN`s on.
 const CHANNEL: &str = "orvanta_jobs";
@@ -41,7 +41,7 @@ const EVENT_CAPACITY: usize = 4096;
 /// A [`Store`] on PostgreSQL.
 pub struct PgStore {
     pool: PgPool,
-    events: broadcast::Sender<JobEvent>,
+    events: Arc<EventHub>,
     /// Bumped when the probe sees new workspace events (see `probe`).
     outbox_signal: Arc<watch::Sender<u64>>,
     /// How the probe connects; it starts with the first subscriber.
@@ -99,7 +99,7 @@ impl PgStore {
             .max_connections(1)
             .acquire_timeout(opts.acquire_timeout)
             .connect_lazy_with(connect.clone());
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let events = EventHub::new(EVENT_CAPACITY);
         let listener = listen::start(listener_pool, events.clone()).await.map_err(|e| connect_error(&target, e))?;
         let outbox_signal = Arc::new(watch::channel(0u64).0);
         Ok(Self { pool, events, outbox_signal, probe_connect: connect, probe: OnceLock::new(), _listener: listener })

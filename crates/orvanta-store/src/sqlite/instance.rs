@@ -2,9 +2,9 @@
 //! shares, and worker heartbeats.
 
 use super::SqliteStore;
-use crate::{JobEvent, Result, WorkerPing};
+use crate::{JobEvent, JobWatch, Result, WorkerPing};
 use async_trait::async_trait;
-use orvanta_core::Millis;
+use orvanta_core::{JobId, Millis};
 use tokio::sync::broadcast;
 
 #[async_trait]
@@ -24,6 +24,10 @@ impl crate::InstanceStore for SqliteStore {
 
     fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.events.subscribe()
+    }
+
+    fn watch(&self, id: JobId) -> JobWatch {
+        self.events.watch(id)
     }
 
     async fn instance_setting(&self, key: &str, init: &str) -> Result<String> {

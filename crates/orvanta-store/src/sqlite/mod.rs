@@ -27,7 +27,7 @@ mod queue;
 mod schema;
 mod scripts;
 
-use crate::events::JobEvent;
+use crate::events::{EventHub, JobEvent};
 use crate::types::ConnectOptions;
 use crate::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -35,13 +35,13 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
-    events: broadcast::Sender<JobEvent>,
+    events: Arc<EventHub>,
     /// Bumped after each commit that recorded workspace events.
     outbox_signal: Arc<watch::Sender<u64>>,
 }
@@ -76,7 +76,7 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
-        let store = Self { write, read, events: broadcast::channel(4096).0, outbox_signal };
+        let store = Self { write, read, events: EventHub::new(4096), outbox_signal };
         schema::migrate(&store.write).await?;
         Ok(store)
     }
@@ -87,7 +87,7 @@ impl SqliteStore {
     }
 
     fn publish(&self, e: JobEvent) {
-        let _ = self.events.send(e);
+        self.events.publish(e);
     }
 }
 
