@@ -31,6 +31,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("sqlite/migrations/0015_outbox_retention.sql"),
     },
     Migration { version: 16, name: "http_triggers", sql: include_str!("sqlite/migrations/0016_http_triggers.sql") },
+    Migration {
+        version: 17,
+        name: "hook_deliveries_age",
+        sql: include_str!("sqlite/migrations/0017_hook_deliveries_age.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -58,6 +63,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("postgres/migrations/0015_outbox_retention.sql"),
     },
     Migration { version: 16, name: "http_triggers", sql: include_str!("postgres/migrations/0016_http_triggers.sql") },
+    Migration {
+        version: 17,
+        name: "hook_deliveries_age",
+        sql: include_str!("postgres/migrations/0017_hook_deliveries_age.sql"),
+    },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -163,8 +163,13 @@ where
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
+    // A parent's jobs are read through the children index. With the
+    // workspace's list index at hand, SQLite 3.46 would walk every job of the
+    // workspace, newest first, to find a parent's few: `|| ''` keeps the
+    // workspace check off that index (on PostgreSQL too, where it is as true).
+    let workspace = if f.parent_job.is_some() { "workspace || ''" } else { "workspace" };
     let mut q =
-        sqlx::QueryBuilder::<DB>::new(format!("SELECT {} FROM jobs WHERE workspace = ", crate::rows::JOB_COLUMNS));
+        sqlx::QueryBuilder::<DB>::new(format!("SELECT {} FROM jobs WHERE {workspace} = ", crate::rows::JOB_COLUMNS));
     q.push_bind(ws.as_str());
     if let Some(path) = &f.path {
         q.push(" AND path = ").push_bind(path.as_str());

@@ -140,26 +140,20 @@ impl crate::AccountStore for SqliteStore {
     }
 
     async fn list_tokens(&self, owner: &Username) -> Result<Vec<TokenRecord>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, scopes, workspace, kind \
-             FROM tokens WHERE owner = ? ORDER BY created_at DESC",
-        )
-        .bind(owner.as_str())
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<TokenRow> = sqlx::query_as(TOKENS_OF).bind(owner.as_str()).fetch_all(&self.read).await?;
         convert(rows)
     }
 
     async fn delete_token(&self, owner: &Username, prefix: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM tokens WHERE owner = ? AND prefix = ?")
-            .bind(owner.as_str())
-            .bind(prefix)
-            .execute(&self.write)
-            .await?;
+        let r = sqlx::query(DELETE_TOKEN).bind(owner.as_str()).bind(prefix).execute(&self.write).await?;
         Ok(r.rows_affected() > 0)
     }
 }
 
+/// A user's tokens, newest first.
+pub(super) const TOKENS_OF: &str = "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, \
+     scopes, workspace, kind FROM tokens WHERE owner = ? ORDER BY created_at DESC";
+pub(super) const DELETE_TOKEN: &str = "DELETE FROM tokens WHERE owner = ? AND prefix = ?";
 const TOKEN_SELECT_BY_HASH: &str = "SELECT hash, prefix, owner, label, created_at, expires_at, last_used_at, \
      scopes, workspace, kind FROM tokens WHERE hash = ?";
 

@@ -9,6 +9,54 @@ use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 /// Event records per multi-row insert (15 values each, under both databases' limits).
 const EVENTS_PER_INSERT: usize = 64;
 
+/// What goes with a deleted hook.
+pub(super) const DELETE_HOOK_ROWS: [&str; 2] =
+    ["DELETE FROM hook_events WHERE hook_id = ?", "DELETE FROM hook_deliveries WHERE hook_id = ?"];
+/// The inbound history past its keeping time: the events, and the delivery ids acted on.
+pub(super) const PURGE_EVENTS: &str = "DELETE FROM hook_events WHERE received_at < ?";
+pub(super) const PURGE_DELIVERIES: &str = "DELETE FROM hook_deliveries WHERE received_at < ?";
+/// Frees an idempotency key whose run ended. The run is looked up by its id:
+/// as `job_id IN (SELECT id FROM jobs WHERE status IN ...)`, SQLite 3.46
+/// read every ended job into a list first.
+pub(super) const RELEASE_ENDED_KEY: &str = "DELETE FROM idempotency_keys WHERE workspace = ? AND runnable = ? \
+     AND key = ? AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = idempotency_keys.job_id \
+     AND j.status IN ('success', 'failure', 'canceled'))";
+
+/// The waits of a hook, oldest first.
+pub(super) fn waits_sql() -> String {
+    format!("SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = ? ORDER BY created_at")
+}
+
+/// The waits whose deadline came, soonest first.
+pub(super) fn expired_waits_sql() -> String {
+    format!(
+        "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE deadline IS NOT NULL AND deadline <= ? \
+         ORDER BY deadline LIMIT ?"
+    )
+}
+
+/// A page of a hook's events, newest first, before `?2` if given.
+pub(super) fn events_page_sql() -> String {
+    format!(
+        "SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ?1 AND (?2 IS NULL OR id < ?2) \
+         ORDER BY id DESC LIMIT ?3"
+    )
+}
+
+/// A hook's event by its id; [`event_by_event_id_sql`] is the next try.
+/// Two lookups, each through its own index: as one statement
+/// (`id = ? OR event_id = ?`), SQLite 3.46 read every event of the hook.
+pub(super) fn event_by_id_sql() -> String {
+    format!("SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ? AND id = ?")
+}
+
+/// The newest of a hook's events with this platform event id. Sorted as
+/// `+id`: ordered by `id` itself, SQLite 3.46 walked the hook's events
+/// newest first through the list index until one had the event id.
+pub(super) fn event_by_event_id_sql() -> String {
+    format!("SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ? AND event_id = ? ORDER BY +id DESC LIMIT 1")
+}
+
 #[async_trait]
 impl crate::HookStore for SqliteStore {
     async fn create_hook(&self, h: &Hook) -> Result<()> {
@@ -72,8 +120,8 @@ impl crate::HookStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 1 {
-            for table in ["hook_events", "hook_deliveries"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE hook_id = ?")).bind(id).execute(&mut *tx).await?;
+            for sql in DELETE_HOOK_ROWS {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
@@ -165,12 +213,7 @@ impl crate::HookStore for SqliteStore {
             }
             let hook = &r.event.hook_id;
             if !waits.iter().any(|(h, _)| h == hook) {
-                let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
-                    "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = ? ORDER BY created_at"
-                ))
-                .bind(hook)
-                .fetch_all(&mut *tx)
-                .await?;
+                let rows: Vec<HookWaitRow> = sqlx::query_as(&waits_sql()).bind(hook).fetch_all(&mut *tx).await?;
                 waits.push((hook.clone(), convert(rows)?));
             }
             let of_hook = waits.iter().find(|(h, _)| h == hook).map(|(_, w)| w.clone()).unwrap_or_default();
@@ -184,34 +227,24 @@ impl crate::HookStore for SqliteStore {
     }
 
     async fn list_hook_events(&self, hook_id: &str, before: Option<&str>, limit: i64) -> Result<Vec<HookEvent>> {
-        let rows: Vec<HookEventRow> = sqlx::query_as(&format!(
-            "SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ?1 AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3"
-        ))
-        .bind(hook_id)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<HookEventRow> =
+            sqlx::query_as(&events_page_sql()).bind(hook_id).bind(before).bind(limit).fetch_all(&self.read).await?;
         convert(rows)
     }
 
     async fn get_hook_event(&self, hook_id: &str, id: &str) -> Result<Option<HookEvent>> {
-        let row: Option<HookEventRow> = sqlx::query_as(&format!(
-            "SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ?1 AND (id = ?2 OR event_id = ?2) \
-             ORDER BY id = ?2 DESC, id DESC LIMIT 1"
-        ))
-        .bind(hook_id)
-        .bind(id)
-        .fetch_optional(&self.read)
-        .await?;
+        let mut row: Option<HookEventRow> =
+            sqlx::query_as(&event_by_id_sql()).bind(hook_id).bind(id).fetch_optional(&self.read).await?;
+        if row.is_none() {
+            row = sqlx::query_as(&event_by_event_id_sql()).bind(hook_id).bind(id).fetch_optional(&self.read).await?;
+        }
         row.map(HookEvent::try_from).transpose()
     }
 
     async fn purge_hook_events(&self, before: Millis) -> Result<u64> {
         let mut tx = self.write.begin().await?;
-        let done = sqlx::query("DELETE FROM hook_events WHERE received_at < ?").bind(before).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM hook_deliveries WHERE received_at < ?").bind(before).execute(&mut *tx).await?;
+        let done = sqlx::query(PURGE_EVENTS).bind(before).execute(&mut *tx).await?;
+        sqlx::query(PURGE_DELIVERIES).bind(before).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }
@@ -226,24 +259,13 @@ impl crate::HookStore for SqliteStore {
     }
 
     async fn hook_waits(&self, hook_id: &str) -> Result<Vec<HookWait>> {
-        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
-            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE hook_id = ? ORDER BY created_at"
-        ))
-        .bind(hook_id)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<HookWaitRow> = sqlx::query_as(&waits_sql()).bind(hook_id).fetch_all(&self.read).await?;
         convert(rows)
     }
 
     async fn expired_hook_waits(&self, now: Millis, limit: i64) -> Result<Vec<HookWait>> {
-        let rows: Vec<HookWaitRow> = sqlx::query_as(&format!(
-            "SELECT {HOOK_WAIT_COLUMNS} FROM hook_waits WHERE deadline IS NOT NULL AND deadline <= ? \
-             ORDER BY deadline LIMIT ?"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+        let rows: Vec<HookWaitRow> =
+            sqlx::query_as(&expired_waits_sql()).bind(now).bind(limit).fetch_all(&self.read).await?;
         convert(rows)
     }
 
@@ -258,14 +280,11 @@ impl crate::HookStore for SqliteStore {
 /// enqueuing `job` starts a new run; a queued or running holder keeps it.
 async fn release_ended_key(tx: &mut sqlx::SqliteConnection, job: &NewJob) -> Result<()> {
     let Some(key) = &job.idempotency_key else { return Ok(()) };
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? \
-         AND job_id IN (SELECT id FROM jobs WHERE status IN ('success', 'failure', 'canceled'))",
-    )
-    .bind(job.workspace.as_str())
-    .bind(crate::rows::runnable_key(job))
-    .bind(key)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(RELEASE_ENDED_KEY)
+        .bind(job.workspace.as_str())
+        .bind(crate::rows::runnable_key(job))
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }

@@ -8,7 +8,8 @@
 //!
 //! One file per area of the store, mirroring the PostgreSQL tree file for
 //! file: `instance`, `accounts`, `scripts`, `queue`, `outputs`, and `schema`
-//! (the migrations).
+//! (the migrations). `plans` (tests only) checks the query plans of the
+//! statements on the tables that grow with use.
 //!
 //! The write connection carries SQLite's update and commit hooks: a commit of
 //! a transaction that inserted into `workspace_events` wakes the webhook
@@ -23,6 +24,8 @@ mod flows;
 mod hooks;
 mod instance;
 mod outputs;
+#[cfg(test)]
+mod plans;
 mod queue;
 mod schema;
 mod scripts;

@@ -79,14 +79,14 @@ pub(super) async fn append_chunk(pool: &SqlitePool, table: &str, id: JobId, offs
     Ok(())
 }
 
+/// The chunks of a job's output in `table` (as [`append_chunk`]) that end past byte `from`.
+pub(super) fn chunks_sql(table: &str) -> String {
+    format!("SELECT pos, chunk FROM {table} WHERE job_id = ? AND pos + length(CAST(chunk AS BLOB)) > ? ORDER BY pos")
+}
+
 pub(super) async fn read_chunks(pool: &SqlitePool, table: &str, id: JobId, from: i64) -> Result<String> {
-    let chunks: Vec<(i64, String)> = sqlx::query_as(&format!(
-        "SELECT pos, chunk FROM {table} WHERE job_id = ? AND pos + length(CAST(chunk AS BLOB)) > ? ORDER BY pos"
-    ))
-    .bind(id.to_string())
-    .bind(from)
-    .fetch_all(pool)
-    .await?;
+    let chunks: Vec<(i64, String)> =
+        sqlx::query_as(&chunks_sql(table)).bind(id.to_string()).bind(from).fetch_all(pool).await?;
     Ok(slice_from(chunks, from))
 }
 

@@ -109,15 +109,13 @@ pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]
     for (i, &job) in jobs.iter().enumerate() {
         let Some(key) = &job.idempotency_key else { continue };
         let runnable = rows::runnable_key(job);
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT job_id FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? AND expires_at > ?",
-        )
-        .bind(job.workspace.as_str())
-        .bind(&runnable)
-        .bind(key)
-        .bind(job.created_at)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing: Option<String> = sqlx::query_scalar(KEY_LOOKUP)
+            .bind(job.workspace.as_str())
+            .bind(&runnable)
+            .bind(key)
+            .bind(job.created_at)
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(existing) = existing {
             out[i] = Some(Enqueued::Existing(JobId::parse(&existing)?));
             continue;
@@ -138,6 +136,10 @@ pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]
     }
     Ok(out.into_iter().flatten().collect())
 }
+
+/// The job an idempotency key still holds.
+pub(super) const KEY_LOOKUP: &str =
+    "SELECT job_id FROM idempotency_keys WHERE workspace = ? AND runnable = ? AND key = ? AND expires_at > ?";
 
 /// Jobs per multi-row insert (21 bound values each, well under SQLite's limit of 32,766).
 pub(super) const INSERT_CHUNK: usize = 256;
@@ -162,13 +164,11 @@ pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob
 const UNDER_LIMIT: &str = "(q.concurrency_key IS NULL OR (SELECT COUNT(*) FROM jobs r \
      WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running') < q.concurrency_limit)";
 
-pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
-    if c.tags.is_empty() {
-        return Ok(None);
-    }
+/// The claim of the first due job of `tags` tags (bound from `?4` on).
+pub(super) fn claim_sql(tags: usize) -> String {
     // One ordered index range per tag (the index is (tag, scheduled_for, id)),
     // so a claim reads a row or two however long the queue of other tags is.
-    let per_tag: Vec<String> = (0..c.tags.len())
+    let per_tag: Vec<String> = (0..tags)
         .map(|i| {
             format!(
                 "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' AND tag = ?{} \
@@ -177,11 +177,18 @@ pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job
             )
         })
         .collect();
-    let sql = format!(
+    format!(
         "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
          WHERE id = (SELECT id FROM ({}) ORDER BY scheduled_for, id LIMIT 1) RETURNING {JOB_COLUMNS}",
         per_tag.join(" UNION ALL ")
-    );
+    )
+}
+
+pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
+    if c.tags.is_empty() {
+        return Ok(None);
+    }
+    let sql = claim_sql(c.tags.len());
     let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(c.worker).bind(c.now).bind(c.lease_until);
     for tag in c.tags {
         q = q.bind(tag);
@@ -221,15 +228,19 @@ pub(super) async fn complete(pool: &SqlitePool, d: &Completion<'_>) -> Result<bo
     Ok(r.rows_affected() == 1)
 }
 
+/// Running jobs whose lease lapsed and whose cancel was asked.
+pub(super) const SWEEP_CANCELED: &str =
+    "SELECT id, cancel_requested FROM jobs WHERE status = 'running' AND lease_until < ? AND cancel_requested IS NOT NULL";
+/// Running jobs whose lease lapsed, queued again while they have retries left.
+pub(super) const SWEEP_REQUEUE: &str = "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, \
+     started_at = NULL, retries = retries + 1 WHERE status = 'running' AND lease_until < ? AND retries < ? RETURNING id";
+/// Running jobs whose lease lapsed with no retry left.
+pub(super) const SWEEP_STALE: &str = "SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < ?";
+
 pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
     let mut tx = pool.begin().await?;
     // A job whose cancel was asked is not run again: it ends canceled.
-    let canceled: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, cancel_requested FROM jobs WHERE status = 'running' AND lease_until < ? AND cancel_requested IS NOT NULL",
-    )
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
+    let canceled: Vec<(String, String)> = sqlx::query_as(SWEEP_CANCELED).bind(now).fetch_all(&mut *tx).await?;
     let mut out: Vec<Swept> = Vec::new();
     for (id, reason) in canceled {
         sqlx::query(
@@ -243,19 +254,9 @@ pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> R
         .await?;
         out.push(Swept::Canceled(JobId::parse(&id)?));
     }
-    let requeued: Vec<(String,)> = sqlx::query_as(
-        "UPDATE jobs SET status = 'queued', worker = NULL, lease_until = NULL, started_at = NULL, retries = retries + 1 \
-         WHERE status = 'running' AND lease_until < ? AND retries < ? RETURNING id",
-    )
-    .bind(now)
-    .bind(max_retries)
-    .fetch_all(&mut *tx)
-    .await?;
-    let stale: Vec<(String, i32)> =
-        sqlx::query_as("SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < ?")
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
+    let requeued: Vec<(String,)> =
+        sqlx::query_as(SWEEP_REQUEUE).bind(now).bind(max_retries).fetch_all(&mut *tx).await?;
+    let stale: Vec<(String, i32)> = sqlx::query_as(SWEEP_STALE).bind(now).fetch_all(&mut *tx).await?;
     for (id,) in requeued {
         out.push(Swept::Requeued(JobId::parse(&id)?));
     }
