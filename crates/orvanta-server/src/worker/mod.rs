@@ -158,36 +158,71 @@ pub enum StepOutcome {
 
 /// Claims one due job and runs it to the end.
 pub async fn try_execute_step(ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
+    match run_step(ctx, worker).await? {
+        Step::Settled(outcome) => Ok(outcome),
+        Step::Ran(ended) => ended.complete(ctx, worker).await,
+    }
+}
+
+/// What a step left to do.
+enum Step {
+    /// Nothing: the outcome is final.
+    Settled(StepOutcome),
+    /// A job ran: its end is still to be stored.
+    Ran(Ended),
+}
+
+/// A job that ran, its end not yet stored.
+struct Ended {
+    id: JobId,
+    status: JobStatus,
+    result: Value,
+}
+
+impl Ended {
+    async fn complete(self, ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
+        let done = Completion {
+            id: self.id,
+            worker,
+            status: self.status,
+            result: &self.result,
+            now: orvanta_core::now_millis(),
+        };
+        if ctx.store.complete(&done).await? {
+            Ok(StepOutcome::Ran(self.id, self.status))
+        } else {
+            Ok(StepOutcome::Lost(self.id))
+        }
+    }
+}
+
+/// Claims one due job and runs it; a script job's end is left to store.
+async fn run_step(ctx: &WorkerCtx, worker: &str) -> Result<Step, StoreError> {
     let now = orvanta_core::now_millis();
     let claim =
         Claim { worker, tags: &ctx.cfg.worker.tags, now, lease_until: now + ctx.cfg.worker.lease_s as i64 * 1000 };
-    let Some(job) = ctx.store.claim(&claim).await? else { return Ok(StepOutcome::Idle) };
+    let Some(job) = ctx.store.claim(&claim).await? else { return Ok(Step::Settled(StepOutcome::Idle)) };
     tracing::debug!(job = %job.id, path = ?job.path, kind = job.kind.as_str(), "claimed");
     if job.kind == JobKind::Flow {
         // A flow run holds no slot: its start queues its first steps and parks it.
         ctx.engine().start(&job).await?;
-        return Ok(StepOutcome::FlowStarted(job.id));
+        return Ok(Step::Settled(StepOutcome::FlowStarted(job.id)));
     }
     let lease = lease::Lease::hold(ctx, &job, worker);
     let (status, result) = execute(ctx, &job, lease.cancel.clone()).await;
     let kept = lease.release().await;
     if !kept {
         tracing::warn!(job = %job.id, "lost the lease while running; not completing");
-        return Ok(StepOutcome::Lost(job.id));
+        return Ok(Step::Settled(StepOutcome::Lost(job.id)));
     }
     if job.kind == JobKind::FlowStep {
         // The step's end and its flow's next step(s) commit together.
-        return match ctx.engine().ended(&job, status, result, Some(worker.to_owned())).await? {
-            Advanced::Done => Ok(StepOutcome::Ran(job.id, status)),
-            Advanced::Lost => Ok(StepOutcome::Lost(job.id)),
-        };
+        return Ok(Step::Settled(match ctx.engine().ended(&job, status, result, Some(worker.to_owned())).await? {
+            Advanced::Done => StepOutcome::Ran(job.id, status),
+            Advanced::Lost => StepOutcome::Lost(job.id),
+        }));
     }
-    let done = Completion { id: job.id, worker, status, result: &result, now: orvanta_core::now_millis() };
-    if ctx.store.complete(&done).await? {
-        Ok(StepOutcome::Ran(job.id, status))
-    } else {
-        Ok(StepOutcome::Lost(job.id))
-    }
+    Ok(Step::Ran(Ended { id: job.id, status, result }))
 }
 
 fn failure(name: &str, message: impl Into<String>) -> (JobStatus, Value) {
@@ -297,16 +332,37 @@ async fn reap_loop(ctx: &WorkerCtx, shutdown: CancellationToken) {
     }
 }
 
-async fn slot_loop(ctx: &WorkerCtx, id: &str, shutdown: CancellationToken) {
+/// Steps until `shutdown`. A job's end is stored while the slot claims and
+/// runs the next (at most one end in flight per slot): the slot's turn is
+/// its claim and its run, not the commit of the job before.
+async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) {
     let mut events = ctx.store.subscribe();
     let mut backoff = Duration::from_millis(100);
+    let mut storing: Option<tokio::task::JoinHandle<()>> = None;
     while !shutdown.is_cancelled() {
-        match try_execute_step(ctx, id).await {
-            Ok(StepOutcome::Idle) => {
+        match run_step(ctx, id).await {
+            Ok(Step::Ran(ended)) => {
+                if let Some(previous) = storing.take() {
+                    let _ = previous.await;
+                }
+                let (ctx, worker) = (ctx.clone(), id.to_owned());
+                storing = Some(tokio::spawn(async move {
+                    let job = ended.id;
+                    if let Err(e) = ended.complete(&ctx, &worker).await {
+                        // The job stays running; its lease runs out and the sweep runs it again.
+                        tracing::warn!(%job, error = %e, "the end of a job could not be stored");
+                    }
+                }));
                 backoff = Duration::from_millis(100);
+            }
+            Ok(Step::Settled(StepOutcome::Idle)) => {
+                backoff = Duration::from_millis(100);
+                if let Some(previous) = storing.take() {
+                    let _ = previous.await;
+                }
                 wait_for_work(&mut events, &shutdown).await;
             }
-            Ok(_) => backoff = Duration::from_millis(100),
+            Ok(Step::Settled(_)) => backoff = Duration::from_millis(100),
             Err(e) => {
                 tracing::warn!(worker = id, error = %e, "worker step failed; retrying");
                 tokio::select! {
@@ -316,6 +372,9 @@ async fn slot_loop(ctx: &WorkerCtx, id: &str, shutdown: CancellationToken) {
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+    if let Some(previous) = storing {
+        let _ = previous.await;
     }
 }
 

@@ -8,9 +8,9 @@
 
 use super::CHANNEL;
 use crate::{EventHub, JobEvent};
-use std::sync::Arc;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 

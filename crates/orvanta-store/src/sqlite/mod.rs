@@ -63,8 +63,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let outbox_signal = Arc::new(watch::channel(0u64).0);
         let signal = outbox_signal.clone();
+        // A connection to a local file does not go stale: no ping round trip
+        // to its thread before each use (one per statement otherwise).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(opts.acquire_timeout.max(Duration::from_secs(30)))
             .after_connect(move |conn, _| {
                 let signal = signal.clone();
@@ -75,6 +78,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .acquire_timeout(opts.acquire_timeout)
             .connect_with(base.read_only(true))
             .await
