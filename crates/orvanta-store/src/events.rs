@@ -66,10 +66,13 @@ impl JobEvent {
     }
 }
 
+/// The watches of each job: the watch's key and where its events go.
+type Watches = HashMap<JobId, Vec<(u64, mpsc::UnboundedSender<JobEvent>)>>;
+
 /// Routes job events to the broadcast and to the watches of single jobs.
 pub struct EventHub {
     all: broadcast::Sender<JobEvent>,
-    watches: Mutex<HashMap<JobId, Vec<(u64, mpsc::UnboundedSender<JobEvent>)>>>,
+    watches: Mutex<Watches>,
     next: AtomicU64,
 }
 
