@@ -113,7 +113,7 @@ async fn run_once(backend: &str, steps: usize, n: u32, runtimes: Arc<Runtimes>) 
         path: Some(path),
         script_hash: None,
         language: None,
-        args: json!({}),
+        args: json!({}).into(),
         created_by: admin.clone(),
         permissioned_as: admin,
         tag: "default".into(),

@@ -143,7 +143,7 @@ async fn run_case(case: &Case, runtimes: Arc<Runtimes>, jobs: usize) -> Run {
                         path: Some(path.clone()),
                         script_hash: Some(hash),
                         language: Some(language),
-                        args: args.clone(),
+                        args: args.clone().into(),
                         created_by: admin.clone(),
                         permissioned_as: admin.clone(),
                         tag: "default".into(),

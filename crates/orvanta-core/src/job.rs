@@ -112,6 +112,46 @@ impl fmt::Display for Trigger {
 
 crate::ids::string_conversions!(Trigger);
 
+/// A new job's arguments, a JSON object: as a value, or as the text of one
+/// that its maker has checked. The text form spares a large body built
+/// from text (an inbound event's) a parse, a copy and a rewrite.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobArgs {
+    Value(serde_json::Value),
+    Text(String),
+}
+
+impl JobArgs {
+    /// The arguments as a value (a text that does not parse gives `null`).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            Self::Value(v) => v.clone(),
+            Self::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+impl fmt::Display for JobArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Value(v) => write!(f, "{v}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl From<serde_json::Value> for JobArgs {
+    fn from(v: serde_json::Value) -> Self {
+        Self::Value(v)
+    }
+}
+
+impl From<serde_json::Map<String, serde_json::Value>> for JobArgs {
+    fn from(m: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self::Value(serde_json::Value::Object(m))
+    }
+}
+
 /// A job as it is enqueued: everything the caller decides.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -121,7 +161,7 @@ pub struct NewJob {
     pub path: Option<RunnablePath>,
     pub script_hash: Option<ScriptHash>,
     pub language: Option<Language>,
-    pub args: serde_json::Value,
+    pub args: JobArgs,
     pub created_by: Username,
     pub permissioned_as: Username,
     pub tag: String,

@@ -19,7 +19,7 @@ pub mod script;
 pub use access::{acl_perm, Grantee, Perm, Role, Scope};
 pub use flow::{Flow, FlowVersion, NewFlow};
 pub use ids::{JobId, ScriptHash, Username, WorkspaceId};
-pub use job::{Concurrency, FlowLink, Job, JobKind, JobStatus, NewJob, Trigger};
+pub use job::{Concurrency, FlowLink, Job, JobArgs, JobKind, JobStatus, NewJob, Trigger};
 pub use language::Language;
 pub use path::RunnablePath;
 pub use script::{NewScript, Script, ScriptSettings};

@@ -594,7 +594,7 @@ fn child_job(
         path: Some(path.clone()),
         script_hash: None,
         language: None,
-        args,
+        args: args.into(),
         created_by: flow.created_by.clone(),
         permissioned_as: flow.permissioned_as.clone(),
         tag: flow.tag.clone(),

@@ -286,7 +286,7 @@ fn same_runnable(runnable: &Runnable, pinned: bool, job: &orvanta_core::Job) -> 
 pub(crate) fn new_job(
     caller: &Principal,
     runnable: &Runnable,
-    args: Map<String, Value>,
+    args: impl Into<orvanta_core::JobArgs>,
     opts: &RunOptions,
     tag: &str,
     first: bool,
@@ -308,7 +308,7 @@ pub(crate) fn new_job(
         path: Some(runnable.path().clone()),
         script_hash,
         language,
-        args: Value::Object(args),
+        args: args.into(),
         created_by: caller.username.clone(),
         permissioned_as: caller.username.clone(),
         tag: tag.to_owned(),

@@ -18,7 +18,7 @@ fn job(tag: &str) -> NewJob {
         path: Some(RunnablePath::parse("u/admin/x").unwrap()),
         script_hash: Some(ScriptHash::from_u64(7)),
         language: Some(Language::Bash),
-        args: serde_json::json!({"a": 1}),
+        args: serde_json::json!({"a": 1}).into(),
         created_by: Username::parse("admin").unwrap(),
         permissioned_as: Username::parse("admin").unwrap(),
         tag: tag.into(),

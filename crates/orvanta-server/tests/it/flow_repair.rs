@@ -42,7 +42,7 @@ async fn a_flow_that_missed_its_steps_end_is_advanced_by_the_repair_pass() {
         path: Some(path),
         script_hash: None,
         language: None,
-        args: json!({}),
+        args: json!({}).into(),
         created_by: admin.clone(),
         permissioned_as: admin,
         tag: "default".into(),

@@ -57,7 +57,7 @@ pub fn new_job() -> NewJob {
         path: Some(path("u/admin/hello")),
         script_hash: Some(ScriptHash::from_u64(0xabc)),
         language: Some(Language::Python3),
-        args: serde_json::json!({"name": "world", "n": 1.5, "nested": {"ü": [1, 2, 3]}}),
+        args: serde_json::json!({"name": "world", "n": 1.5, "nested": {"ü": [1, 2, 3]}}).into(),
         created_by: user("admin"),
         permissioned_as: user("admin"),
         tag: "default".into(),

@@ -21,7 +21,7 @@ pub async fn enqueue_round_trip(s: Arc<dyn Store>) {
     assert_eq!((got.id, got.workspace.as_str(), got.kind), (id, "demo", JobKind::Script));
     assert_eq!(got.path.as_ref().map(|p| p.as_str()), Some("u/admin/hello"));
     assert_eq!((got.script_hash, got.language), (job.script_hash, Some(Language::Python3)));
-    assert_eq!(got.args.as_ref(), Some(&job.args), "args come back as given");
+    assert_eq!(got.args.as_ref(), Some(&job.args.to_value()), "args come back as given");
     assert_eq!((got.created_by.as_str(), got.permissioned_as.as_str()), ("admin", "admin"));
     assert_eq!((got.tag.as_str(), got.trigger.as_str()), ("default", "api"));
     assert_eq!(got.status, JobStatus::Queued);
@@ -91,9 +91,13 @@ pub async fn caller_chosen_id_twice(s: Arc<dyn Store>) {
     let id = enqueue_one(&*s, job.clone()).await;
     let mut same_id = new_job();
     same_id.id = id;
-    same_id.args = serde_json::json!({"different": true});
+    same_id.args = serde_json::json!({"different": true}).into();
     assert_eq!(s.enqueue(&[same_id.clone(), new_job()]).await.unwrap()[0], Enqueued::Existing(id));
-    assert_eq!(s.get_job(&ws("demo"), id).await.unwrap().unwrap().args, Some(job.args), "the first job stands");
+    assert_eq!(
+        s.get_job(&ws("demo"), id).await.unwrap().unwrap().args,
+        Some(job.args.to_value()),
+        "the first job stands"
+    );
 
     let twice = new_job();
     let twice_id = twice.id;

@@ -21,6 +21,9 @@ use orvanta_store::{Hook, HookEvent, HookRecorded};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+mod input;
+pub use input::{event_args, event_document};
+
 /// What reads show in place of a secret; sent back, it keeps the stored value.
 pub const MASK: &str = "***";
 
@@ -403,46 +406,6 @@ fn new_record(hook: &Hook, def: &Definition, req: &Received, event_id: Option<St
     }
 }
 
-/// The event as a run's input: the parsed body (an object as is; anything
-/// else under `body`), with the event's metadata in `WEBHOOK__METADATA__`.
-pub fn event_input(hook: &Hook, def: &Definition, req: &Received, event_id: &str) -> (Value, Map<String, Value>) {
-    let is_form = req
-        .headers
-        .iter()
-        .any(|(n, v)| n == "content-type" && v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let document: Value = if is_form {
-        Value::Object(crate::http::request_args::form_args(&req.body))
-    } else {
-        match serde_json::from_slice::<Value>(&req.body) {
-            Ok(v) => v,
-            Err(_) if req.body.is_empty() => json!({}),
-            Err(_) => Value::from(String::from_utf8_lossy(&req.body).into_owned()),
-        }
-    };
-    let mut args = match &document {
-        Value::Object(m) => m.clone(),
-        other => Map::from_iter([("body".to_owned(), other.clone())]),
-    };
-    let headers: Map<String, Value> = req
-        .headers
-        .iter()
-        .filter(|(n, _)| !is_secret_header(def, n))
-        .map(|(n, v)| (n.clone(), Value::from(v.as_str())))
-        .collect();
-    args.insert(
-        crate::http::request_args::METADATA.to_owned(),
-        json!({
-            "event_id": event_id,
-            "platform": def.source_platform,
-            "webhook": {"id": hook.id, "name": hook.name},
-            "headers": headers,
-            "query": req.query,
-            "received_at": orvanta_core::millis_to_rfc3339(req.received_at),
-        }),
-    );
-    (document, args)
-}
-
 /// Handles one request to a definition's URL: verifies, records, starts.
 pub async fn receive(state: &AppState, hook: &Hook, def: &Definition, req: Received) -> ApiResult<Answer> {
     let secrets = def.secrets();
@@ -522,7 +485,10 @@ pub async fn act(
     mut record: HookEvent,
     delivery: Option<&str>,
 ) -> ApiResult<(Answer, String)> {
-    let (document, args) = event_input(hook, def, req, &record.event_id);
+    // The document is parsed only when something reads it: an idempotency
+    // key now, or a waiting step after the commit.
+    let mut document = def.flows_to_start.iter().any(|s| s.idempotency_key.is_some()).then(|| event_document(req));
+    let args = event_args(hook, def, req, &record.event_id);
     let mut failed: Vec<Value> = Vec::new();
     let mut jobs = Vec::new();
     let mut strategies = Vec::new();
@@ -530,7 +496,7 @@ pub async fn act(
     let creator = creator(state, &hook.edited_by).await;
     for start in &def.flows_to_start {
         let job = match &creator {
-            Some(principal) => new_job(state, principal, hook, start, &document, &args).await,
+            Some(principal) => new_job(state, principal, hook, start, document.as_ref(), &args).await,
             None => Err(format!("'{}', who saved the definition last, no longer exists", hook.edited_by)),
         };
         match job {
@@ -550,7 +516,10 @@ pub async fn act(
     // A replay starts runs again but wakes no wait: a waiting step takes only
     // events that arrive after it started (§8.4).
     if let (HookRecorded::New(_, waits), false) = (&recorded, replay) {
-        let woken = wake_waits(state, waits, &document).await?;
+        let woken = match waits.is_empty() {
+            true => Vec::new(),
+            false => wake_waits(state, waits, document.get_or_insert_with(|| event_document(req))).await?,
+        };
         if !woken.is_empty() {
             state.store.set_hook_event_waits(&record_id, &Value::Array(woken)).await?;
         }
@@ -598,14 +567,15 @@ async fn new_job(
     caller: &Principal,
     hook: &Hook,
     start: &ToStart,
-    document: &Value,
-    args: &Map<String, Value>,
+    document: Option<&Value>,
+    args: &orvanta_core::JobArgs,
 ) -> Result<Option<orvanta_core::NewJob>, String> {
     let target = target(state, &hook.workspace, &start.path, start.version).await?;
     let runnable: Runnable = runs::resolve(state, caller, &hook.workspace, &target).await.map_err(|e| e.to_string())?;
     let trigger = Trigger::parse(Trigger::WEBHOOK).map_err(|e| e.to_string())?;
     let mut opts = RunOptions::new(trigger);
     if let Some(template) = &start.idempotency_key {
+        let document = document.ok_or("the event's document was not parsed for its idempotency key")?;
         match orvanta_hooks::resolve_key(template, document) {
             Ok(Some(key)) => opts.idempotency_key = Some(format!("inbound:{}:{key}", hook.id)),
             Ok(None) => return Err(format!("the idempotency key '{template}' matches nothing in the event")),
