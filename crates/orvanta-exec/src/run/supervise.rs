@@ -38,7 +38,7 @@ pub(crate) async fn supervise(
     let deadline = deadline_after(limits.timeout);
     // A job at its process limit (a fork bomb) is stopped: it would
     // otherwise spin on failing forks until its timeout.
-    let mut limit_check = tokio::time::interval(LIMIT_CHECK);
+    let mut limit_check = limit_checks();
     let at_process_limit = || cgroup.as_ref().is_some_and(JobCgroup::hit_process_limit);
 
     // `biased`: an exit that is ready wins over a cancel or timeout that is
@@ -117,6 +117,12 @@ pub(crate) async fn supervise(
 
 /// How often the supervisor looks at the job's process count.
 pub(crate) const LIMIT_CHECK: Duration = Duration::from_millis(100);
+
+/// The process limit checks of a job: every [`LIMIT_CHECK`], the first one
+/// after it (a job that ends sooner is checked once, at its end).
+pub(crate) fn limit_checks() -> tokio::time::Interval {
+    tokio::time::interval_at(tokio::time::Instant::now() + LIMIT_CHECK, LIMIT_CHECK)
+}
 
 /// Why the supervisor stopped a job.
 #[derive(Debug, PartialEq)]

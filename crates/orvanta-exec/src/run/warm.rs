@@ -468,7 +468,7 @@ impl WarmProcess {
         let mut decoder = Utf8Decoder::default();
         let mut end = EndMarker::new(marker.as_bytes());
         let deadline = supervise::deadline_after(req.limits.timeout);
-        let mut limit_check = tokio::time::interval(supervise::LIMIT_CHECK);
+        let mut limit_check = supervise::limit_checks();
         let (mut written, mut outcome_seen, mut marker_seen) = (0, false, false);
         let mut marker_deadline: Option<Instant> = None;
         self.jobs += 1;

@@ -19,6 +19,7 @@
 //! the committed events.
 
 mod accounts;
+mod checkpoint;
 mod flow_runs;
 mod flows;
 mod hooks;
@@ -35,7 +36,7 @@ use crate::types::ConnectOptions;
 use crate::{Result, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -47,6 +48,7 @@ pub struct SqliteStore {
     events: Arc<EventHub>,
     /// Bumped after each commit that recorded workspace events.
     outbox_signal: Arc<watch::Sender<u64>>,
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 impl SqliteStore {
@@ -63,6 +65,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let outbox_signal = Arc::new(watch::channel(0u64).0);
         let signal = outbox_signal.clone();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counted = commits.clone();
         // A connection to a local file does not go stale: no ping round trip
         // to its thread before each use (one per statement otherwise).
         let write = SqlitePoolOptions::new()
@@ -70,20 +74,26 @@ impl SqliteStore {
             .test_before_acquire(false)
             .acquire_timeout(opts.acquire_timeout.max(Duration::from_secs(30)))
             .after_connect(move |conn, _| {
-                let signal = signal.clone();
-                Box::pin(async move { signal_outbox_commits(conn, signal).await })
+                let (signal, counted) = (signal.clone(), counted.clone());
+                Box::pin(async move { signal_outbox_commits(conn, signal, counted).await })
             })
-            .connect_with(base.clone())
+            .connect_with(base.clone().pragma("wal_autocheckpoint", checkpoint::FALLBACK_PAGES))
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
-        let store = Self { write, read, events: EventHub::new(4096), outbox_signal };
+        let store = Self {
+            write,
+            read,
+            events: EventHub::new(4096),
+            outbox_signal,
+            _checkpointer: checkpoint::start(base.clone(), commits),
+        };
         schema::migrate(&store.write).await?;
         Ok(store)
     }
@@ -98,10 +108,12 @@ impl SqliteStore {
     }
 }
 
-/// Bumps `signal` after every commit of `conn` that inserted into `workspace_events`.
+/// Bumps `signal` after every commit of `conn` that inserted into
+/// `workspace_events`, and counts every commit in `commits`.
 async fn signal_outbox_commits(
     conn: &mut sqlx::SqliteConnection,
     signal: Arc<watch::Sender<u64>>,
+    commits: Arc<AtomicU64>,
 ) -> std::result::Result<(), sqlx::Error> {
     let inserted = Arc::new(AtomicBool::new(false));
     let mut handle = conn.lock_handle().await?;
@@ -113,6 +125,7 @@ async fn signal_outbox_commits(
     });
     let committed = inserted.clone();
     handle.set_commit_hook(move || {
+        commits.fetch_add(1, Ordering::Relaxed);
         if committed.swap(false, Ordering::Relaxed) {
             signal.send_modify(|n| *n = n.wrapping_add(1));
         }
