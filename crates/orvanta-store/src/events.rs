@@ -67,7 +67,12 @@ impl JobEvent {
 }
 
 /// The watches of each job: the watch's key and where its events go.
-type Watches = HashMap<JobId, Vec<(u64, mpsc::UnboundedSender<JobEvent>)>>;
+type Watches = HashMap<JobId, Vec<(u64, mpsc::Sender<JobEvent>)>>;
+
+/// The events a watch keeps unread. Past it new events are dropped: those
+/// kept already make their reader look at the job again, and a watch whose
+/// reader stopped reading (a stalled SSE client) holds no more than this.
+const WATCH_QUEUE: usize = 64;
 
 /// Routes job events to the broadcast and to the watches of single jobs.
 pub struct EventHub {
@@ -88,12 +93,12 @@ impl EventHub {
         match e.job() {
             Some(id) => {
                 for (_, tx) in watches.get(&id).into_iter().flatten() {
-                    let _ = tx.send(e);
+                    let _ = tx.try_send(e);
                 }
             }
             None if e == JobEvent::Resync => {
                 for (_, tx) in watches.values().flatten() {
-                    let _ = tx.send(e);
+                    let _ = tx.try_send(e);
                 }
             }
             None => {}
@@ -107,7 +112,7 @@ impl EventHub {
 
     /// The events of job `id` (and every `Resync`), from now on.
     pub fn watch(self: &Arc<Self>, id: JobId) -> JobWatch {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(WATCH_QUEUE);
         let key = self.next.fetch_add(1, Ordering::Relaxed);
         let mut watch = JobWatch { ids: Vec::new(), key, tx, rx, hub: self.clone() };
         watch.follow(id);
@@ -124,8 +129,8 @@ impl EventHub {
 pub struct JobWatch {
     ids: Vec<JobId>,
     key: u64,
-    tx: mpsc::UnboundedSender<JobEvent>,
-    rx: mpsc::UnboundedReceiver<JobEvent>,
+    tx: mpsc::Sender<JobEvent>,
+    rx: mpsc::Receiver<JobEvent>,
     hub: Arc<EventHub>,
 }
 
@@ -199,6 +204,18 @@ mod tests {
         assert_eq!(hub.watched(), 1);
         drop(wa2);
         assert_eq!(hub.watched(), 0, "dropped watches unregister");
+
+        // A reader that stopped reading holds a bounded queue.
+        let mut stalled = hub.watch(a);
+        for _ in 0..10 * WATCH_QUEUE {
+            hub.publish(JobEvent::Progress(a));
+        }
+        hub.publish(JobEvent::Completed(a));
+        let mut kept = 0;
+        while stalled.rx.try_recv().is_ok() {
+            kept += 1;
+        }
+        assert_eq!(kept, WATCH_QUEUE);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{is_secret_header, Definition, Received};
 use crate::http::request_args::METADATA;
 use orvanta_core::JobArgs;
 use orvanta_store::Hook;
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Map, Value};
 use std::fmt;
 
@@ -134,10 +134,56 @@ impl<'de> Visitor<'de> for TopLevel {
         let (mut members, mut own_metadata) = (0usize, false);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             own_metadata |= key == METADATA;
-            map.next_value::<IgnoredAny>()?;
+            map.next_value::<Checked>()?;
             members += 1;
         }
         Ok((!own_metadata).then_some(members))
+    }
+}
+
+/// A JSON value checked as the document's parse checks it (strings with
+/// their escapes, numbers in range, the depth limit), without being built.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
     }
 }
 
@@ -181,6 +227,11 @@ mod tests {
             assert_eq!(parsed(body), None, "{body:?}");
         }
         assert_eq!(with_metadata(b"{\"a\": \"\xff\"}", &json!({})), None, "not UTF-8");
+        // What the document's parse refuses, the text path refuses too.
+        for body in [r#"{"a": "\ud800"}"#, r#"{"a": {"\udc00": 1}}"#, r#"{"a": 1e400}"#, r#"{"a": [tru]}"#] {
+            assert!(serde_json::from_str::<Value>(body).is_err(), "{body}");
+            assert_eq!(parsed(body), None, "{body}");
+        }
         assert_eq!(nesting(r#"{"a": "[[[\"{", "b": [{}]}"#), 3, "brackets in strings do not count");
         let deep = format!("{{\"a\": {}{}}}", "[".repeat(500), "]".repeat(500));
         assert_eq!(

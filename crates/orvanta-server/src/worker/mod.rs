@@ -342,9 +342,7 @@ async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) 
     while !shutdown.is_cancelled() {
         match run_step(ctx, id).await {
             Ok(Step::Ran(ended)) => {
-                if let Some(previous) = storing.take() {
-                    let _ = previous.await;
-                }
+                stored(storing.take()).await;
                 let (ctx, worker) = (ctx.clone(), id.to_owned());
                 storing = Some(tokio::spawn(async move {
                     let job = ended.id;
@@ -357,8 +355,11 @@ async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) 
             }
             Ok(Step::Settled(StepOutcome::Idle)) => {
                 backoff = Duration::from_millis(100);
-                if let Some(previous) = storing.take() {
-                    let _ = previous.await;
+                // The job whose end was being stored counted as running: a
+                // job held back by its concurrency limit may be due now.
+                if storing.is_some() {
+                    stored(storing.take()).await;
+                    continue;
                 }
                 wait_for_work(&mut events, &shutdown).await;
             }
@@ -373,8 +374,16 @@ async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) 
             }
         }
     }
-    if let Some(previous) = storing {
-        let _ = previous.await;
+    stored(storing).await;
+}
+
+/// Waits until the end a slot handed over is stored.
+async fn stored(storing: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(Err(e)) = match storing {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(error = %e, "storing the end of a job panicked; its lease runs out and the sweep runs it again");
     }
 }
 

@@ -34,8 +34,9 @@ pub(super) fn start(options: SqliteConnectOptions, commits: Arc<AtomicU64>) -> C
     Checkpointer(tokio::spawn(async move {
         let mut conn = None;
         let mut seen = 0;
+        let mut backoff = EVERY;
         loop {
-            tokio::time::sleep(EVERY).await;
+            tokio::time::sleep(backoff).await;
             let now = commits.load(Ordering::Relaxed);
             if now == seen {
                 continue;
@@ -44,16 +45,24 @@ pub(super) fn start(options: SqliteConnectOptions, commits: Arc<AtomicU64>) -> C
                 match options.connect().await {
                     Ok(c) => conn = Some(c),
                     Err(e) => {
-                        tracing::warn!(error = %e, "the WAL checkpointer cannot open the database; retrying");
+                        backoff = failed(backoff, "open the database", &e);
                         continue;
                     }
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut *c).await {
-                Ok(_) => seen = now,
+            // (busy, frames in the WAL, frames copied back)
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await {
+                Ok((_, log, copied)) => {
+                    backoff = EVERY;
+                    // The commit hook counts a commit before its pages are in
+                    // the WAL: the count is done with once all is copied.
+                    if copied >= log {
+                        seen = now;
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "a WAL checkpoint failed; the write connection's own takes over meanwhile");
+                    backoff = failed(backoff, "checkpoint the WAL", &e);
                     if let Some(c) = conn.take() {
                         let _ = c.close().await;
                     }
@@ -61,6 +70,16 @@ pub(super) fn start(options: SqliteConnectOptions, commits: Arc<AtomicU64>) -> C
             }
         }
     }))
+}
+
+/// Logs a failure (the write connection's own checkpoint covers meanwhile);
+/// answers the next wait, doubled up to 5 s.
+fn failed(backoff: Duration, what: &str, e: &sqlx::Error) -> Duration {
+    let next = (backoff * 2).min(Duration::from_secs(5));
+    if next != backoff {
+        tracing::warn!(error = %e, "the WAL checkpointer could not {what}; retrying, the write connection checkpoints meanwhile");
+    }
+    next
 }
 
 #[cfg(test)]
