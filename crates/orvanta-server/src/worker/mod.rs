@@ -379,10 +379,8 @@ async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) 
 
 /// Waits until the end a slot handed over is stored.
 async fn stored(storing: Option<tokio::task::JoinHandle<()>>) {
-    if let Some(Err(e)) = match storing {
-        Some(task) => Some(task.await),
-        None => None,
-    } {
+    let Some(task) = storing else { return };
+    if let Err(e) = task.await {
         tracing::error!(error = %e, "storing the end of a job panicked; its lease runs out and the sweep runs it again");
     }
 }
