@@ -3,7 +3,7 @@
 //! workspace webhook's events are; only super admins see or set it.
 
 use crate::harness::*;
-use crate::outbound::{opts, verify_all, Receiver};
+use crate::outbound::{opts, until_settled, verify_all, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -24,13 +24,8 @@ async fn users_added_invited_and_joining_arrive_once_in_order_and_signed() {
     let url = receiver.clone().start().await;
     let app = start(opts(None));
     // The first start's own events (its admin, the demo workspace) settle first: skipped, with no webhook.
-    for _ in 0..200 {
-        let log: Value = as_admin(&app, "GET", &format!("{SETTINGS}/deliveries"), None).await.json().await.unwrap();
-        if log.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let deliveries = format!("{SETTINGS}/deliveries");
+    until_settled(|| async { as_admin(&app, "GET", &deliveries, None).await.json().await.unwrap() }).await;
     assert_eq!(as_admin(&app, "GET", HOOK, None).await.json::<Value>().await.unwrap(), Value::Null);
     let r = as_admin(&app, "POST", HOOK, Some(json!({"value": url}))).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());

@@ -85,8 +85,18 @@ pub fn opts(dir: Option<&std::path::Path>) -> Opts {
     o
 }
 
-async fn point_at(app: &TestApp, url: &str) -> String {
+pub async fn point_at(app: &TestApp, url: &str) -> String {
     point_workspace_at(app, "demo", url).await
+}
+
+/// Waits until no event of the delivery log `log` reads is pending (at most 5 s).
+pub async fn until_settled<F: std::future::Future<Output = Value>>(log: impl Fn() -> F) {
+    for _ in 0..200 {
+        if log().await.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// Sets the webhook of workspace `ws` once its earlier events are settled; answers the secret.
@@ -94,13 +104,7 @@ async fn point_workspace_at(app: &TestApp, ws: &str, url: &str) -> String {
     let route = |path: &str| app.url(&format!("/api/w/{ws}/workspaces{path}"));
     let get = |path: &'static str| app.client.get(route(path)).bearer_auth(TOKEN).send();
     // What happened before (the example script of the first start) is settled first: skipped, with no webhook.
-    for _ in 0..200 {
-        let log: Value = get("/webhook_deliveries").await.unwrap().json().await.unwrap();
-        if log.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    until_settled(|| async { get("/webhook_deliveries").await.unwrap().json().await.unwrap() }).await;
     let body = json!({"webhook": url});
     let r = app.client.post(route("/edit_webhook")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());

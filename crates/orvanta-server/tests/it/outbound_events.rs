@@ -3,7 +3,7 @@
 //! package accepts it, each with its own fields and its `timestamp`.
 
 use crate::harness::*;
-use crate::outbound::{opts, verify_all, Receiver};
+use crate::outbound::{opts, point_at, verify_all, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -19,16 +19,7 @@ async fn every_event_type_arrives_once_in_order_with_its_fields() {
     o.env.push(("ORVANTA_TOKEN_SWEEP_S".into(), "1".into()));
     let app = start(o);
     // The first start's own event (its example script) settles first, with no webhook.
-    for _ in 0..200 {
-        let log: Value = app.get("/workspaces/webhook_deliveries").await.json().await.unwrap();
-        if log.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(app.post_json("/workspaces/edit_webhook", &json!({"webhook": url})).await.status(), 200);
-    let settings: Value = app.get("/workspaces/get_settings").await.json().await.unwrap();
-    let secret = settings["webhook_secret"].as_str().unwrap().to_owned();
+    let secret = point_at(&app, &url).await;
 
     let ok = |r: reqwest::Response, what: &str| {
         assert!(r.status().is_success(), "{what}: {}", r.status());

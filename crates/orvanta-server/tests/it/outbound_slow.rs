@@ -4,7 +4,7 @@
 //! answer within the timeout is a delivery.
 
 use crate::harness::*;
-use crate::outbound::opts;
+use crate::outbound::{opts, point_at};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,14 +34,7 @@ async fn a_hanging_endpoint_is_a_failed_attempt_and_a_slow_one_a_delivery() {
     let mut o = opts(None);
     o.env.push(("ORVANTA_WEBHOOK_TIMEOUT_S".into(), "1".into()));
     let app = start(o);
-    for _ in 0..200 {
-        let log: Value = app.get("/workspaces/webhook_deliveries").await.json().await.unwrap();
-        if log.as_array().unwrap().iter().all(|e| e["state"] != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(app.post_json("/workspaces/edit_webhook", &json!({"webhook": url})).await.status(), 200);
+    point_at(&app, &url).await;
     let r = app.post_json("/variables/create", &json!({"path": "u/admin/slow", "value": "v"})).await;
     assert_eq!(r.status(), 201);
 
