@@ -12,7 +12,7 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 start() {
   local dir="$1"
   shift
-  env ORVANTA_ADMIN_TOKEN="$TOKEN" RUST_LOG=warn "$@" "$BIN" up --port 0 --data-dir "$dir" > "$dir.out" 2>&1 &
+  env ORVANTA_ADMIN_TOKEN="$TOKEN" RUST_LOG=${RUST_LOG:-warn} "$@" "$BIN" up --port 0 --data-dir "$dir" > "$dir.out" 2>&1 &
   PID=$!
   for _ in $(seq 1 200); do
     URL=$(sed -n 's/^Orvanta is listening on \(http[^ ]*\).*/\1/p' "$dir.out")

@@ -459,6 +459,31 @@ impl JobCgroup {
         }
     }
 
+    /// As `kill_all`, for a job's supervisor, once the job's process has
+    /// ended: what it left leaves the cgroup within a millisecond, so the
+    /// first looks come microseconds apart, and the longer waits yield the thread.
+    pub(crate) async fn kill_all_after_exit(&self) {
+        if self.v2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
+            return;
+        }
+        let mut pause = std::time::Duration::from_micros(50);
+        for _ in 0..60 {
+            let pids = self.pids();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                let _ = crate::run::kill_pid(pid, crate::run::Signal::Kill);
+            }
+            if pause < std::time::Duration::from_millis(1) {
+                std::thread::sleep(pause);
+            } else {
+                tokio::time::sleep(pause).await;
+            }
+            pause = (pause * 2).min(std::time::Duration::from_millis(2));
+        }
+    }
+
     fn pids(&self) -> Vec<u32> {
         self.dirs
             .iter()

@@ -210,9 +210,9 @@ pub async fn run(
     let pool = req.warm.map(|w| w.pool).filter(|_| runtimes.sandbox.spares_fit(&req.limits.resources));
     if let Some(spare) = pool.and_then(WarmPool::take_spare) {
         let launched = spare.launch(runtimes, runtime, &req, &args).await;
-        // The next job's sandbox starts while this job's interpreter does.
+        // The next job's sandbox starts beside this job.
         if let Some(pool) = pool {
-            pool.fill_spares(runtimes, req.work_root).await;
+            pool.refill_spares(runtimes, req.work_root);
         }
         return match launched {
             Ok((spawned, dir)) => {
@@ -241,8 +241,8 @@ pub async fn run(
     prepare::cache_new_deno_script(runtimes, runtime, &req, &dir).await;
     let spawned = prepare::spawn(runtimes, runtime, &req, &args, &dir);
     if let Some(pool) = pool {
-        // Spares for the jobs to come, while this one starts.
-        pool.fill_spares(runtimes, req.work_root).await;
+        // Spares for the jobs to come, beside this one.
+        pool.refill_spares(runtimes, req.work_root);
     }
     let outcome = match spawned {
         Ok(spawned) => supervise::supervise(spawned, req.language, req.limits, observer, cancel).await,

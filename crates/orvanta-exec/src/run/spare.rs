@@ -48,14 +48,18 @@ pub(crate) struct Spare {
 const WAIT: &str = "read -r _ < \"$1/go\" && . \"$1/cmd.sh\"";
 
 impl Spare {
-    /// Starts a spare sandbox under `work_root`.
+    /// Starts a spare sandbox under `work_root`, on a blocking thread:
+    /// its folder, its cgroup and the fork of the worker take milliseconds
+    /// of system calls that would hold up the jobs' async threads.
     pub(crate) async fn start(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
+        let (runtimes, work_root) = (runtimes.clone(), work_root.to_path_buf());
+        tokio::task::spawn_blocking(move || Self::start_blocking(&runtimes, &work_root)).await.map_err(io::Error::other)?
+    }
+
+    fn start_blocking(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
         let sandbox = &runtimes.sandbox;
         let owner = sandbox.job_owner();
-        let (root, name) = (work_root.to_path_buf(), format!("spare-{}", orvanta_core::JobId::new()));
-        let dir = tokio::task::spawn_blocking(move || JobDir::create_empty(&root, &name, owner))
-            .await
-            .map_err(io::Error::other)??;
+        let dir = JobDir::create_empty(work_root, &format!("spare-{}", orvanta_core::JobId::new()), owner)?;
         let name = dir.name();
         let confinement = Confinement {
             dir: dir.path(),

@@ -81,7 +81,7 @@ pub(crate) async fn supervise(
         }
     };
     if let Some(cgroup) = &cgroup {
-        cgroup.kill_all();
+        cgroup.kill_all_after_exit().await;
     }
 
     let until = Instant::now() + DRAIN_BOUND;

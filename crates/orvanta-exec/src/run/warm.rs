@@ -43,7 +43,7 @@ use serde_json::{json, Map, Value};
 use std::io;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
@@ -102,7 +102,8 @@ pub struct WarmStats {
 #[derive(Debug)]
 pub struct WarmPool {
     config: WarmConfig,
-    state: Mutex<State>,
+    // Shared with the tasks that start spare sandboxes in the background.
+    state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug, Default)]
@@ -112,6 +113,8 @@ struct State {
     /// Spare sandboxes ready, and how many are being started.
     spares: Vec<Spare>,
     spares_starting: usize,
+    /// Cleared: spares that finish starting are ended, not kept.
+    closed: bool,
 }
 
 /// Which process a job gets.
@@ -125,7 +128,7 @@ enum Take {
 
 impl WarmPool {
     pub fn new(config: WarmConfig) -> Self {
-        Self { config, state: Mutex::new(State::default()) }
+        Self { config, state: Arc::new(Mutex::new(State::default())) }
     }
 
     pub fn config(&self) -> WarmConfig {
@@ -161,6 +164,7 @@ impl WarmPool {
             let mut state = self.lock();
             let all = std::mem::take(&mut state.idle);
             state.stats.live -= all.len();
+            state.closed = true;
             (all, std::mem::take(&mut state.spares))
         };
         retire(all);
@@ -180,34 +184,28 @@ impl WarmPool {
     }
 
     /// Starts spare sandboxes until the pool has its number, ready or
-    /// starting. Call it from the runtime the jobs run in.
+    /// starting, and returns when they are. Call it from the runtime the
+    /// jobs run in.
     pub async fn fill_spares(&self, runtimes: &Runtimes, work_root: &Path) {
-        if !runtimes.sandbox.spares_fit(&Default::default()) {
-            return;
-        }
-        loop {
-            {
-                let mut state = self.lock();
-                if state.spares.len() + state.spares_starting >= self.config.spares {
-                    return;
-                }
-                state.spares_starting += 1;
-            }
-            let started = Spare::start(runtimes, work_root).await;
-            let mut state = self.lock();
-            state.spares_starting -= 1;
-            match started {
-                Ok(spare) => state.spares.push(spare),
-                Err(e) => {
-                    tracing::warn!("could not start a spare sandbox: {e}");
-                    return;
-                }
-            }
+        if runtimes.sandbox.spares_fit(&Default::default()) {
+            fill(&self.state, self.config.spares, runtimes, work_root).await;
         }
     }
 
+    /// As `fill_spares`, in a task of its own: a job that took a spare
+    /// does not wait for the next one to start (forking from the worker
+    /// and bubblewrap's set-up take milliseconds, sometimes tens).
+    pub(crate) fn refill_spares(&self, runtimes: &Runtimes, work_root: &Path) {
+        if !runtimes.sandbox.spares_fit(&Default::default()) || !wants_spare(&lock(&self.state), self.config.spares) {
+            return;
+        }
+        let (state, wanted, runtimes, work_root) =
+            (self.state.clone(), self.config.spares, runtimes.clone(), work_root.to_path_buf());
+        tokio::spawn(async move { fill(&state, wanted, &runtimes, &work_root).await });
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     fn take(&self, key: &str) -> Take {
@@ -263,6 +261,38 @@ impl Drop for WarmPool {
 
 /// Ends processes off the async threads: removing a cgroup and a folder
 /// may wait a little.
+fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn wants_spare(state: &State, wanted: usize) -> bool {
+    !state.closed && state.spares.len() + state.spares_starting < wanted
+}
+
+/// Starts spares into `state` until it has `wanted`, ready or starting.
+async fn fill(state: &Mutex<State>, wanted: usize, runtimes: &Runtimes, work_root: &Path) {
+    loop {
+        {
+            let mut state = lock(state);
+            if !wants_spare(&state, wanted) {
+                return;
+            }
+            state.spares_starting += 1;
+        }
+        let started = Spare::start(runtimes, work_root).await;
+        let mut state = lock(state);
+        state.spares_starting -= 1;
+        match started {
+            Ok(spare) if state.closed => retire(vec![spare]),
+            Ok(spare) => state.spares.push(spare),
+            Err(e) => {
+                tracing::warn!("could not start a spare sandbox: {e}");
+                return;
+            }
+        }
+    }
+}
+
 fn retire<T: Send + 'static>(processes: Vec<T>) {
     if processes.is_empty() {
         return;
