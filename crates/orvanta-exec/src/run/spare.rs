@@ -53,7 +53,9 @@ impl Spare {
     /// of system calls that would hold up the jobs' async threads.
     pub(crate) async fn start(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
         let (runtimes, work_root) = (runtimes.clone(), work_root.to_path_buf());
-        tokio::task::spawn_blocking(move || Self::start_blocking(&runtimes, &work_root)).await.map_err(io::Error::other)?
+        tokio::task::spawn_blocking(move || Self::start_blocking(&runtimes, &work_root))
+            .await
+            .map_err(io::Error::other)?
     }
 
     fn start_blocking(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
