@@ -1,8 +1,11 @@
 # Shared by the shell benchmarks: builds the release binary, starts and
 # feeds `orvanta up`. Source it from the repository root.
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release -q -p orvanta-server
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/orvanta"
+# ORVANTA_BIN: a binary built already (to compare two builds in one run).
+if [ -z "${ORVANTA_BIN:-}" ]; then
+  cargo build --release -q -p orvanta-server
+fi
+BIN="${ORVANTA_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/orvanta}"
 TOKEN="orv_bench_token_0123456789abcdefghij"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT

@@ -395,6 +395,13 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState>;
     /// Finishes a running job this worker holds; false when the worker lost it.
     async fn complete(&self, done: &Completion<'_>) -> Result<bool>;
+    /// `complete`, then `claim`: a worker slot's turn. One transaction where
+    /// the store gains by it (SQLite: one commit instead of two through its
+    /// one write connection); all or nothing there.
+    async fn complete_and_claim(&self, done: &Completion<'_>, claim: &Claim<'_>) -> Result<(bool, Option<Job>)> {
+        let completed = self.complete(done).await?;
+        Ok((completed, self.claim(claim).await?))
+    }
     /// Re-queues (once) or fails running jobs whose lease ended before `now`.
     async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>>;
     /// Cancels a queued job at once, or asks the worker of a running one.

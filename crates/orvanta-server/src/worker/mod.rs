@@ -158,7 +158,7 @@ pub enum StepOutcome {
 
 /// Claims one due job and runs it to the end.
 pub async fn try_execute_step(ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
-    match run_step(ctx, worker).await? {
+    match run_step(ctx, worker, &mut None).await? {
         Step::Settled(outcome) => Ok(outcome),
         Step::Ran(ended) => ended.complete(ctx, worker).await,
     }
@@ -180,15 +180,12 @@ struct Ended {
 }
 
 impl Ended {
-    async fn complete(self, ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
-        let done = Completion {
-            id: self.id,
-            worker,
-            status: self.status,
-            result: &self.result,
-            now: orvanta_core::now_millis(),
-        };
-        if ctx.store.complete(&done).await? {
+    fn completion<'a>(&'a self, worker: &'a str) -> Completion<'a> {
+        Completion { id: self.id, worker, status: self.status, result: &self.result, now: orvanta_core::now_millis() }
+    }
+
+    async fn complete(&self, ctx: &WorkerCtx, worker: &str) -> Result<StepOutcome, StoreError> {
+        if ctx.store.complete(&self.completion(worker)).await? {
             Ok(StepOutcome::Ran(self.id, self.status))
         } else {
             Ok(StepOutcome::Lost(self.id))
@@ -196,12 +193,10 @@ impl Ended {
     }
 }
 
-/// Claims one due job and runs it; a script job's end is left to store.
-async fn run_step(ctx: &WorkerCtx, worker: &str) -> Result<Step, StoreError> {
-    let now = orvanta_core::now_millis();
-    let claim =
-        Claim { worker, tags: &ctx.cfg.worker.tags, now, lease_until: now + ctx.cfg.worker.lease_s as i64 * 1000 };
-    let Some(job) = ctx.store.claim(&claim).await? else { return Ok(Step::Settled(StepOutcome::Idle)) };
+/// Claims one due job, storing `ended` (the slot's job before) with the
+/// claim, and runs it; a script job's end is left to store.
+async fn run_step(ctx: &WorkerCtx, worker: &str, ended: &mut Option<Ended>) -> Result<Step, StoreError> {
+    let Some(job) = claim(ctx, worker, ended).await? else { return Ok(Step::Settled(StepOutcome::Idle)) };
     tracing::debug!(job = %job.id, path = ?job.path, kind = job.kind.as_str(), "claimed");
     if job.kind == JobKind::Flow {
         // A flow run holds no slot: its start queues its first steps and parks it.
@@ -223,6 +218,34 @@ async fn run_step(ctx: &WorkerCtx, worker: &str) -> Result<Step, StoreError> {
         }));
     }
     Ok(Step::Ran(Ended { id: job.id, status, result }))
+}
+
+/// Claims one due job. A job `ended` before is completed in the claim's
+/// transaction, so the slot's turn is one commit; if that fails, the end
+/// is stored alone (a claim that cannot be read must not hold it back), and
+/// what cannot be stored is kept for the next turn.
+async fn claim(ctx: &WorkerCtx, worker: &str, ended: &mut Option<Ended>) -> Result<Option<Job>, StoreError> {
+    let now = orvanta_core::now_millis();
+    let claim =
+        Claim { worker, tags: &ctx.cfg.worker.tags, now, lease_until: now + ctx.cfg.worker.lease_s as i64 * 1000 };
+    let Some(end) = ended.as_ref() else { return ctx.store.claim(&claim).await };
+    let failed = match ctx.store.complete_and_claim(&end.completion(worker), &claim).await {
+        Ok((completed, job)) => {
+            if !completed {
+                tracing::warn!(job = %end.id, "lost the lease while its end was stored; not completed");
+            }
+            *ended = None;
+            return Ok(job);
+        }
+        Err(e) => e,
+    };
+    match end.complete(ctx, worker).await {
+        Ok(_) => *ended = None,
+        Err(e) => {
+            tracing::warn!(job = %end.id, error = %e, "the end of a job could not be stored; the slot tries again")
+        }
+    }
+    Err(failed)
 }
 
 fn failure(name: &str, message: impl Into<String>) -> (JobStatus, Value) {
@@ -332,35 +355,20 @@ async fn reap_loop(ctx: &WorkerCtx, shutdown: CancellationToken) {
     }
 }
 
-/// Steps until `shutdown`. A job's end is stored while the slot claims and
-/// runs the next (at most one end in flight per slot): the slot's turn is
-/// its claim and its run, not the commit of the job before.
+/// Steps until `shutdown`. A job's end is stored with the slot's next
+/// claim, in one transaction: the slot's turn is its claim and its run.
 async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) {
     let mut events = ctx.store.subscribe();
     let mut backoff = Duration::from_millis(100);
-    let mut storing: Option<tokio::task::JoinHandle<()>> = None;
+    let mut ended: Option<Ended> = None;
     while !shutdown.is_cancelled() {
-        match run_step(ctx, id).await {
-            Ok(Step::Ran(ended)) => {
-                stored(storing.take()).await;
-                let (ctx, worker) = (ctx.clone(), id.to_owned());
-                storing = Some(tokio::spawn(async move {
-                    let job = ended.id;
-                    if let Err(e) = ended.complete(&ctx, &worker).await {
-                        // The job stays running; its lease runs out and the sweep runs it again.
-                        tracing::warn!(%job, error = %e, "the end of a job could not be stored");
-                    }
-                }));
+        match run_step(ctx, id, &mut ended).await {
+            Ok(Step::Ran(end)) => {
+                ended = Some(end);
                 backoff = Duration::from_millis(100);
             }
             Ok(Step::Settled(StepOutcome::Idle)) => {
                 backoff = Duration::from_millis(100);
-                // The job whose end was being stored counted as running: a
-                // job held back by its concurrency limit may be due now.
-                if storing.is_some() {
-                    stored(storing.take()).await;
-                    continue;
-                }
                 wait_for_work(&mut events, &shutdown).await;
             }
             Ok(Step::Settled(_)) => backoff = Duration::from_millis(100),
@@ -374,14 +382,12 @@ async fn slot_loop(ctx: &Arc<WorkerCtx>, id: &str, shutdown: CancellationToken) 
             }
         }
     }
-    stored(storing).await;
-}
-
-/// Waits until the end a slot handed over is stored.
-async fn stored(storing: Option<tokio::task::JoinHandle<()>>) {
-    let Some(task) = storing else { return };
-    if let Err(e) = task.await {
-        tracing::error!(error = %e, "storing the end of a job panicked; its lease runs out and the sweep runs it again");
+    if let Some(end) = ended {
+        let job = end.id;
+        if let Err(e) = end.complete(ctx, id).await {
+            // The job stays running; its lease runs out and the sweep runs it again.
+            tracing::warn!(%job, error = %e, "the end of a job could not be stored");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::{JobEvent, Result};
 use async_trait::async_trait;
 use orvanta_core::JobStatus;
 use orvanta_core::{Job, JobId, Millis, NewJob, WorkspaceId};
-use sqlx::SqlitePool;
+use sqlx::{SqliteExecutor, SqlitePool};
 
 #[async_trait]
 impl crate::QueueStore for SqliteStore {
@@ -33,6 +33,17 @@ impl crate::QueueStore for SqliteStore {
 
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
         renew_lease(&self.write, id, worker, lease_until).await
+    }
+
+    async fn complete_and_claim(&self, done: &Completion<'_>, claim: &Claim<'_>) -> Result<(bool, Option<Job>)> {
+        let (completed, job) = complete_and_claim(&self.write, done, claim).await?;
+        if completed {
+            self.publish(JobEvent::Completed(done.id));
+        }
+        if let Some(j) = &job {
+            self.publish(JobEvent::Started(j.id));
+        }
+        Ok((completed, job))
     }
 
     async fn complete(&self, done: &Completion<'_>) -> Result<bool> {
@@ -184,7 +195,7 @@ pub(super) fn claim_sql(tags: usize) -> String {
     )
 }
 
-pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job>> {
+pub(super) async fn claim<'e>(db: impl SqliteExecutor<'e>, c: &Claim<'_>) -> Result<Option<Job>> {
     if c.tags.is_empty() {
         return Ok(None);
     }
@@ -193,8 +204,48 @@ pub(super) async fn claim(pool: &SqlitePool, c: &Claim<'_>) -> Result<Option<Job
     for tag in c.tags {
         q = q.bind(tag);
     }
-    let row = q.fetch_optional(pool).await?;
+    let row = q.fetch_optional(db).await?;
     row.map(Job::try_from).transpose()
+}
+
+/// A slot's turn in one round trip to the write connection's thread: one
+/// transaction of the end and the claim, sent as one multi-statement query
+/// (each statement otherwise costs two thread switches, a third of the
+/// server's time under load). The claim binds `?1..`, the end after the tags.
+async fn complete_and_claim(pool: &SqlitePool, d: &Completion<'_>, c: &Claim<'_>) -> Result<(bool, Option<Job>)> {
+    use futures::TryStreamExt;
+    use sqlx::{Executor, FromRow};
+    if c.tags.is_empty() || d.worker != c.worker {
+        return Ok((complete(pool, d).await?, claim(pool, c).await?));
+    }
+    let n = c.tags.len() + 4;
+    let sql = format!(
+        "BEGIN IMMEDIATE; UPDATE jobs SET status = ?{n}, result = ?{}, completed_at = ?{}, lease_until = NULL \
+         WHERE id = ?{} AND worker = ?1 AND status = 'running'; {}; COMMIT",
+        n + 1,
+        n + 2,
+        n + 3,
+        claim_sql(c.tags.len())
+    );
+    let mut q = sqlx::query(&sql).bind(c.worker).bind(c.now).bind(c.lease_until);
+    for tag in c.tags {
+        q = q.bind(tag);
+    }
+    let q = q.bind(d.status.as_str()).bind(d.result.to_string()).bind(d.now).bind(d.id.to_string());
+    let mut conn = pool.acquire().await?;
+    let answers: std::result::Result<Vec<_>, sqlx::Error> = conn.fetch_many(q).try_collect().await;
+    let answers = match answers {
+        Ok(answers) => answers,
+        Err(e) => {
+            // The statements stopped part way: end the transaction they began.
+            let _ = conn.execute("ROLLBACK").await;
+            return Err(e.into());
+        }
+    };
+    // In order: BEGIN's, the end's, then the claimed row (if any) and the claim's, then COMMIT's.
+    let completed = answers.iter().filter_map(|a| a.as_ref().left()).nth(1).is_some_and(|r| r.rows_affected() == 1);
+    let job = answers.iter().find_map(|a| a.as_ref().right()).map(JobRow::from_row).transpose()?;
+    Ok((completed, job.map(Job::try_from).transpose()?))
 }
 
 pub(super) async fn renew_lease(pool: &SqlitePool, id: JobId, worker: &str, until: Millis) -> Result<LeaseState> {
@@ -213,7 +264,7 @@ pub(super) async fn renew_lease(pool: &SqlitePool, id: JobId, worker: &str, unti
     })
 }
 
-pub(super) async fn complete(pool: &SqlitePool, d: &Completion<'_>) -> Result<bool> {
+pub(super) async fn complete<'e>(db: impl SqliteExecutor<'e>, d: &Completion<'_>) -> Result<bool> {
     let r = sqlx::query(
         "UPDATE jobs SET status = ?, result = ?, completed_at = ?, lease_until = NULL \
          WHERE id = ? AND worker = ? AND status = 'running'",
@@ -223,7 +274,7 @@ pub(super) async fn complete(pool: &SqlitePool, d: &Completion<'_>) -> Result<bo
     .bind(d.now)
     .bind(d.id.to_string())
     .bind(d.worker)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }

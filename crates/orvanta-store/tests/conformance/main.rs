@@ -102,6 +102,7 @@ conformance! {
     queue::claim_tags,
     queue::concurrent_claimers,
     queue::concurrency_limits_hold_across_claimers,
+    queue::complete_and_claim_is_a_slots_turn,
     queue::concurrent_sweepers,
     queue::lease_renewal,
     queue::complete_by_worker_only,

@@ -2,7 +2,7 @@
 
 use crate::fixtures::*;
 use orvanta_core::{JobId, JobKind, JobStatus, Language};
-use orvanta_store::{CancelOutcome, Claim, Completion, Enqueued, JobFilter, LeaseState, Store, Swept};
+use orvanta_store::{CancelOutcome, Claim, Completion, Enqueued, JobEvent, JobFilter, LeaseState, Store, Swept};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -218,6 +218,34 @@ pub async fn concurrency_limits_hold_across_claimers(s: Arc<dyn Store>) {
         claimed += claimer.await.unwrap().len();
     }
     assert_eq!(claimed, 3, "at most the limit runs at once, and the limit is reached");
+}
+
+/// A slot's turn: its job's end and its next claim together. The end frees
+/// the concurrency slot the claim then takes; an end the worker no longer
+/// holds is refused and the claim still happens.
+pub async fn complete_and_claim_is_a_slots_turn(s: Arc<dyn Store>) {
+    let tags = default_tags();
+    let first = enqueue_one(&*s, limited(1)).await;
+    let second = enqueue_one(&*s, limited(1)).await;
+    let mut events = s.subscribe();
+    assert_eq!(s.claim(&claim_at("w1", &tags, T0)).await.unwrap().map(|j| j.id), Some(first));
+    assert!(s.claim(&claim_at("w1", &tags, T0)).await.unwrap().is_none(), "the limit holds the second back");
+    let result = serde_json::json!({"y": 2});
+    let done = Completion { id: first, worker: "w1", status: JobStatus::Success, result: &result, now: T0 + 1 };
+    let (completed, next) = s.complete_and_claim(&done, &claim_at("w1", &tags, T0 + 1)).await.unwrap();
+    assert!(completed);
+    assert_eq!(next.map(|j| j.id), Some(second), "the end freed the slot the claim took");
+    let got = s.get_job(&ws("demo"), first).await.unwrap().unwrap();
+    assert_eq!((got.status, got.result), (JobStatus::Success, Some(result.clone())));
+    expect_event(&mut events, "the end", |e| *e == JobEvent::Completed(first)).await;
+    expect_event(&mut events, "the claim", |e| *e == JobEvent::Started(second)).await;
+
+    // Not this worker's job: refused, and nothing is claimed when nothing is due.
+    let foreign = Completion { id: second, worker: "w2", status: JobStatus::Success, result: &result, now: T0 + 2 };
+    let (completed, next) = s.complete_and_claim(&foreign, &claim_at("w2", &tags, T0 + 2)).await.unwrap();
+    assert!(!completed, "another worker's job is not completed");
+    assert!(next.is_none());
+    assert_eq!(s.get_job(&ws("demo"), second).await.unwrap().unwrap().status, JobStatus::Running);
 }
 
 pub async fn lease_renewal(s: Arc<dyn Store>) {
