@@ -18,8 +18,9 @@ const SAFETY_NET: Duration = Duration::from_secs(3);
 /// How a wait ended.
 #[derive(Debug)]
 pub enum Waited {
-    /// The job finished (or, for a flow, its early-return step did).
-    Done(Box<Job>),
+    /// The job finished (or, for a flow, its early-return step did); with
+    /// its result stream when it was read along (after its end was announced).
+    Done(Box<Job>, Option<String>),
     TimedOut,
     /// The job does not exist (any more).
     Gone,
@@ -54,11 +55,19 @@ pub async fn until_done_from(
     let mut read_first = watched.is_none();
     let mut events = watched.unwrap_or_else(|| store.watch(id));
     let deadline = Instant::now() + timeout;
+    // Announced ended: the job is read with its stream, in one read.
+    let mut ended = false;
     loop {
         if read_first {
-            let Some(job) = store.get_job(ws, id).await? else { return Ok(Waited::Gone) };
+            let (job, stream) = if ended {
+                let Some((job, stream)) = store.get_job_and_stream(ws, id).await? else { return Ok(Waited::Gone) };
+                (job, Some(stream))
+            } else {
+                let Some(job) = store.get_job(ws, id).await? else { return Ok(Waited::Gone) };
+                (job, None)
+            };
             if answered(&job) {
-                return Ok(Waited::Done(Box::new(job)));
+                return Ok(Waited::Done(Box::new(job), stream));
             }
         }
         read_first = true;
@@ -72,7 +81,11 @@ pub async fn until_done_from(
             tokio::select! {
                 _ = &mut nap => break,
                 e = events.recv() => match e {
-                    JobEvent::Completed(_) | JobEvent::Progress(_) | JobEvent::Resync => break,
+                    JobEvent::Completed(_) => {
+                        ended = true;
+                        break;
+                    }
+                    JobEvent::Progress(_) | JobEvent::Resync => break,
                     _ => {}
                 },
             }

@@ -436,6 +436,14 @@ pub trait OutputStore: Send + Sync + 'static {
     async fn append_stream(&self, id: JobId, offset: i64, chunk: &str) -> Result<()>;
     /// The result stream from byte `from` on.
     async fn read_stream(&self, id: JobId, from: i64) -> Result<String>;
+    /// A job and its whole result stream: what a sync caller answers with.
+    /// One read where the store gains by it (SQLite: one round trip to a
+    /// connection's thread instead of two).
+    async fn get_job_and_stream(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<(Job, String)>> {
+        let Some(job) = self.get_job(ws, id).await? else { return Ok(None) };
+        let stream = self.read_stream(id, 0).await?;
+        Ok(Some((job, stream)))
+    }
     /// Wipes args, logs, stream and result of a finished job (`delete_after_use`).
     async fn purge_job(&self, id: JobId) -> Result<()>;
 }

@@ -419,8 +419,8 @@ pub async fn sync_answer(
     let ws = started.runnable.workspace().clone();
     let (error_status, delete_after_use) = (started.runnable.error_status_code(), started.runnable.delete_after_use());
     let finish = async move {
-        let mut job = match crate::wait::until_done_from(&*store, &ws, id, timeout, early).await? {
-            crate::wait::Waited::Done(job) => *job,
+        let (mut job, stream) = match crate::wait::until_done_from(&*store, &ws, id, timeout, early).await? {
+            crate::wait::Waited::Done(job, stream) => (*job, stream),
             crate::wait::Waited::TimedOut => return Ok(None),
             crate::wait::Waited::Gone => {
                 return Err(ApiError::NotFound(format!(
@@ -436,7 +436,10 @@ pub async fn sync_answer(
         }
         // A job that streamed answers its stream too, as the stream routes do.
         let stream_job = job.flow_state.as_ref().and_then(orvanta_flow::state::stream_job).unwrap_or(id);
-        let stream = store.read_stream(stream_job, 0).await?;
+        let stream = match stream {
+            Some(stream) if stream_job == id => stream,
+            _ => store.read_stream(stream_job, 0).await?,
+        };
         if !stream.is_empty() {
             job.result = Some(super::respond::only_result(job.status, job.result.take(), stream));
         }

@@ -48,6 +48,27 @@ impl crate::OutputStore for SqliteStore {
         read_chunks(&self.read, "job_stream", id, from).await
     }
 
+    async fn get_job_and_stream(&self, ws: &WorkspaceId, id: JobId) -> Result<Option<(Job, String)>> {
+        use futures::TryStreamExt;
+        use sqlx::{Executor, FromRow, Row};
+        // Both statements in one query: the job's row, then its chunks.
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1 AND workspace = ?2; \
+             SELECT pos, chunk FROM job_stream WHERE job_id = ?1 ORDER BY pos"
+        );
+        let q = sqlx::query(&sql).bind(id.to_string()).bind(ws.as_str());
+        let answers: Vec<_> = self.read.fetch_many(q).try_collect().await?;
+        // The first statement's rows come before its result.
+        let first_end = answers.iter().position(|a| a.is_left()).unwrap_or(answers.len());
+        let Some(row) = answers[..first_end].iter().find_map(|a| a.as_ref().right()) else { return Ok(None) };
+        let job = Job::try_from(JobRow::from_row(row)?)?;
+        let mut chunks = Vec::new();
+        for row in answers[first_end..].iter().filter_map(|a| a.as_ref().right()) {
+            chunks.push((row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?));
+        }
+        Ok(Some((job, slice_from(chunks, 0))))
+    }
+
     async fn purge_job(&self, id: JobId) -> Result<()> {
         purge(&self.write, id).await
     }

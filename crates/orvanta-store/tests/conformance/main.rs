@@ -111,6 +111,7 @@ conformance! {
     queue::cancel_outcomes,
     outputs::logs_from_offsets,
     outputs::stream_apart_from_logs,
+    outputs::job_with_its_stream,
     outputs::purge,
     outputs::list_filters,
     outputs::list_paging,

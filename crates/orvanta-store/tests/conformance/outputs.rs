@@ -54,6 +54,21 @@ pub async fn stream_apart_from_logs(s: Arc<dyn Store>) {
     assert_eq!(s.read_logs(id, 0).await.unwrap(), "a log line\n");
 }
 
+/// What a sync caller reads once its job ended: the job and its stream, in
+/// one read; nothing for another workspace's job; an empty stream for a job
+/// that streamed nothing.
+pub async fn job_with_its_stream(s: Arc<dyn Store>) {
+    let id = enqueue_one(&*s, new_job()).await;
+    write_three_chunks(&*s, id, false).await;
+    let (job, stream) = s.get_job_and_stream(&ws("demo"), id).await.unwrap().expect("the job");
+    assert_eq!((job.id, stream.as_str()), (id, "hello wörld\nend ✓"));
+    assert!(s.get_job_and_stream(&ws("other"), id).await.unwrap().is_none(), "not in another workspace");
+    assert!(s.get_job_and_stream(&ws("demo"), JobId::new()).await.unwrap().is_none(), "an unknown job");
+    let quiet = enqueue_one(&*s, new_job()).await;
+    let (job, stream) = s.get_job_and_stream(&ws("demo"), quiet).await.unwrap().expect("the job");
+    assert_eq!((job.id, stream.as_str()), (quiet, ""));
+}
+
 pub async fn purge(s: Arc<dyn Store>) {
     let id = enqueue_one(&*s, new_job()).await;
     let kept = enqueue_one(&*s, new_job()).await;
