@@ -95,11 +95,52 @@ impl crate::QueueStore for SqliteStore {
 }
 
 pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+    if !jobs.is_empty() && jobs.len() <= INSERT_CHUNK && jobs.iter().all(|j| j.idempotency_key.is_none()) {
+        return enqueue_plain(pool, jobs).await;
+    }
     let mut tx = pool.begin().await?;
     let refs: Vec<&NewJob> = jobs.iter().collect();
     let out = enqueue_in(&mut tx, &refs).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Jobs without idempotency keys, one multi-row insert: its transaction in
+/// one round trip to the write connection's thread.
+async fn enqueue_plain(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+    use sqlx::Row;
+    let sql = format!("BEGIN IMMEDIATE; {}; COMMIT", insert_jobs_sql(jobs.len()));
+    let mut q = sqlx::query(&sql);
+    for job in jobs {
+        q = crate::shared::bind_new_job!(q, job);
+    }
+    let mut created = std::collections::HashSet::new();
+    for row in in_one_round_trip(pool, q).await?.iter().filter_map(|a| a.as_ref().right()) {
+        created.insert(JobId::parse(&row.try_get::<String, _>(0)?)?);
+    }
+    // `remove`: the same id twice in a batch is created once, then exists.
+    Ok(jobs
+        .iter()
+        .map(|j| if created.remove(&j.id) { Enqueued::Created(j.id) } else { Enqueued::Existing(j.id) })
+        .collect())
+}
+
+/// Runs a query of several statements that begins a transaction and
+/// commits it, in one round trip; if a statement fails, the transaction is
+/// rolled back before the connection goes back to the pool.
+async fn in_one_round_trip<'q>(
+    pool: &SqlitePool,
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+) -> Result<Vec<sqlx::Either<sqlx::sqlite::SqliteQueryResult, sqlx::sqlite::SqliteRow>>> {
+    use futures::TryStreamExt;
+    use sqlx::Executor;
+    let mut conn = pool.acquire().await?;
+    let answers: std::result::Result<Vec<_>, sqlx::Error> = conn.fetch_many(q).try_collect().await;
+    if answers.is_err() {
+        // The statements stopped part way: end the transaction they began.
+        let _ = conn.execute("ROLLBACK").await;
+    }
+    Ok(answers?)
 }
 
 /// Enqueues within the caller's transaction (who publishes the event after commit).
@@ -157,17 +198,20 @@ pub(super) const INSERT_CHUNK: usize = 256;
 
 /// Inserts jobs (skipping ids that exist); answers the ids inserted.
 pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<JobId>> {
-    let row = format!("({}'queued')", "?, ".repeat(NEW_JOB_VALUES));
-    let values = vec![row; jobs.len()].join(", ");
-    let sql = format!(
-        "INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id"
-    );
+    let sql = insert_jobs_sql(jobs.len());
     let mut q = sqlx::query_scalar::<_, String>(&sql);
     for job in jobs {
         q = crate::shared::bind_new_job!(q, job);
     }
     let ids = q.fetch_all(&mut *tx).await?;
     ids.iter().map(|s| JobId::parse(s).map_err(Into::into)).collect()
+}
+
+/// The insert of `n` new jobs (skipping ids that exist), answering the ids inserted.
+fn insert_jobs_sql(n: usize) -> String {
+    let row = format!("({}'queued')", "?, ".repeat(NEW_JOB_VALUES));
+    let values = vec![row; n].join(", ");
+    format!("INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id")
 }
 
 /// A queued job `q` whose concurrency key is not at its limit. Exact: a
@@ -213,8 +257,7 @@ pub(super) async fn claim<'e>(db: impl SqliteExecutor<'e>, c: &Claim<'_>) -> Res
 /// (each statement otherwise costs two thread switches, a third of the
 /// server's time under load). The claim binds `?1..`, the end after the tags.
 async fn complete_and_claim(pool: &SqlitePool, d: &Completion<'_>, c: &Claim<'_>) -> Result<(bool, Option<Job>)> {
-    use futures::TryStreamExt;
-    use sqlx::{Executor, FromRow};
+    use sqlx::FromRow;
     if c.tags.is_empty() || d.worker != c.worker {
         return Ok((complete(pool, d).await?, claim(pool, c).await?));
     }
@@ -232,16 +275,7 @@ async fn complete_and_claim(pool: &SqlitePool, d: &Completion<'_>, c: &Claim<'_>
         q = q.bind(tag);
     }
     let q = q.bind(d.status.as_str()).bind(d.result.to_string()).bind(d.now).bind(d.id.to_string());
-    let mut conn = pool.acquire().await?;
-    let answers: std::result::Result<Vec<_>, sqlx::Error> = conn.fetch_many(q).try_collect().await;
-    let answers = match answers {
-        Ok(answers) => answers,
-        Err(e) => {
-            // The statements stopped part way: end the transaction they began.
-            let _ = conn.execute("ROLLBACK").await;
-            return Err(e.into());
-        }
-    };
+    let answers = in_one_round_trip(pool, q).await?;
     // In order: BEGIN's, the end's, then the claimed row (if any) and the claim's, then COMMIT's.
     let completed = answers.iter().filter_map(|a| a.as_ref().left()).nth(1).is_some_and(|r| r.rows_affected() == 1);
     let job = answers.iter().find_map(|a| a.as_ref().right()).map(JobRow::from_row).transpose()?;
