@@ -217,7 +217,8 @@ pub async fn run(
         return match launched {
             Ok((spawned, dir)) => {
                 let outcome = supervise::supervise(spawned, req.language, req.limits, observer, cancel).await;
-                dir.remove().await;
+                // The job's processes are gone: its folder goes off the job's path.
+                dir.remove_later();
                 outcome
             }
             Err(e) => spawn_failed(&req, runtime, e),

@@ -102,6 +102,16 @@ impl JobDir {
     }
 
     /// Removes the directory off the async threads: a job may leave many files.
+    /// Removes the folder on a blocking thread, without waiting for it.
+    pub(crate) fn remove_later(mut self) {
+        self.removed = true;
+        let path = self.path.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn_blocking(move || remove_dir(&path))),
+            Err(_) => remove_dir(&path),
+        }
+    }
+
     pub(crate) async fn remove(mut self) {
         self.removed = true;
         let path = self.path.clone();
