@@ -20,7 +20,9 @@
 //   the job folder holds in.fifo, where each job comes as one JSON line
 //   {"job", "token", "call": <what args.json holds>, "end": <marker>}, and
 //   out.fifo; the script is imported once, at the first job; before each job
-//   the working directory is reset; after it the end marker goes to stdout.
+//   the working directory is reset; after it the end marker goes to stdout;
+//   a line {"warmup": true, "call", "end"} only imports the script (a
+//   successor made ready before its first job), then writes the end marker.
 //
 // Deno's own APIs in Deno: its Node compatibility layer costs ~25 ms to load
 // and every job would pay for it. Bun's own file API in Bun, for the same
@@ -201,15 +203,17 @@ function describe(error: unknown): Record<string, unknown> {
   return { name: "Error", message };
 }
 
-/** Imports the script and calls its main with the call's arguments. */
+/** Imports the script. */
+async function load(call: Call): Promise<Record<string, unknown>> {
+  const url = new URL("file:///");
+  url.pathname = call.main;
+  return await import(url.href);
+}
+
+/** Imports the script (unless it is `loaded`) and calls its main with the call's arguments. */
 async function call(call: Call, loaded?: Record<string, unknown>): Promise<[unknown, Record<string, unknown>]> {
-  let mod = loaded;
-  if (mod === undefined) {
-    const url = new URL("file:///");
-    url.pathname = call.main;
-    mod = await import(url.href);
-  }
-  if (typeof mod!.main !== "function") {
+  const mod = loaded ?? (await load(call));
+  if (typeof mod.main !== "function") {
     throw new TypeError("the script does not export a function named main");
   }
   const args: unknown[] = call.params.map((name) =>
@@ -220,8 +224,8 @@ async function call(call: Call, loaded?: Record<string, unknown>): Promise<[unkn
     args.push(Object.fromEntries(Object.entries(call.args).filter(([name]) => !declared.has(name))));
   }
   // deno-lint-ignore no-explicit-any
-  const result = await settle(await (mod!.main as any)(...args));
-  return [result === undefined ? null : result, mod!];
+  const result = await settle(await (mod.main as any)(...args));
+  return [result === undefined ? null : result, mod];
 }
 
 if (!io.warm) {
@@ -241,15 +245,26 @@ if (!io.warm) {
   io.unsetEnv("ORVANTA_WARM");
   for await (const line of io.lines(`${jobDir}/in.fifo`)) {
     const request = JSON.parse(line);
-    io.setEnv("ORVANTA_JOB_ID", request.job);
-    io.setEnv("ORVANTA_TOKEN", request.token);
-    io.chdir(io.home);
-    try {
-      const [result, loaded] = await call(request.call, mod);
-      mod = loaded;
-      send({ result });
-    } catch (error) {
-      send({ error: describe(error) });
+    if (request.warmup) {
+      // A successor made ready before its first job: the script is imported
+      // (without a job's variables), nothing runs; a failed import is tried
+      // again, and reported, by the first job.
+      try {
+        mod ??= await load(request.call);
+      } catch {
+        mod = undefined;
+      }
+    } else {
+      io.setEnv("ORVANTA_JOB_ID", request.job);
+      io.setEnv("ORVANTA_TOKEN", request.token);
+      io.chdir(io.home);
+      try {
+        const [result, loaded] = await call(request.call, mod);
+        mod = loaded;
+        send({ result });
+      } catch (error) {
+        send({ error: describe(error) });
+      }
     }
     // After the job's own output: console writes to a pipe are synchronous.
     const end = encoder.encode(request.end);

@@ -330,7 +330,7 @@ settings! {
         enabled: bool = true, env "ORVANTA_WARM";
         /// Warm processes one worker keeps, all scripts together; the least recently used idle one makes room.
         max_processes: usize = 16, env "ORVANTA_WARM_MAX_PROCESSES";
-        /// A warm process is replaced after this many jobs.
+        /// A warm process is replaced after this many jobs; its successor starts first, off the jobs' path.
         jobs_per_process: u64 = 1000, env "ORVANTA_WARM_JOBS_PER_PROCESS";
         /// A warm process idle this many seconds ends.
         idle_s: u64 = 300, env "ORVANTA_WARM_IDLE_S";

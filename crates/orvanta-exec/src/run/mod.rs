@@ -30,6 +30,7 @@
 //! JSON text, an absent one as an empty string) and its result is the last
 //! non-blank line of stdout: JSON if it parses, else that text.
 
+mod ahead;
 mod channel;
 mod logs;
 mod prepare;

@@ -41,7 +41,6 @@ use crate::{Runtime, Runtimes};
 use orvanta_core::Language;
 use serde_json::{json, Map, Value};
 use std::io;
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,6 +52,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long, after a job's outcome, its end marker may take to come.
 const MARKER_WAIT: Duration = Duration::from_secs(2);
+/// How long a successor may take to start and import its script.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(60);
 
 /// The limits of a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,20 +102,20 @@ pub struct WarmStats {
 /// (its processes' pipes belong to it).
 #[derive(Debug)]
 pub struct WarmPool {
-    config: WarmConfig,
-    // Shared with the tasks that start spare sandboxes in the background.
-    state: Arc<Mutex<State>>,
+    pub(super) config: WarmConfig,
+    // Shared with the tasks that start processes ahead (`ahead.rs`).
+    pub(super) state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    idle: Vec<WarmProcess>,
-    stats: WarmStats,
+pub(super) struct State {
+    pub(super) idle: Vec<WarmProcess>,
+    pub(super) stats: WarmStats,
     /// Spare sandboxes ready, and how many are being started.
-    spares: Vec<Spare>,
-    spares_starting: usize,
-    /// Cleared: spares that finish starting are ended, not kept.
-    closed: bool,
+    pub(super) spares: Vec<Spare>,
+    pub(super) spares_starting: usize,
+    /// Cleared: what finishes starting is ended, not kept.
+    pub(super) closed: bool,
 }
 
 /// Which process a job gets.
@@ -183,27 +184,6 @@ impl WarmPool {
         }
     }
 
-    /// Starts spare sandboxes until the pool has its number, ready or
-    /// starting, and returns when they are. Call it from the runtime the
-    /// jobs run in.
-    pub async fn fill_spares(&self, runtimes: &Runtimes, work_root: &Path) {
-        if runtimes.sandbox.spares_fit(&Default::default()) {
-            fill(&self.state, self.config.spares, runtimes, work_root).await;
-        }
-    }
-
-    /// As `fill_spares`, in a task of its own: a job that took a spare
-    /// does not wait for the next one to start (forking from the worker
-    /// and bubblewrap's set-up take milliseconds, sometimes tens).
-    pub(crate) fn refill_spares(&self, runtimes: &Runtimes, work_root: &Path) {
-        if !runtimes.sandbox.spares_fit(&Default::default()) || !wants_spare(&lock(&self.state), self.config.spares) {
-            return;
-        }
-        let (state, wanted, runtimes, work_root) =
-            (self.state.clone(), self.config.spares, runtimes.clone(), work_root.to_path_buf());
-        tokio::spawn(async move { fill(&state, wanted, &runtimes, &work_root).await });
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.state)
     }
@@ -211,18 +191,31 @@ impl WarmPool {
     fn take(&self, key: &str) -> Take {
         self.reap();
         let mut victim = None;
+        let mut succeeded = Vec::new();
+        let worn_out = self.config.jobs_per_process;
         let take = {
             let mut state = self.lock();
+            // The newest process of the key, a fresh one first: a worn one
+            // serves only until its successor is ready.
             let newest = state
                 .idle
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.key == key)
-                .max_by_key(|(_, p)| p.last_used)
+                .max_by_key(|(_, p)| (p.jobs < worn_out, p.last_used))
                 .map(|(i, _)| i);
             if let Some(i) = newest {
                 state.stats.reused += 1;
-                Take::Idle(Box::new(state.idle.swap_remove(i)))
+                let process = state.idle.swap_remove(i);
+                if process.jobs < worn_out {
+                    let (worn, keep) = std::mem::take(&mut state.idle)
+                        .into_iter()
+                        .partition(|p: &WarmProcess| p.key == key && p.jobs >= worn_out);
+                    state.idle = keep;
+                    state.stats.live -= worn.len();
+                    succeeded = worn;
+                }
+                Take::Idle(Box::new(process))
             } else if state.stats.live < self.config.max_processes {
                 state.stats.live += 1;
                 state.stats.started += 1;
@@ -237,7 +230,7 @@ impl WarmPool {
                 Take::Full
             }
         };
-        retire(victim.into_iter().collect());
+        retire(victim.into_iter().chain(succeeded).collect());
         take
     }
 
@@ -259,41 +252,13 @@ impl Drop for WarmPool {
     }
 }
 
-/// Ends processes off the async threads: removing a cgroup and a folder
-/// may wait a little.
-fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+pub(super) fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn wants_spare(state: &State, wanted: usize) -> bool {
-    !state.closed && state.spares.len() + state.spares_starting < wanted
-}
-
-/// Starts spares into `state` until it has `wanted`, ready or starting.
-async fn fill(state: &Mutex<State>, wanted: usize, runtimes: &Runtimes, work_root: &Path) {
-    loop {
-        {
-            let mut state = lock(state);
-            if !wants_spare(&state, wanted) {
-                return;
-            }
-            state.spares_starting += 1;
-        }
-        let started = Spare::start(runtimes, work_root).await;
-        let mut state = lock(state);
-        state.spares_starting -= 1;
-        match started {
-            Ok(spare) if state.closed => retire(vec![spare]),
-            Ok(spare) => state.spares.push(spare),
-            Err(e) => {
-                tracing::warn!("could not start a spare sandbox: {e}");
-                return;
-            }
-        }
-    }
-}
-
-fn retire<T: Send + 'static>(processes: Vec<T>) {
+/// Ends processes off the async threads: removing a cgroup and a folder
+/// may wait a little.
+pub(super) fn retire<T: Send + 'static>(processes: Vec<T>) {
     if processes.is_empty() {
         return;
     }
@@ -369,8 +334,19 @@ pub(crate) async fn run(
         },
     };
     let call = prepare::call(req, args, &runtimes.support);
-    let (outcome, keep) = process.run_job(req, call, observer, cancel, &pool.config).await;
-    if keep {
+    let (outcome, healthy) = process.run_job(req, call, observer, cancel, &pool.config).await;
+    let worn_out = pool.config.jobs_per_process;
+    if healthy && process.jobs >= worn_out {
+        // Worn out: its successor starts now, off this job's path, and it
+        // serves on until the successor is ready, at most as many jobs again.
+        if !process.succeeded && process.jobs < 2 * worn_out {
+            process.succeeded = pool.start_successor(runtimes, runtime, req, key);
+        }
+        if !process.succeeded || process.jobs >= 2 * worn_out {
+            return Some(outcome);
+        }
+    }
+    if healthy {
         lease.give_back();
     }
     Some(outcome)
@@ -378,7 +354,7 @@ pub(crate) async fn run(
 
 /// One warm process. Dropping it kills it and everything in its sandbox.
 #[derive(Debug)]
-struct WarmProcess {
+pub(super) struct WarmProcess {
     // Dropped first: kill_on_drop, then the group's SIGKILL.
     child: Child,
     group: Group,
@@ -392,9 +368,11 @@ struct WarmProcess {
     cgroup: Option<JobCgroup>,
     /// The jobs it ran.
     jobs: u64,
+    /// Worn out, its successor was started.
+    succeeded: bool,
     /// The interpreter's pid, once known.
     interpreter: Option<u32>,
-    last_used: Instant,
+    pub(super) last_used: Instant,
     // Last: removed once the processes are gone.
     /// Held until the processes are gone, then removed.
     _dir: JobDir,
@@ -414,7 +392,12 @@ enum Ended {
 }
 
 impl WarmProcess {
-    async fn start(runtimes: &Runtimes, runtime: &Runtime, req: &JobRequest<'_>, key: &str) -> io::Result<Self> {
+    pub(super) async fn start(
+        runtimes: &Runtimes,
+        runtime: &Runtime,
+        req: &JobRequest<'_>,
+        key: &str,
+    ) -> io::Result<Self> {
         let support = &runtimes.support;
         let sandbox = &runtimes.sandbox;
         let files = prepare::script_files(req, support);
@@ -470,6 +453,7 @@ impl WarmProcess {
             buf: vec![0; 64 * 1024],
             cgroup,
             jobs: 0,
+            succeeded: false,
             interpreter: None,
             last_used: Instant::now(),
             _dir: dir,
@@ -600,11 +584,39 @@ impl WarmProcess {
             // Processes end with the job that started them, also here.
             self.end_strays();
         }
-        let keep = reusable
-            && self.jobs < config.jobs_per_process
-            && self.memory().is_none_or(|m| m <= config.memory_bytes)
-            && self.alive();
-        (outcome, keep)
+        let healthy = reusable && self.memory().is_none_or(|m| m <= config.memory_bytes) && self.alive();
+        (outcome, healthy)
+    }
+
+    /// Has the process import its script, off any job's path; true once its
+    /// end marker came (what it printed is dropped, as between jobs).
+    pub(super) async fn warm_up(&mut self, call: Value) -> bool {
+        let marker = end_marker();
+        let mut line = serde_json::to_vec(&json!({ "warmup": true, "call": call, "end": marker })).unwrap_or_default();
+        line.push(b'\n');
+        let mut end = EndMarker::new(marker.as_bytes());
+        let until = Instant::now() + WARM_UP_LIMIT;
+        let mut written = 0;
+        let WarmProcess { child, requests, logs, buf, .. } = self;
+        loop {
+            tokio::select! {
+                biased;
+                _ = child.wait() => return false,
+                () = tokio::time::sleep_until(until) => return false,
+                sent = requests.write(&line[written..]), if written < line.len() => match sent {
+                    Ok(n) => written += n,
+                    Err(_) => return false,
+                },
+                read = logs.read(buf) => match read {
+                    Ok(n) if n > 0 => {
+                        if end.feed(&buf[..n]).1 {
+                            return true;
+                        }
+                    }
+                    _ => return false,
+                },
+            }
+        }
     }
 
     /// Kills the processes a job left in the sandbox: every process but

@@ -112,15 +112,52 @@ def main(first: bool = False):
     assert_eq!(pool.stats().reused, 1);
 }
 
+/// Waits until the worn process and its successor are both idle.
+async fn successor_ready(pool: &WarmPool) {
+    for _ in 0..600 {
+        if pool.stats().idle == 2 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the successor never got ready: {:?}", pool.stats());
+}
+
 #[tokio::test]
 async fn processes_are_recycled_after_n_jobs_when_idle_and_past_their_memory() {
+    // A worn-out process starts its successor and serves on until it is
+    // ready (here: waited for), then the successor takes over and the worn
+    // one ends.
     let config = WarmConfig { jobs_per_process: 2, ..WarmConfig::default() };
     let pool = WarmPool::new(config);
     let mut seen = Vec::new();
     for _ in 0..5 {
         seen.push(runs(&pool, "k", Job::new(Python3, counter(Python3))).await);
+        if seen.last() == Some(&2) {
+            successor_ready(&pool).await;
+        }
     }
     assert_eq!(seen, [1, 2, 1, 2, 1]);
+    assert_eq!(pool.stats().live, 1, "each worn process ended once its successor served");
+    // No room for a successor: the worn process ends after its job.
+    let pool = WarmPool::new(WarmConfig { max_processes: 1, ..config });
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(runs(&pool, "k", Job::new(Python3, counter(Python3))).await);
+    }
+    assert_eq!(seen, [1, 2, 1]);
+    // The TypeScript wrapper's warm-up, on Deno and on Bun.
+    for language in [Deno, Bun] {
+        let pool = WarmPool::new(WarmConfig { jobs_per_process: 1, ..WarmConfig::default() });
+        assert_eq!(runs(&pool, "k", Job::new(language, counter(language))).await, 1);
+        successor_ready(&pool).await;
+        assert_eq!(
+            runs(&pool, "k", Job::new(language, counter(language))).await,
+            1,
+            "{language}: the successor ran it"
+        );
+        assert_eq!(pool.stats().started, 3, "{language}: the successor's successor is starting");
+    }
 
     let pool = WarmPool::new(WarmConfig { idle: Duration::ZERO, ..WarmConfig::default() });
     assert_eq!(runs(&pool, "k", Job::new(Python3, counter(Python3))).await, 1);
