@@ -15,8 +15,8 @@
 #   "token", "call": <args object>, "end": <marker>}, and out.fifo; main.py is
 #   imported once, at the first job; before each job the working directory
 #   is reset; after it, the wrapper writes the end marker to stdout; a line
-#   {"warmup": true, "call", "end"} only imports main.py (a successor made
-#   ready before its first job), then writes the end marker;
+#   {"warmup": true, "end"} (a successor started ahead) only writes the end
+#   marker: the interpreter is up;
 # - one JSON object per line goes to out.fifo: {"stream": "<chunk>"} for each
 #   value a generator yields, then {"result": <value>} or {"error": {...}};
 # - stdout and stderr are the job's logs, nothing is parsed from them but the
@@ -173,16 +173,8 @@ def serve():
     for line in _requests(requests):
         request = json.loads(line)
         if request.get("warmup"):
-            # A successor made ready before its first job: the script is
-            # imported (without a job's variables), nothing runs; a failed
-            # import is tried again, and reported, by the first job.
-            if main is None:
-                try:
-                    from main import main
-                except BaseException:  # noqa: BLE001 - the first job reports it
-                    main = None
-            sys.stdout.flush()
-            sys.stderr.flush()
+            # A successor's first line: the interpreter is up. The script is
+            # imported by the first job, with its variables, as always.
             _write_all(1, request["end"].encode())
             continue
         os.environ["ORVANTA_JOB_ID"] = request["job"]

@@ -21,8 +21,8 @@
 //   {"job", "token", "call": <what args.json holds>, "end": <marker>}, and
 //   out.fifo; the script is imported once, at the first job; before each job
 //   the working directory is reset; after it the end marker goes to stdout;
-//   a line {"warmup": true, "call", "end"} only imports the script (a
-//   successor made ready before its first job), then writes the end marker.
+//   a line {"warmup": true, "end"} (a successor started ahead) only writes
+//   the end marker: the runtime is up.
 //
 // Deno's own APIs in Deno: its Node compatibility layer costs ~25 ms to load
 // and every job would pay for it. Bun's own file API in Bun, for the same
@@ -203,16 +203,14 @@ function describe(error: unknown): Record<string, unknown> {
   return { name: "Error", message };
 }
 
-/** Imports the script. */
-async function load(call: Call): Promise<Record<string, unknown>> {
-  const url = new URL("file:///");
-  url.pathname = call.main;
-  return await import(url.href);
-}
-
 /** Imports the script (unless it is `loaded`) and calls its main with the call's arguments. */
 async function call(call: Call, loaded?: Record<string, unknown>): Promise<[unknown, Record<string, unknown>]> {
-  const mod = loaded ?? (await load(call));
+  let mod = loaded;
+  if (mod === undefined) {
+    const url = new URL("file:///");
+    url.pathname = call.main;
+    mod = await import(url.href);
+  }
   if (typeof mod.main !== "function") {
     throw new TypeError("the script does not export a function named main");
   }
@@ -245,16 +243,10 @@ if (!io.warm) {
   io.unsetEnv("ORVANTA_WARM");
   for await (const line of io.lines(`${jobDir}/in.fifo`)) {
     const request = JSON.parse(line);
-    if (request.warmup) {
-      // A successor made ready before its first job: the script is imported
-      // (without a job's variables), nothing runs; a failed import is tried
-      // again, and reported, by the first job.
-      try {
-        mod ??= await load(request.call);
-      } catch {
-        mod = undefined;
-      }
-    } else {
+    // A successor's first line ({"warmup": true}) runs nothing: the end
+    // marker says the runtime is up. The script is imported by the first
+    // job, with its variables, as always.
+    if (!request.warmup) {
       io.setEnv("ORVANTA_JOB_ID", request.job);
       io.setEnv("ORVANTA_TOKEN", request.token);
       io.chdir(io.home);

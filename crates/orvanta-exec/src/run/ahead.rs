@@ -3,7 +3,6 @@
 //! the successor of a warm process that is worn out (`jobs_per_process`), so
 //! that no job waits for a process to start when one is replaced.
 
-use super::prepare;
 use super::spare::Spare;
 use super::warm::{lock, retire, State, WarmPool, WarmProcess};
 use super::{JobRequest, Limits};
@@ -38,9 +37,10 @@ impl WarmPool {
     }
 
     /// Starts the successor of a worn-out process of `key` (the script
-    /// version of `req`): in a task of its own, it starts, imports the
-    /// script, and goes idle in the pool, where the next job of `key` finds
-    /// it before the worn one. False when the pool has no room for it.
+    /// version of `req`): in a task of its own, its interpreter starts and,
+    /// once up, it goes idle in the pool, where the next job of `key` finds
+    /// it before the worn one (and imports the script, as a first job
+    /// does). False when the pool has no room for it.
     pub(super) fn start_successor(
         &self,
         runtimes: &Runtimes,
@@ -62,8 +62,7 @@ impl WarmPool {
             let req = version.request();
             let ready = match WarmProcess::start(&runtimes, &runtime, &req, &key).await {
                 Ok(mut process) => {
-                    let call = prepare::call(&req, &version.args, &runtimes.support);
-                    if process.warm_up(call).await {
+                    if process.warm_up().await {
                         Some(process)
                     } else {
                         tracing::warn!(%key, "a warm process's successor did not get ready; the worn one serves on");

@@ -101,7 +101,6 @@ impl JobDir {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
-    /// Removes the directory off the async threads: a job may leave many files.
     /// Removes the folder on a blocking thread, without waiting for it.
     pub(crate) fn remove_later(mut self) {
         self.removed = true;
@@ -112,6 +111,7 @@ impl JobDir {
         }
     }
 
+    /// Removes the directory off the async threads: a job may leave many files.
     pub(crate) async fn remove(mut self) {
         self.removed = true;
         let path = self.path.clone();

@@ -48,31 +48,17 @@ pub(crate) struct Spare {
 const WAIT: &str = "read -r _ < \"$1/go\" && . \"$1/cmd.sh\"";
 
 impl Spare {
-    /// Starts a spare sandbox under `work_root`, on a blocking thread:
-    /// its folder, its cgroup and the fork of the worker take milliseconds
-    /// of system calls that would hold up the jobs' async threads.
+    /// Starts a spare sandbox under `work_root`. Its folder and cgroup are
+    /// made on a blocking thread (milliseconds of system calls, sometimes
+    /// tens); the process is spawned from the runtime's own thread, which
+    /// lives as long as the worker: a child's parent-death signal follows
+    /// the thread that spawned it (`sys::confine_child`), and a blocking
+    /// thread ends when idle.
     pub(crate) async fn start(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
-        let (runtimes, work_root) = (runtimes.clone(), work_root.to_path_buf());
-        tokio::task::spawn_blocking(move || Self::start_blocking(&runtimes, &work_root))
-            .await
-            .map_err(io::Error::other)?
-    }
-
-    fn start_blocking(runtimes: &Runtimes, work_root: &Path) -> io::Result<Spare> {
-        let sandbox = &runtimes.sandbox;
-        let owner = sandbox.job_owner();
-        let dir = JobDir::create_empty(work_root, &format!("spare-{}", orvanta_core::JobId::new()), owner)?;
-        let name = dir.name();
-        let confinement = Confinement {
-            dir: dir.path(),
-            name: &name,
-            limits: JobLimits::default(),
-            reserves_address_space: true,
-            writable: None,
-            cache: false,
-        };
-        let args: Vec<OsString> = vec!["-c".into(), WAIT.into(), "orvanta-spare".into(), dir.path().into()];
-        let (command, cgroup) = sandbox.wrap(Path::new("/bin/sh"), &args, &confinement)?;
+        let (prepared, root) = (runtimes.clone(), work_root.to_path_buf());
+        let (dir, command, cgroup) =
+            tokio::task::spawn_blocking(move || Self::prepare(&prepared, &root)).await.map_err(io::Error::other)??;
+        let owner = runtimes.sandbox.job_owner();
         let mut command = Command::from(command);
         command
             .env_clear()
@@ -91,6 +77,28 @@ impl Spare {
         let child = command.spawn()?;
         drop(command);
         Ok(Spare { child, go, out, err, cgroup, dir })
+    }
+
+    /// The spare's folder, its cgroup, and the command of its sandbox.
+    fn prepare(
+        runtimes: &Runtimes,
+        work_root: &Path,
+    ) -> io::Result<(JobDir, std::process::Command, Option<JobCgroup>)> {
+        let sandbox = &runtimes.sandbox;
+        let dir =
+            JobDir::create_empty(work_root, &format!("spare-{}", orvanta_core::JobId::new()), sandbox.job_owner())?;
+        let name = dir.name();
+        let confinement = Confinement {
+            dir: dir.path(),
+            name: &name,
+            limits: JobLimits::default(),
+            reserves_address_space: true,
+            writable: None,
+            cache: false,
+        };
+        let args: Vec<OsString> = vec!["-c".into(), WAIT.into(), "orvanta-spare".into(), dir.path().into()];
+        let (command, cgroup) = sandbox.wrap(Path::new("/bin/sh"), &args, &confinement)?;
+        Ok((dir, command, cgroup))
     }
 
     /// Whether the waiting shell still waits.

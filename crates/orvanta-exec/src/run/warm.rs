@@ -588,11 +588,12 @@ impl WarmProcess {
         (outcome, healthy)
     }
 
-    /// Has the process import its script, off any job's path; true once its
-    /// end marker came (what it printed is dropped, as between jobs).
-    pub(super) async fn warm_up(&mut self, call: Value) -> bool {
+    /// Waits until the process's interpreter is up, off any job's path: true
+    /// once the end marker of a warm-up line came (what it printed before is
+    /// dropped, as output between jobs is). Nothing of the script runs.
+    pub(super) async fn warm_up(&mut self) -> bool {
         let marker = end_marker();
-        let mut line = serde_json::to_vec(&json!({ "warmup": true, "call": call, "end": marker })).unwrap_or_default();
+        let mut line = serde_json::to_vec(&json!({ "warmup": true, "end": marker })).unwrap_or_default();
         line.push(b'\n');
         let mut end = EndMarker::new(marker.as_bytes());
         let until = Instant::now() + WARM_UP_LIMIT;

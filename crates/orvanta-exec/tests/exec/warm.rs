@@ -146,6 +146,24 @@ async fn processes_are_recycled_after_n_jobs_when_idle_and_past_their_memory() {
         seen.push(runs(&pool, "k", Job::new(Python3, counter(Python3))).await);
     }
     assert_eq!(seen, [1, 2, 1]);
+    // A script whose import reads a job's variables: a successor imports it
+    // at its first job, with that job's variables, as any new process does.
+    let needs_token = [
+        (Python3, "import os\nTOKEN = os.environ['ORVANTA_TOKEN']\ndef main():\n    return len(TOKEN) > 0\n"),
+        (
+            Deno,
+            "const token = Deno.env.get('ORVANTA_TOKEN')!;\nexport function main() {\n  return token.length > 0;\n}\n",
+        ),
+        (Bun, "const token = process.env.ORVANTA_TOKEN!;\nexport function main() {\n  return token.length > 0;\n}\n"),
+    ];
+    for (language, code) in needs_token {
+        let pool = WarmPool::new(WarmConfig { jobs_per_process: 1, ..WarmConfig::default() });
+        for round in 0..4 {
+            let outcome = Job::new(language, code).run_warm(&pool, "t", &Recorder::default()).await;
+            assert_eq!(outcome, Outcome::Success(json!(true)), "{language}, job {round}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
     // The TypeScript wrapper's warm-up, on Deno and on Bun.
     for language in [Deno, Bun] {
         let pool = WarmPool::new(WarmConfig { jobs_per_process: 1, ..WarmConfig::default() });
@@ -211,6 +229,32 @@ async fn a_script_that_does_not_import_fails_each_job_like_a_process_of_its_own(
         other => panic!("{other:?}"),
     };
     assert_eq!(value, 42);
+}
+
+/// A spare's parent-death signal follows the thread that spawned it: one
+/// spawned from a blocking thread was killed when that thread ended idle,
+/// with whatever job it ran by then. Here the runtime's blocking threads
+/// end 50 ms after their work; the spares must outlive them.
+#[test]
+fn spares_outlive_the_threads_that_prepared_them() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_keep_alive(Duration::from_millis(50))
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let pool = WarmPool::new(WarmConfig::default());
+        pool.fill_spares(crate::runtimes(), &crate::work_root()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for _ in 0..2 {
+            let job = Job::new(Bash, "sleep 0.3\necho fine\n").timeout(Duration::from_secs(10));
+            assert_eq!(job.run_spare(&pool, &Recorder::default()).await, Outcome::Success(json!("fine")));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        if crate::runtimes().sandbox().report().limits != "rlimits" {
+            assert_eq!(pool.stats().spares_used, 2, "{:?}", pool.stats());
+        }
+    });
 }
 
 #[tokio::test]
