@@ -30,6 +30,10 @@ pub(crate) struct Channel {
     /// what is in the pipe now, which tokio's cached readiness may not know yet.
     sync: std::fs::File,
     buf: Vec<u8>,
+    /// The bytes of `buf` already looked through for a newline: each byte
+    /// is looked at once (a 60 MB message came in 64 KiB reads, each
+    /// scanned from the start: minutes).
+    scanned: usize,
     read_buf: Vec<u8>,
     closed: bool,
     final_message: Option<Final>,
@@ -54,6 +58,7 @@ impl Channel {
             reader,
             sync,
             buf: Vec::new(),
+            scanned: 0,
             read_buf: vec![0; 64 * 1024],
             closed: false,
             final_message: None,
@@ -88,6 +93,7 @@ impl Channel {
     fn bound(&mut self) {
         if self.buf.len() > MAX_MESSAGE {
             self.buf.clear();
+            self.scanned = 0;
             self.oversized = true;
             self.final_message = Some(Final::Error(serde_json::json!({
                 "name": "ResultTooLarge",
@@ -134,15 +140,18 @@ impl Channel {
         self.handle_lines(observer).await;
         if !self.buf.is_empty() {
             let line = std::mem::take(&mut self.buf);
+            self.scanned = 0;
             self.handle(&line, observer).await;
         }
     }
 
     async fn handle_lines(&mut self, observer: &dyn RunObserver) {
-        while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=end).collect();
+        while let Some(at) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=self.scanned + at).collect();
+            self.scanned = 0;
             self.handle(&line, observer).await;
         }
+        self.scanned = self.buf.len();
     }
 
     async fn handle(&mut self, line: &[u8], observer: &dyn RunObserver) {

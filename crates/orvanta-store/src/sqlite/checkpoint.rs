@@ -1,13 +1,19 @@
-//! WAL checkpoints off the write path. SQLite's own checkpoint runs inside
-//! the commit that pushes the WAL past its threshold: that commit, and every
-//! write queued behind the single write connection, waits while pages are
-//! copied back into the database and the files synced. Here a connection of
-//! its own does it (`PASSIVE`: it never blocks the writer or readers) every
-//! [`EVERY`]; the write connection checkpoints by itself only when the WAL
-//! grows past [`FALLBACK_PAGES`] (this task stopped, or cannot keep up).
+//! WAL checkpoints, small and often, on the write connection. SQLite's own
+//! checkpoint runs inside the commit that pushes the WAL past its threshold:
+//! that commit, and every write queued behind the single write connection,
+//! waits while a large WAL is copied back. Here the write connection copies
+//! back what was committed since the last time (`PASSIVE`: readers are never
+//! blocked) every [`EVERY`] after commits; its own checkpoint is a fallback
+//! past [`FALLBACK_PAGES`].
+//!
+//! On the write connection, not on one of its own: a second connection
+//! checkpointing while the writer commits can meet SQLite's WAL-reset bug
+//! (versions 3.7.0 to 3.51.2; sqlx 0.8 bundles 3.46.0), which corrupts the
+//! database. It did, once, under the test suite's load ("database disk
+//! image is malformed"). Readers never write, so the write connection is the
+//! only one that writes or checkpoints.
 
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::SqlitePool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,11 +34,11 @@ impl Drop for Checkpointer {
     }
 }
 
-/// Starts checkpointing the database `options` opens, after the commits
-/// the write connection counts in `commits` (an idle database is left alone).
-pub(super) fn start(options: SqliteConnectOptions, commits: Arc<AtomicU64>) -> Checkpointer {
+/// Checkpoints through `write` (the pool of the one write connection),
+/// after the commits that connection counts in `commits` (an idle database
+/// is left alone).
+pub(super) fn start(write: SqlitePool, commits: Arc<AtomicU64>) -> Checkpointer {
     Checkpointer(tokio::spawn(async move {
-        let mut conn = None;
         let mut seen = 0;
         let mut backoff = EVERY;
         loop {
@@ -41,38 +47,22 @@ pub(super) fn start(options: SqliteConnectOptions, commits: Arc<AtomicU64>) -> C
             if now == seen {
                 continue;
             }
-            if conn.is_none() {
-                match options.connect().await {
-                    Ok(c) => conn = Some(c),
-                    Err(e) => {
-                        backoff = failed(backoff, "open the database", &e);
-                        continue;
-                    }
-                }
-            }
-            let Some(c) = conn.as_mut() else { continue };
             // (busy, frames in the WAL, frames copied back)
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *c).await {
+            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&write).await {
                 Ok((_, log, copied)) => {
                     backoff = EVERY;
-                    // The commit hook counts a commit before its pages are in
-                    // the WAL: the count is done with once all is copied.
+                    // The commits counted before it are done with once all is copied.
                     if copied >= log {
                         seen = now;
                     }
                 }
-                Err(e) => {
-                    backoff = failed(backoff, "checkpoint the WAL", &e);
-                    if let Some(c) = conn.take() {
-                        let _ = c.close().await;
-                    }
-                }
+                Err(e) => backoff = failed(backoff, "checkpoint the WAL", &e),
             }
         }
     }))
 }
 
-/// Logs a failure (the write connection's own checkpoint covers meanwhile);
+/// Logs a failure (the write connection's own threshold covers meanwhile);
 /// answers the next wait, doubled up to 5 s.
 fn failed(backoff: Duration, what: &str, e: &sqlx::Error) -> Duration {
     let next = (backoff * 2).min(Duration::from_secs(5));

@@ -88,11 +88,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Config(format!("cannot open the SQLite database '{url}': {e}")))?;
         let store = Self {
+            _checkpointer: checkpoint::start(write.clone(), commits),
             write,
             read,
             events: EventHub::new(4096),
             outbox_signal,
-            _checkpointer: checkpoint::start(base.clone(), commits),
         };
         schema::migrate(&store.write).await?;
         Ok(store)
