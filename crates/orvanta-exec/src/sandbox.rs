@@ -444,16 +444,9 @@ impl JobCgroup {
 
     /// Kills every process still in the cgroup.
     pub(crate) fn kill_all(&self) {
-        if self.v2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
-            return;
-        }
         for _ in 0..50 {
-            let pids = self.pids();
-            if pids.is_empty() {
+            if self.kill_listed() {
                 return;
-            }
-            for pid in pids {
-                let _ = crate::run::kill_pid(pid, crate::run::Signal::Kill);
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
@@ -463,17 +456,10 @@ impl JobCgroup {
     /// ended: what it left leaves the cgroup within a millisecond, so the
     /// first looks come microseconds apart, and the longer waits yield the thread.
     pub(crate) async fn kill_all_after_exit(&self) {
-        if self.v2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
-            return;
-        }
         let mut pause = std::time::Duration::from_micros(50);
         for _ in 0..60 {
-            let pids = self.pids();
-            if pids.is_empty() {
+            if self.kill_listed() {
                 return;
-            }
-            for pid in pids {
-                let _ = crate::run::kill_pid(pid, crate::run::Signal::Kill);
             }
             if pause < std::time::Duration::from_millis(1) {
                 std::thread::sleep(pause);
@@ -482,6 +468,19 @@ impl JobCgroup {
             }
             pause = (pause * 2).min(std::time::Duration::from_millis(2));
         }
+    }
+
+    /// Kills what the cgroup holds (v2: all of it at once); true when
+    /// nothing is left to wait for.
+    fn kill_listed(&self) -> bool {
+        if self.v2 && write(&self.dirs[0].join("cgroup.kill"), "1").is_ok() {
+            return true;
+        }
+        let pids = self.pids();
+        for &pid in &pids {
+            let _ = crate::run::kill_pid(pid, crate::run::Signal::Kill);
+        }
+        pids.is_empty()
     }
 
     fn pids(&self) -> Vec<u32> {

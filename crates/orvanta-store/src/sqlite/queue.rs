@@ -138,26 +138,23 @@ async fn in_one_round_trip<'q>(
 ) -> Result<Vec<sqlx::Either<sqlx::sqlite::SqliteQueryResult, sqlx::sqlite::SqliteRow>>> {
     use futures::TryStreamExt;
     use sqlx::Executor;
-    /// Closes its connection when dropped still holding it.
-    struct Held(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+    /// Closes its connection when dropped unsettled.
+    struct Held {
+        conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+        settled: bool,
+    }
     impl Drop for Held {
         fn drop(&mut self) {
-            if let Some(conn) = &mut self.0 {
-                conn.close_on_drop();
+            if !self.settled {
+                self.conn.close_on_drop();
             }
         }
     }
-    let mut held = Held(Some(pool.acquire().await?));
-    let Some(conn) = held.0.as_mut() else { return Err(crate::StoreError::Internal("no connection".into())) };
-    let answers: std::result::Result<Vec<_>, sqlx::Error> = conn.fetch_many(q).try_collect().await;
-    if answers.is_err() {
-        // The statements stopped part way: end the transaction they began.
-        if conn.execute("ROLLBACK").await.is_err() {
-            // Not in one (or it cannot end): the connection goes, and what it began with it.
-            return Ok(answers?);
-        }
-    }
-    held.0.take();
+    let mut held = Held { conn: pool.acquire().await?, settled: false };
+    let answers: std::result::Result<Vec<_>, sqlx::Error> = held.conn.fetch_many(q).try_collect().await;
+    // After a failed statement, the transaction it left is ended; if that
+    // fails too (none began, or it cannot end), the connection goes with it.
+    held.settled = answers.is_ok() || held.conn.execute("ROLLBACK").await.is_ok();
     Ok(answers?)
 }
 
