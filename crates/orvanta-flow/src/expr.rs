@@ -2,7 +2,8 @@
 //! system, no network, no timers; each evaluation under a time limit, and
 //! each [`Evaluator`] under a memory and a stack limit. One evaluator serves
 //! one advance of the engine (a fresh heap each time, so no state leaks
-//! between flow runs).
+//! between flow runs). The heap is made by the first expression: an advance
+//! that evaluates none (most of a flow's steps) does not pay for one.
 //!
 //! An expression sees `flow_input`, `results` (`results.<step id>`),
 //! `previous_result`, `resume` and `resumes` (after a suspend), `result`
@@ -12,7 +13,7 @@
 
 use rquickjs::{Context, Ctx, Runtime};
 use serde_json::{Map, Value};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long one expression may run.
@@ -50,8 +51,14 @@ impl Scope {
     }
 }
 
-/// A JavaScript heap with the limits above.
+/// A JavaScript heap with the limits above, made when first used.
+#[derive(Default)]
 pub struct Evaluator {
+    heap: OnceLock<Result<Heap, ExprError>>,
+}
+
+/// A QuickJS runtime and its context, with the deadline its interrupt handler watches.
+struct Heap {
     runtime: Runtime,
     context: Context,
     deadline: Arc<Mutex<Option<Instant>>>,
@@ -63,8 +70,8 @@ impl std::fmt::Debug for Evaluator {
     }
 }
 
-impl Evaluator {
-    pub fn new() -> Result<Self, ExprError> {
+impl Heap {
+    fn new() -> Result<Self, ExprError> {
         let runtime = Runtime::new().map_err(|e| ExprError::Threw(format!("cannot start JavaScript: {e}")))?;
         runtime.set_memory_limit(MEMORY_LIMIT);
         runtime.set_max_stack_size(STACK_LIMIT);
@@ -76,9 +83,32 @@ impl Evaluator {
         let context = Context::full(&runtime).map_err(|e| ExprError::Threw(format!("cannot start JavaScript: {e}")))?;
         Ok(Self { runtime, context, deadline })
     }
+}
+
+impl Evaluator {
+    /// An evaluator; its heap is made by the first expression (and its
+    /// error, if QuickJS cannot start, is that expression's).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn heap(&self) -> Result<&Heap, ExprError> {
+        self.heap.get_or_init(Heap::new).as_ref().map_err(Clone::clone)
+    }
 
     /// Evaluates `expr` with `scope`'s names defined.
     pub fn eval(&self, expr: &str, scope: &Scope) -> Result<Value, ExprError> {
+        self.heap()?.eval(expr, scope)
+    }
+
+    /// Checks that `expr` is valid JavaScript, without running it.
+    pub fn check_syntax(&self, expr: &str) -> Result<(), ExprError> {
+        self.heap()?.check_syntax(expr)
+    }
+}
+
+impl Heap {
+    fn eval(&self, expr: &str, scope: &Scope) -> Result<Value, ExprError> {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + TIME_LIMIT);
         let out = self.context.with(|ctx| run(&ctx, expr, scope));
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -87,8 +117,7 @@ impl Evaluator {
         out
     }
 
-    /// Checks that `expr` is valid JavaScript, without running it.
-    pub fn check_syntax(&self, expr: &str) -> Result<(), ExprError> {
+    fn check_syntax(&self, expr: &str) -> Result<(), ExprError> {
         self.context.with(|ctx| {
             let src = format!("new Function({}); new Function({});", js_string(&as_expression(expr)), js_string(expr));
             match ctx.eval::<(), _>(src.as_str()) {
@@ -189,7 +218,7 @@ mod tests {
             .with("flow_input", json!({"x": 2, "iter": {"value": "v", "index": 3}}))
             .with("results", json!({"a": [1, 2, 3]}))
             .with("previous_result", json!({"n": 5}));
-        Evaluator::new().unwrap().eval(expr, &scope)
+        Evaluator::new().eval(expr, &scope)
     }
 
     #[test]
@@ -219,7 +248,7 @@ mod tests {
 
     #[test]
     fn syntax_is_checked_without_running() {
-        let ev = Evaluator::new().unwrap();
+        let ev = Evaluator::new();
         assert!(ev.check_syntax("while (true) {}").is_ok(), "checked, not run");
         assert!(ev.check_syntax("results.a.map(x => x)").is_ok());
         assert!(ev.check_syntax("return 1;").is_ok());
@@ -228,7 +257,7 @@ mod tests {
 
     #[test]
     fn an_evaluator_is_reusable_after_a_limit() {
-        let ev = Evaluator::new().unwrap();
+        let ev = Evaluator::new();
         assert_eq!(ev.eval("while (true) {}", &Scope::default()), Err(ExprError::TimedOut));
         assert_eq!(ev.eval("1 + 1", &Scope::default()).unwrap(), json!(2));
     }

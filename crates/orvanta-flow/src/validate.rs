@@ -37,7 +37,7 @@ pub fn validate(value: &Value) -> Result<FlowValue, FlowError> {
             )));
         }
     }
-    let ev = Evaluator::new().map_err(|e| FlowError::flow(format!("the flow's expressions cannot be checked: {e}")))?;
+    let ev = Evaluator::new();
     for m in &all {
         check_module(m, &ids, &ev)?;
     }

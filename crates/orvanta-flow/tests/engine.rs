@@ -32,7 +32,7 @@ enum Outcome {
 impl Sim {
     fn new(flow: Value, step: impl Fn(&str, &Map<String, Value>) -> (JobStatus, Value) + 'static) -> Self {
         let flow = orvanta_flow::validate(&flow).expect("a valid flow");
-        Self { flow, step: Box::new(step), log: Vec::new(), early: None, ev: Evaluator::new().unwrap() }
+        Self { flow, step: Box::new(step), log: Vec::new(), early: None, ev: Evaluator::new() }
     }
 
     fn run(&mut self, input: Value) -> Outcome {
@@ -339,7 +339,7 @@ fn suspend_waits_for_its_events_and_resume_is_seen() {
     let Outcome::Suspended(state) = sim.resume(json!({}), state, json!({"ok": 1}), 7) else { panic!() };
     let mut dup = state.clone();
     let ctx_input = json!({});
-    let ev = Evaluator::new().unwrap();
+    let ev = Evaluator::new();
     let ctx = Ctx {
         flow_input: &ctx_input,
         outer_results: &Map::new(),
@@ -368,7 +368,7 @@ fn early_return_and_stream_target() {
 #[test]
 fn stale_and_duplicate_events_change_nothing() {
     let flow = FlowValue::parse(&json!({"modules": [raw("a", json!({})), raw("b", json!({}))]})).unwrap();
-    let ev = Evaluator::new().unwrap();
+    let ev = Evaluator::new();
     let input = json!({});
     let ctx = Ctx {
         flow_input: &input,
@@ -404,7 +404,7 @@ fn a_resume_that_comes_while_its_step_runs_counts_when_it_ends() {
         raw("after", json!({"r": js("resume")})),
     ]}))
     .unwrap();
-    let ev = Evaluator::new().unwrap();
+    let ev = Evaluator::new();
     let input = json!({});
     let ctx = Ctx {
         flow_input: &input,

@@ -91,7 +91,7 @@ pub fn step_module<'d>(def: &'d Def, link: &FlowLink) -> Option<&'d FlowModule> 
 impl Engine<'_> {
     /// A claimed flow job: starts its first module(s).
     pub async fn start(&self, job: &Job) -> Result<Advanced, StoreError> {
-        self.advance(&job.workspace, job.id, Event::Start, None).await
+        self.advance_from(&job.workspace, job.id, Event::Start, None, Some(job)).await
     }
 
     /// A job of a flow run ended: completes it (when `finish` says this
@@ -170,13 +170,32 @@ impl Engine<'_> {
         event: Event,
         finish: Option<Finish>,
     ) -> Result<Advanced, StoreError> {
+        self.advance_from(ws, flow, event, finish, None).await
+    }
+
+    /// [`Self::advance`], with the run's job as the caller just read it
+    /// (a claim): the first attempt starts from it instead of reading it
+    /// again; a retry after a conflict reads it afresh.
+    async fn advance_from(
+        &self,
+        ws: &WorkspaceId,
+        flow: JobId,
+        event: Event,
+        finish: Option<Finish>,
+        mut known: Option<&Job>,
+    ) -> Result<Advanced, StoreError> {
         for _ in 0..ATTEMPTS {
             let now = orvanta_core::now_millis();
             let mut commit = FlowCommit { finish: finish.clone(), now, ..Default::default() };
             let mut next = Some((flow, event.clone()));
             // A run that ends hands its end to its parent, in the same commit.
             while let Some((id, ev)) = next.take() {
-                next = self.advance_one(ws, id, ev, &mut commit).await?;
+                let job = match known.take().filter(|j| j.id == id) {
+                    Some(j) => Some(j.clone()),
+                    None => self.store.get_job(ws, id).await?,
+                };
+                let Some(job) = job else { break };
+                next = self.advance_one(ws, job, ev, &mut commit).await?;
             }
             match self.store.commit_flow(&commit).await? {
                 FlowCommitted::Done => return Ok(Advanced::Done),
@@ -195,11 +214,10 @@ impl Engine<'_> {
     async fn advance_one(
         &self,
         ws: &WorkspaceId,
-        id: JobId,
+        job: Job,
         event: Event,
         commit: &mut FlowCommit,
     ) -> Result<Option<(JobId, Event)>, StoreError> {
-        let Some(job) = self.store.get_job(ws, id).await? else { return Ok(None) };
         if job.status.is_final() || job.kind != JobKind::Flow {
             return Ok(None);
         }
@@ -236,7 +254,7 @@ impl Engine<'_> {
             now: commit.now,
         };
         let mut state = FlowState::from_json(job.flow_state.as_ref());
-        let evaluator = Evaluator::new().map_err(|e| StoreError::Internal(format!("the expression engine: {e}")))?;
+        let evaluator = Evaluator::new();
         let mut events = VecDeque::from([event]);
         let mut wake_at = None;
         let mut end = None;

@@ -36,6 +36,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "hook_deliveries_age",
         sql: include_str!("sqlite/migrations/0017_hook_deliveries_age.sql"),
     },
+    Migration { version: 18, name: "commit_guards", sql: include_str!("sqlite/migrations/0018_commit_guards.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -68,6 +69,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "hook_deliveries_age",
         sql: include_str!("postgres/migrations/0017_hook_deliveries_age.sql"),
     },
+    Migration { version: 18, name: "commit_guards", sql: include_str!("postgres/migrations/0018_commit_guards.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

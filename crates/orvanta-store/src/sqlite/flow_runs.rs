@@ -2,19 +2,12 @@
 //! children of a run, the runs whose wake time came, and the cancel of a run
 //! with everything it started.
 
+use super::trip::{Guard, Trip};
 use crate::events::JobEvent;
 use crate::types::{canceled_error, FlowChild, FlowCommit, FlowCommitted};
 use crate::Result;
 use orvanta_core::{JobId, JobStatus, Millis, WorkspaceId};
 use sqlx::{SqliteConnection, SqlitePool};
-
-/// The jobs a flow run started, at any depth, with their status and kind.
-/// The tree carries the columns it needs, so that no join back to `jobs`
-/// follows it: SQLite 3.46 plans such a join as a scan of every job with a
-/// Bloom filter on the tree (9 ms per ended flow with 26,000 queued jobs).
-pub(super) const TREE: &str = "WITH RECURSIVE tree(id, status, kind) AS (SELECT id, status, kind FROM jobs \
-     WHERE parent_job = ? UNION ALL SELECT j.id, j.status, j.kind FROM tree t JOIN jobs j ON j.parent_job = t.id) \
-     SELECT id, status, kind FROM tree";
 
 /// Makes a parked job of a run due (an activation).
 pub(super) const ACTIVATE: &str =
@@ -35,103 +28,150 @@ pub(super) fn running_sql() -> String {
     )
 }
 
+/// A finished step's end, only while `worker` holds it.
+const FINISH: &str = "UPDATE jobs SET status = ?, result = ?, completed_at = ?, lease_until = NULL \
+     WHERE id = ? AND worker = ? AND status = 'running'";
+/// A flow run's new state, only at the revision it was read at.
+const ADVANCE: &str = "UPDATE jobs SET flow_state = ?, flow_rev = flow_rev + 1, wake_at = ?, lease_until = NULL \
+     WHERE id = ? AND flow_rev = ? AND status = 'running'";
+/// A flow run's end, only at the revision it was read at.
+const END: &str = "UPDATE jobs SET flow_state = ?, flow_rev = flow_rev + 1, wake_at = NULL, lease_until = NULL, \
+     status = ?, result = ?, completed_at = ? WHERE id = ? AND flow_rev = ? AND status = 'running'";
+/// The jobs below a run (`?` its id), at any depth.
+const BELOW: &str = "WITH RECURSIVE tree(id) AS (SELECT id FROM jobs WHERE parent_job = ? \
+     UNION ALL SELECT j.id FROM tree t JOIN jobs j ON j.parent_job = t.id) ";
+
+/// Asks the running steps below a run to stop: its id, the reason.
+pub(super) fn ask_below_sql() -> String {
+    format!(
+        "{BELOW}UPDATE jobs SET cancel_requested = ? WHERE id IN (SELECT id FROM tree) \
+         AND status = 'running' AND kind <> 'flow' RETURNING id"
+    )
+}
+
+/// Ends the queued jobs and the nested runs below a run canceled: its id,
+/// the result, the time.
+pub(super) fn cancel_below_sql() -> String {
+    format!(
+        "{BELOW}UPDATE jobs SET status = 'canceled', result = ?, completed_at = ?, lease_until = NULL, wake_at = NULL \
+         WHERE id IN (SELECT id FROM tree) AND (status = 'queued' OR (status = 'running' AND kind = 'flow')) RETURNING id"
+    )
+}
+
+/// What a statement of a flow commit is.
+#[derive(Clone, Copy)]
+enum Part {
+    Finish,
+    /// The update of `flows[i]`.
+    Flow(usize),
+    Asked,
+    Canceled,
+    Activate,
+    Other,
+}
+
+/// One engine step's writes, in one round trip: if the finished job is no
+/// longer this worker's, or a flow run changed since it was read, a guard
+/// aborts it and nothing is written.
 pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCommitted, Vec<JobEvent>)> {
-    let mut tx = pool.begin().await?;
-    let mut events = Vec::new();
+    let mut t = Trip::begin();
     if let Some(f) = &c.finish {
-        let r = sqlx::query(
-            "UPDATE jobs SET status = ?, result = ?, completed_at = ?, lease_until = NULL \
-             WHERE id = ? AND worker = ? AND status = 'running'",
-        )
-        .bind(f.status.as_str())
-        .bind(f.result.to_string())
-        .bind(c.now)
-        .bind(f.id.to_string())
-        .bind(&f.worker)
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() != 1 {
-            return Ok((FlowCommitted::Lost, Vec::new()));
-        }
-        events.push(JobEvent::Completed(f.id));
+        t = t
+            .statement(Part::Finish, FINISH)
+            .bind(f.status.as_str())
+            .bind(f.result.to_string())
+            .bind(c.now)
+            .bind(f.id.to_string())
+            .bind(f.worker.clone())
+            .guard(Guard::Lost);
     }
-    for u in &c.flows {
-        let r = match &u.end {
-            None => {
-                sqlx::query(
-                    "UPDATE jobs SET flow_state = ?, flow_rev = flow_rev + 1, wake_at = ?, lease_until = NULL \
-                     WHERE id = ? AND flow_rev = ? AND status = 'running'",
-                )
-                .bind(u.state.to_string())
-                .bind(u.wake_at)
-                .bind(u.id.to_string())
-                .bind(u.rev)
-                .execute(&mut *tx)
-                .await?
-            }
-            Some((status, result)) => {
-                sqlx::query(
-                    "UPDATE jobs SET flow_state = ?, flow_rev = flow_rev + 1, wake_at = NULL, lease_until = NULL, \
-                     status = ?, result = ?, completed_at = ? WHERE id = ? AND flow_rev = ? AND status = 'running'",
-                )
+    for (i, u) in c.flows.iter().enumerate() {
+        t = match &u.end {
+            None => t.statement(Part::Flow(i), ADVANCE).bind(u.state.to_string()).bind(u.wake_at),
+            Some((status, result)) => t
+                .statement(Part::Flow(i), END)
                 .bind(u.state.to_string())
                 .bind(status.as_str())
                 .bind(result.to_string())
-                .bind(c.now)
-                .bind(u.id.to_string())
-                .bind(u.rev)
-                .execute(&mut *tx)
-                .await?
-            }
+                .bind(c.now),
         };
-        if r.rows_affected() != 1 {
-            return Ok((FlowCommitted::Conflict, Vec::new()));
-        }
-        match &u.end {
-            None => events.push(JobEvent::Progress(u.id)),
-            Some(_) => {
-                events.push(JobEvent::Completed(u.id));
-                // What the ended run still had going ends with it.
-                events.extend(cancel_below(&mut tx, u.id, "the flow it belongs to ended", c.now).await?);
-            }
+        t = t.bind(u.id.to_string()).bind(u.rev).guard(Guard::Conflict);
+        if u.end.is_some() {
+            // What the ended run still had going ends with it.
+            let reason = "the flow it belongs to ended";
+            t = t
+                .statement(Part::Asked, &ask_below_sql())
+                .bind(u.id.to_string())
+                .bind(reason)
+                .statement(Part::Canceled, &cancel_below_sql())
+                .bind(u.id.to_string())
+                .bind(canceled_error(reason).to_string())
+                .bind(c.now);
         }
     }
-    let refs: Vec<&orvanta_core::NewJob> = c.enqueue.iter().collect();
-    for chunk in refs.chunks(super::queue::INSERT_CHUNK) {
-        super::queue::insert_jobs(&mut tx, chunk).await?;
+    for chunk in c.enqueue.chunks(super::queue::INSERT_CHUNK) {
+        t = t.statement(Part::Other, &super::queue::insert_jobs_sql(chunk.len()));
+        for job in chunk {
+            t = crate::shared::bind_new_job!(t, job);
+        }
     }
+    let insert_wait =
+        format!("INSERT INTO hook_waits ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", crate::rows::HOOK_WAIT_COLUMNS);
     for w in &c.waits {
-        sqlx::query(&format!(
-            "INSERT INTO hook_waits ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            crate::rows::HOOK_WAIT_COLUMNS
-        ))
-        .bind(w.job.to_string())
-        .bind(&w.hook_id)
-        .bind(w.workspace.as_str())
-        .bind(w.flow.to_string())
-        .bind(&w.step_id)
-        .bind(w.matches.to_string())
-        .bind(w.deadline)
-        .bind(w.created_at)
-        .execute(&mut *tx)
-        .await?;
+        t = t
+            .statement(Part::Other, &insert_wait)
+            .bind(w.job.to_string())
+            .bind(w.hook_id.clone())
+            .bind(w.workspace.as_str().to_owned())
+            .bind(w.flow.to_string())
+            .bind(w.step_id.clone())
+            .bind(w.matches.to_string())
+            .bind(w.deadline)
+            .bind(w.created_at);
     }
-    let mut activated = 0;
     for a in &c.activate {
-        let r = sqlx::query(ACTIVATE)
+        t = t
+            .statement(Part::Activate, ACTIVATE)
             .bind(c.now)
             .bind(a.parent.to_string())
-            .bind(&a.step_id)
-            .bind(a.index)
-            .execute(&mut *tx)
-            .await?;
-        activated += r.rows_affected();
+            .bind(a.step_id.clone())
+            .bind(a.index);
+    }
+    let answers = match t.commit(pool).await {
+        Ok(a) => a,
+        Err(e) => {
+            return match Guard::failed(&e) {
+                Some(Guard::Lost) => Ok((FlowCommitted::Lost, Vec::new())),
+                Some(Guard::Conflict) => Ok((FlowCommitted::Conflict, Vec::new())),
+                None => Err(e.into()),
+            }
+        }
+    };
+    let mut events = Vec::new();
+    let mut activated = 0;
+    for a in answers {
+        match a.part {
+            Part::Finish => events.extend(c.finish.as_ref().map(|f| JobEvent::Completed(f.id))),
+            Part::Flow(i) => {
+                let u = &c.flows[i];
+                events.push(if u.end.is_some() { JobEvent::Completed(u.id) } else { JobEvent::Progress(u.id) });
+            }
+            Part::Asked => events.extend(returned_ids(&a.rows)?.into_iter().map(JobEvent::CancelRequested)),
+            Part::Canceled => events.extend(returned_ids(&a.rows)?.into_iter().map(JobEvent::Completed)),
+            Part::Activate => activated += a.rows_affected,
+            Part::Other => {}
+        }
     }
     if !c.enqueue.is_empty() || activated > 0 {
         events.push(JobEvent::Enqueued);
     }
-    tx.commit().await?;
     Ok((FlowCommitted::Done, events))
+}
+
+/// The ids a `RETURNING id` answered.
+fn returned_ids(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<JobId>> {
+    use sqlx::Row;
+    rows.iter().map(|r| Ok(JobId::parse(&r.try_get::<String, _>(0)?)?)).collect()
 }
 
 /// Ends what a flow run started below it: queued jobs and nested runs end
@@ -142,33 +182,21 @@ pub(super) async fn cancel_below(
     reason: &str,
     now: Millis,
 ) -> Result<Vec<JobEvent>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(TREE).bind(id.to_string()).fetch_all(&mut *tx).await?;
-    let mut events = Vec::new();
-    for (job, status, kind) in rows {
-        let parsed = JobId::parse(&job)?;
-        match (status.as_str(), kind.as_str()) {
-            ("queued", _) | ("running", "flow") => {
-                sqlx::query(
-                    "UPDATE jobs SET status = 'canceled', result = ?, completed_at = ?, lease_until = NULL, wake_at = NULL \
-                     WHERE id = ? AND status IN ('queued', 'running')",
-                )
-                .bind(canceled_error(reason).to_string())
-                .bind(now)
-                .bind(&job)
-                .execute(&mut *tx)
-                .await?;
-                events.push(JobEvent::Completed(parsed));
-            }
-            ("running", _) => {
-                sqlx::query("UPDATE jobs SET cancel_requested = ? WHERE id = ? AND status = 'running'")
-                    .bind(reason)
-                    .bind(&job)
-                    .execute(&mut *tx)
-                    .await?;
-                events.push(JobEvent::CancelRequested(parsed));
-            }
-            _ => {}
-        }
+    // Asked first: the cancel that follows changes the statuses it reads.
+    let asked: Vec<(String,)> =
+        sqlx::query_as(&ask_below_sql()).bind(id.to_string()).bind(reason).fetch_all(&mut *tx).await?;
+    let canceled: Vec<(String,)> = sqlx::query_as(&cancel_below_sql())
+        .bind(id.to_string())
+        .bind(canceled_error(reason).to_string())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut events = Vec::with_capacity(asked.len() + canceled.len());
+    for (job,) in asked {
+        events.push(JobEvent::CancelRequested(JobId::parse(&job)?));
+    }
+    for (job,) in canceled {
+        events.push(JobEvent::Completed(JobId::parse(&job)?));
     }
     Ok(events)
 }

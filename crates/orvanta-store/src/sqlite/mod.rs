@@ -30,6 +30,7 @@ mod plans;
 mod queue;
 mod schema;
 mod scripts;
+mod trip;
 
 use crate::events::{EventHub, JobEvent};
 use crate::types::ConnectOptions;

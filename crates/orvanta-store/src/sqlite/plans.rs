@@ -107,7 +107,16 @@ fn statements() -> Vec<Statement> {
         st("sweep: requeue", super::queue::SWEEP_REQUEUE, &["USING INDEX jobs_running (lease_until<?)"]),
         st("sweep: stale", super::queue::SWEEP_STALE, &["USING INDEX jobs_running (lease_until<?)"]),
         // Flow runs.
-        st("flow: a run's tree", super::flow_runs::TREE, &["SEARCH j USING INDEX jobs_children (parent_job=?)"]),
+        st(
+            "flow: ask the steps below a run to stop",
+            super::flow_runs::ask_below_sql(),
+            &["SEARCH j USING INDEX jobs_children (parent_job=?)", "USING INDEX sqlite_autoindex_jobs_1 (id=?)"],
+        ),
+        st(
+            "flow: cancel what is queued below a run",
+            super::flow_runs::cancel_below_sql(),
+            &["SEARCH j USING INDEX jobs_children (parent_job=?)", "USING INDEX sqlite_autoindex_jobs_1 (id=?)"],
+        ),
         st(
             "flow: activate",
             super::flow_runs::ACTIVATE,

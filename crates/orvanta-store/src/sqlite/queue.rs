@@ -2,6 +2,7 @@
 //! Every change goes through the single write connection, so each is one
 //! transaction that no other writer interleaves with.
 
+use super::trip::in_one_round_trip;
 use super::SqliteStore;
 use crate::rows;
 use crate::rows::{JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
@@ -125,39 +126,6 @@ async fn enqueue_plain(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueue
         .collect())
 }
 
-/// Runs a query of several statements that begins a transaction and
-/// commits it, in one round trip. If a statement fails, the transaction is
-/// rolled back before the connection goes back to the pool; if the caller
-/// stops waiting part way, the connection is closed instead (SQLite rolls
-/// back what it began): sqlx does not know of a transaction begun by a
-/// statement, and the next user of the one write connection would write
-/// into it.
-async fn in_one_round_trip<'q>(
-    pool: &SqlitePool,
-    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-) -> Result<Vec<sqlx::Either<sqlx::sqlite::SqliteQueryResult, sqlx::sqlite::SqliteRow>>> {
-    use futures::TryStreamExt;
-    use sqlx::Executor;
-    /// Closes its connection when dropped unsettled.
-    struct Held {
-        conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-        settled: bool,
-    }
-    impl Drop for Held {
-        fn drop(&mut self) {
-            if !self.settled {
-                self.conn.close_on_drop();
-            }
-        }
-    }
-    let mut held = Held { conn: pool.acquire().await?, settled: false };
-    let answers: std::result::Result<Vec<_>, sqlx::Error> = held.conn.fetch_many(q).try_collect().await;
-    // After a failed statement, the transaction it left is ended; if that
-    // fails too (none began, or it cannot end), the connection goes with it.
-    held.settled = answers.is_ok() || held.conn.execute("ROLLBACK").await.is_ok();
-    Ok(answers?)
-}
-
 /// Enqueues within the caller's transaction (who publishes the event after commit).
 pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]) -> Result<Vec<Enqueued>> {
     let mut out: Vec<Option<Enqueued>> = vec![None; jobs.len()];
@@ -223,7 +191,7 @@ pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob
 }
 
 /// The insert of `n` new jobs (skipping ids that exist), answering the ids inserted.
-fn insert_jobs_sql(n: usize) -> String {
+pub(super) fn insert_jobs_sql(n: usize) -> String {
     let row = format!("({}'queued')", "?, ".repeat(NEW_JOB_VALUES));
     let values = vec![row; n].join(", ");
     format!("INSERT INTO jobs ({NEW_JOB_COLUMNS}, status) VALUES {values} ON CONFLICT (id) DO NOTHING RETURNING id")
