@@ -3,7 +3,8 @@
 # to /webhook/{id} with wrk, 64 connections; each is verified (HMAC-SHA256),
 # recorded in the history and starts a one-step flow, committed before its
 # 200. In the same run, the baseline: the plain async script webhook
-# (jobs/run/p/...) with the same body. SQLite, a worker slot draining.
+# (jobs/run/p/...) with the same body. SQLite, a worker slot draining; each
+# case also says how many of its runs the worker started meanwhile.
 # Needs wrk (apt-get install wrk). Usage: bench/inbound.sh [seconds per case, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,18 @@ result() { # $1: wrk output
   echo "$rps req/s, p50 $p50, p99 $p99"
 }
 
+# Jobs of the run (top-level: scripts, or flow runs) that left the queue by
+# now, per second of the run: what the worker kept up with while the
+# requests came (the setup's own request counts one).
+started() { # $1: data dir
+  python3 - "$1" "$SECS" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}/orvanta.db?mode=ro", uri=True)
+n = db.execute("SELECT COUNT(*) FROM jobs WHERE status <> 'queued' AND parent_job IS NULL").fetchone()[0]
+print(f"{n - 1} started during the run ({(n - 1) / float(sys.argv[2]):.0f}/s)")
+PYEOF
+}
+
 # Each case runs on a server of its own (the same settings), so that the jobs
 # one case queued are not drained while the next is measured.
 setup() { # $1: data dir
@@ -70,7 +83,7 @@ setup "$WORK/base"
 echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s"
 lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
 wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$WORK/base.txt"
-BASE=$(result "$WORK/base.txt"); echo "$BASE"
+BASE=$(result "$WORK/base.txt"); echo "$BASE; $(started "$WORK/base")"
 kill "$PID"; wait "$PID" 2>/dev/null || true
 
 setup "$WORK/hook"
@@ -79,6 +92,6 @@ echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow eac
 lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
 wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\""
 wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$WORK/hook.txt"
-HOOKED=$(result "$WORK/hook.txt"); echo "$HOOKED"
+HOOKED=$(result "$WORK/hook.txt"); echo "$HOOKED; $(started "$WORK/hook")"
 python3 -c "import sys; b, h = float(sys.argv[1]), float(sys.argv[2]); print(f'ratio baseline / inbound: {b / h:.2f}x')" \
   "${BASE%% *}" "${HOOKED%% *}"

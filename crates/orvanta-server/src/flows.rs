@@ -90,8 +90,36 @@ pub fn step_module<'d>(def: &'d Def, link: &FlowLink) -> Option<&'d FlowModule> 
 
 impl Engine<'_> {
     /// A claimed flow job: starts its first module(s).
-    pub async fn start(&self, job: &Job) -> Result<Advanced, StoreError> {
-        self.advance_from(&job.workspace, job.id, Event::Start, None, Some(job)).await
+    pub async fn start(&self, job: Job) -> Result<Advanced, StoreError> {
+        let (ws, id) = (job.workspace.clone(), job.id);
+        self.advance_from(&ws, id, Event::Start, None, Some(job)).await
+    }
+
+    /// Claimed flow jobs: starts them all in one commit. If a run changed
+    /// meanwhile (or two share a parent they both end), nothing of the
+    /// commit is written and each starts on its own, as [`Self::start`].
+    pub async fn start_all(&self, mut jobs: Vec<Job>) -> Result<(), StoreError> {
+        if jobs.len() == 1 {
+            return self.start(jobs.remove(0)).await.map(drop);
+        }
+        let runs: Vec<(WorkspaceId, JobId)> = jobs.iter().map(|j| (j.workspace.clone(), j.id)).collect();
+        let mut commit = FlowCommit { now: orvanta_core::now_millis(), ..Default::default() };
+        for job in jobs {
+            let ws = job.workspace.clone();
+            let mut next = self.advance_one(&ws, job, Event::Start, &mut commit).await?;
+            while let Some((id, ev)) = next.take() {
+                let Some(parent) = self.store.get_job(&ws, id).await? else { break };
+                next = self.advance_one(&ws, parent, ev, &mut commit).await?;
+            }
+        }
+        if self.store.commit_flow(&commit).await? == FlowCommitted::Done {
+            return Ok(());
+        }
+        tracing::debug!(runs = runs.len(), "a batch of flow starts conflicted; each starts on its own");
+        for (ws, id) in runs {
+            self.advance(&ws, id, Event::Start, None).await?;
+        }
+        Ok(())
     }
 
     /// A job of a flow run ended: completes it (when `finish` says this
@@ -182,7 +210,7 @@ impl Engine<'_> {
         flow: JobId,
         event: Event,
         finish: Option<Finish>,
-        mut known: Option<&Job>,
+        mut known: Option<Job>,
     ) -> Result<Advanced, StoreError> {
         for _ in 0..ATTEMPTS {
             let now = orvanta_core::now_millis();
@@ -191,7 +219,7 @@ impl Engine<'_> {
             // A run that ends hands its end to its parent, in the same commit.
             while let Some((id, ev)) = next.take() {
                 let job = match known.take().filter(|j| j.id == id) {
-                    Some(j) => Some(j.clone()),
+                    Some(j) => Some(j),
                     None => self.store.get_job(ws, id).await?,
                 };
                 let Some(job) = job else { break };

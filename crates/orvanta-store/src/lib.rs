@@ -391,6 +391,11 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>>;
     /// Claims the oldest due queued job with one of `tags`, in one atomic statement.
     async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>>;
+    /// Claims up to `limit` more due flow runs (jobs of kind `flow` with no
+    /// concurrency limit) with one of `tags`, oldest first, in one atomic
+    /// statement: a flow run's start holds no slot, so a worker starts many
+    /// in one commit.
+    async fn claim_flows(&self, claim: &Claim<'_>, limit: i64) -> Result<Vec<Job>>;
     /// Extends the lease of a running job this worker holds.
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState>;
     /// Finishes a running job this worker holds; false when the worker lost it.

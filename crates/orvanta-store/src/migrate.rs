@@ -37,6 +37,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("sqlite/migrations/0017_hook_deliveries_age.sql"),
     },
     Migration { version: 18, name: "commit_guards", sql: include_str!("sqlite/migrations/0018_commit_guards.sql") },
+    Migration { version: 19, name: "flow_queue", sql: include_str!("sqlite/migrations/0019_flow_queue.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -70,6 +71,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("postgres/migrations/0017_hook_deliveries_age.sql"),
     },
     Migration { version: 18, name: "commit_guards", sql: include_str!("postgres/migrations/0018_commit_guards.sql") },
+    Migration { version: 19, name: "flow_queue", sql: include_str!("postgres/migrations/0019_flow_queue.sql") },
 ];
 
 /// Creates the bookkeeping table if absent.

@@ -75,6 +75,12 @@ impl WorkerCtx {
         }
     }
 
+    /// A claim by `worker` now, of this worker's tags.
+    fn claim<'a>(&'a self, worker: &'a str) -> Claim<'a> {
+        let now = orvanta_core::now_millis();
+        Claim { worker, tags: &self.cfg.worker.tags, now, lease_until: now + self.cfg.worker.lease_s as i64 * 1000 }
+    }
+
     /// The flow engine on this worker's store.
     pub fn engine(&self) -> Engine<'_> {
         Engine { store: &*self.store, defs: &self.defs }
@@ -143,6 +149,9 @@ impl WorkerCtx {
     }
 }
 
+/// Most flow runs one slot starts in one commit, with the run it claimed.
+const FLOW_BATCH: i64 = 63;
+
 /// What one step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
@@ -199,9 +208,16 @@ async fn run_step(ctx: &WorkerCtx, worker: &str, ended: &mut Option<Ended>) -> R
     let Some(job) = claim(ctx, worker, ended).await? else { return Ok(Step::Settled(StepOutcome::Idle)) };
     tracing::debug!(job = %job.id, path = ?job.path, kind = job.kind.as_str(), "claimed");
     if job.kind == JobKind::Flow {
-        // A flow run holds no slot: its start queues its first steps and parks it.
-        ctx.engine().start(&job).await?;
-        return Ok(Step::Settled(StepOutcome::FlowStarted(job.id)));
+        // A flow run holds no slot: its start queues its first steps and
+        // parks it. The runs queued behind it start in the same commit.
+        let id = job.id;
+        let mut runs = vec![job];
+        match ctx.store.claim_flows(&ctx.claim(worker), FLOW_BATCH).await {
+            Ok(more) => runs.extend(more),
+            Err(e) => tracing::warn!(error = %e, "more flow runs could not be claimed; starting one"),
+        }
+        ctx.engine().start_all(runs).await?;
+        return Ok(Step::Settled(StepOutcome::FlowStarted(id)));
     }
     let lease = lease::Lease::hold(ctx, &job, worker);
     let (status, result) = execute(ctx, &job, lease.cancel.clone()).await;
@@ -225,9 +241,7 @@ async fn run_step(ctx: &WorkerCtx, worker: &str, ended: &mut Option<Ended>) -> R
 /// is stored alone (a claim that cannot be read must not hold it back), and
 /// what cannot be stored is kept for the next turn.
 async fn claim(ctx: &WorkerCtx, worker: &str, ended: &mut Option<Ended>) -> Result<Option<Job>, StoreError> {
-    let now = orvanta_core::now_millis();
-    let claim =
-        Claim { worker, tags: &ctx.cfg.worker.tags, now, lease_until: now + ctx.cfg.worker.lease_s as i64 * 1000 };
+    let claim = ctx.claim(worker);
     let Some(end) = ended.as_ref() else { return ctx.store.claim(&claim).await };
     let failed = match ctx.store.complete_and_claim(&end.completion(worker), &claim).await {
         Ok((completed, job)) => {

@@ -64,7 +64,7 @@ async fn a_flow_that_missed_its_steps_end_is_advanced_by_the_repair_pass() {
     // Claims a little later than `now`: the steps are due from when the engine made them.
     let claim = |at: i64| Claim { worker: "w", tags: &tags, now: at + 5_000, lease_until: at + 60_000 };
     let flow_job = store.claim(&claim(now)).await.unwrap().expect("the flow");
-    engine.start(&flow_job).await.unwrap();
+    engine.start(flow_job).await.unwrap();
 
     // Step a ends, a minute ago, and its flow does not hear of it.
     let a = store.claim(&claim(now)).await.unwrap().expect("step a");

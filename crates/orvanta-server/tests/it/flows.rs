@@ -567,6 +567,37 @@ async fn parallel_ends_race(db: Db) {
     }
 }
 
+/// Parallel iterations whose body ends as it starts (identity steps) are
+/// nested runs queued together: a slot claims them in one batch, whose one
+/// commit conflicts on the parent they all end into; each then starts on its
+/// own, and every end counts once.
+async fn nested_runs_claimed_together(db: Db) {
+    let app = start(Opts { db, ..Default::default() });
+    let flow = json!({"modules": [
+        {"id": "each", "value": {"type": "forloopflow", "iterator": js("[...Array(12).keys()]"), "parallel": true,
+            "modules": [{"id": "a", "value": {"type": "identity"}}, {"id": "b", "value": {"type": "identity"}}]}},
+        bash("n", "n=\"$1\"\necho $n", json!({"n": js("results.each.length")})),
+    ]});
+    app.create_flow("u/admin/nested", flow).await;
+    let empty = json!({});
+    let ids: Vec<String> =
+        futures::future::join_all((0..3).map(|_| app.run_async_target("/jobs/run/f/u/admin/nested", &empty))).await;
+    for id in ids {
+        let job = app.wait_done(&id, 120).await;
+        assert_eq!((job["status"].as_str(), job["result"].clone()), (Some("success"), json!(12)), "{job}");
+    }
+}
+
+#[tokio::test]
+async fn nested_runs_claimed_together_on_sqlite() {
+    nested_runs_claimed_together(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn nested_runs_claimed_together_on_postgres() {
+    nested_runs_claimed_together(Db::Postgres(fresh_pg_database().await)).await;
+}
+
 #[tokio::test]
 async fn parallel_ends_race_on_sqlite() {
     parallel_ends_race(Db::Sqlite).await;

@@ -169,6 +169,36 @@ pub(super) async fn claim(pool: &PgPool, c: &Claim<'_>) -> Result<Option<Job>> {
     Ok(Some(job))
 }
 
+/// Up to `limit` due flow runs without a concurrency limit, oldest first,
+/// skipping rows another claim holds.
+pub(super) async fn claim_flows(pool: &PgPool, c: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
+    if c.tags.is_empty() || limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut tx = pool.begin().await?;
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "UPDATE jobs SET status = 'running', worker = $1, started_at = $2, lease_until = $3 \
+         WHERE id IN ( \
+             SELECT id FROM jobs q WHERE status = 'queued' AND kind = 'flow' AND scheduled_for <= $2 \
+             AND tag = ANY($4) AND concurrency_key IS NULL ORDER BY scheduled_for, id LIMIT $5 FOR UPDATE SKIP LOCKED \
+         ) RETURNING {JOB_COLUMNS}"
+    ))
+    .bind(c.worker)
+    .bind(c.now)
+    .bind(c.lease_until)
+    .bind(c.tags)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut jobs = crate::rows::convert(rows)?;
+    jobs.sort_by_key(|j: &Job| (j.scheduled_for, j.id));
+    for j in &jobs {
+        notify(&mut tx, JobEvent::Started(j.id)).await?;
+    }
+    tx.commit().await?;
+    Ok(jobs)
+}
+
 pub(super) async fn renew_lease(pool: &PgPool, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
     let found: Option<Option<String>> = sqlx::query_scalar(
         "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND worker = $2 AND status = 'running' \
@@ -354,6 +384,10 @@ impl crate::QueueStore for super::PgStore {
 
     async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>> {
         self::claim(&self.pool, claim).await
+    }
+
+    async fn claim_flows(&self, claim: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
+        claim_flows(&self.pool, claim, limit).await
     }
 
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {

@@ -103,6 +103,16 @@ fn statements() -> Vec<Statement> {
             &["jobs_queue (tag=? AND scheduled_for<?)", "jobs_concurrency"],
         ),
         st("claim, three tags", super::queue::claim_sql(3), &["jobs_queue (tag=? AND scheduled_for<?)"]),
+        st(
+            "claim flow runs, one tag",
+            super::queue::claim_flows_sql(1),
+            &["jobs_flow_queue (tag=? AND scheduled_for<?)"],
+        ),
+        st(
+            "claim flow runs, two tags",
+            super::queue::claim_flows_sql(2),
+            &["jobs_flow_queue (tag=? AND scheduled_for<?)"],
+        ),
         st("sweep: canceled", super::queue::SWEEP_CANCELED, &["USING INDEX jobs_running (lease_until<?)"]),
         st("sweep: requeue", super::queue::SWEEP_REQUEUE, &["USING INDEX jobs_running (lease_until<?)"]),
         st("sweep: stale", super::queue::SWEEP_STALE, &["USING INDEX jobs_running (lease_until<?)"]),

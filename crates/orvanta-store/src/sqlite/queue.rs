@@ -32,6 +32,14 @@ impl crate::QueueStore for SqliteStore {
         Ok(job)
     }
 
+    async fn claim_flows(&self, claim: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
+        let jobs = claim_flows(&self.write, claim, limit).await?;
+        for j in &jobs {
+            self.publish(JobEvent::Started(j.id));
+        }
+        Ok(jobs)
+    }
+
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
         renew_lease(&self.write, id, worker, lease_until).await
     }
@@ -233,6 +241,39 @@ pub(super) async fn claim<'e>(db: impl SqliteExecutor<'e>, c: &Claim<'_>) -> Res
     }
     let row = q.fetch_optional(db).await?;
     row.map(Job::try_from).transpose()
+}
+
+/// The claim of up to `?4` due flow runs of `tags` tags (bound from `?5` on).
+pub(super) fn claim_flows_sql(tags: usize) -> String {
+    // One ordered range of the index of queued flow runs per tag.
+    let per_tag: Vec<String> = (0..tags)
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' AND kind = 'flow' \
+                 AND tag = ?{} AND scheduled_for <= ?2 AND concurrency_key IS NULL ORDER BY scheduled_for, id LIMIT ?4)",
+                i + 5
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
+         WHERE id IN (SELECT id FROM ({}) ORDER BY scheduled_for, id LIMIT ?4) RETURNING {JOB_COLUMNS}",
+        per_tag.join(" UNION ALL ")
+    )
+}
+
+async fn claim_flows(pool: &SqlitePool, c: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
+    if c.tags.is_empty() || limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let sql = claim_flows_sql(c.tags.len());
+    let mut q = sqlx::query_as::<_, JobRow>(&sql).bind(c.worker).bind(c.now).bind(c.lease_until).bind(limit);
+    for tag in c.tags {
+        q = q.bind(tag);
+    }
+    let mut jobs = rows::convert(q.fetch_all(pool).await?)?;
+    jobs.sort_by_key(|j: &Job| (j.scheduled_for, j.id));
+    Ok(jobs)
 }
 
 /// A slot's turn in one round trip to the write connection's thread: one

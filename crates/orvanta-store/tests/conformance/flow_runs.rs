@@ -228,3 +228,40 @@ pub async fn wake_times_come_due(s: Arc<dyn Store>) {
     s.cancel(&ws("demo"), flow, "no", T0 + 101).await.unwrap();
     assert!(s.due_flow_wakes(T0 + 200).await.unwrap().is_empty(), "an ended run has no wake time");
 }
+
+pub async fn flow_runs_are_claimed_many_at_once(s: Arc<dyn Store>) {
+    let tags = default_tags();
+    // Before and between the runs: a script, a run under a concurrency
+    // limit, a run not due yet and a run of another tag; none is taken.
+    enqueue_one(&*s, new_job()).await;
+    let mut runs = Vec::new();
+    for k in 0..3 {
+        let mut run = flow_job();
+        run.scheduled_for = T0 + k;
+        runs.push(enqueue_one(&*s, run).await);
+    }
+    let mut limited = flow_job();
+    limited.concurrency = Some(orvanta_core::Concurrency { key: "demo/f/limited".into(), limit: 5 });
+    let limited = enqueue_one(&*s, limited).await;
+    let mut later = flow_job();
+    later.scheduled_for = T0 + 60_000;
+    enqueue_one(&*s, later).await;
+    let mut other = flow_job();
+    other.tag = "gpu".into();
+    enqueue_one(&*s, other).await;
+
+    let mut rx = s.subscribe();
+    let two = s.claim_flows(&claim_at("w", &tags, T0 + 10), 2).await.unwrap();
+    assert_eq!(two.iter().map(|j| j.id).collect::<Vec<_>>(), runs[..2], "the oldest first, `limit` at most");
+    assert!(two.iter().all(|j| j.status == JobStatus::Running && j.worker.as_deref() == Some("w")));
+    expect_event(&mut rx, "the claim's start", |e| *e == JobEvent::Started(runs[0])).await;
+    let rest = s.claim_flows(&claim_at("w", &tags, T0 + 10), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), runs[2..]);
+    assert!(s.claim_flows(&claim_at("w", &tags, T0 + 10), 10).await.unwrap().is_empty());
+    // The single claim still takes what the many-claim leaves.
+    let next = s.claim(&claim_at("w", &tags, T0 + 10)).await.unwrap().expect("the script");
+    assert_eq!(next.kind, JobKind::Script);
+    let next = s.claim(&claim_at("w", &tags, T0 + 10)).await.unwrap().expect("the limited run");
+    assert_eq!(next.id, limited);
+    assert!(s.claim(&claim_at("w", &tags, T0 + 10)).await.unwrap().is_none());
+}

@@ -120,6 +120,7 @@ conformance! {
     flow_runs::parked_iterations_wait_for_activation,
     flow_runs::canceling_a_flow_cancels_what_it_started,
     flow_runs::wake_times_come_due,
+    flow_runs::flow_runs_are_claimed_many_at_once,
     events::enqueue_then_complete,
     events::claim_cancel_progress,
 }
