@@ -9,7 +9,8 @@
 //! One file per area of the store, mirroring the PostgreSQL tree file for
 //! file: `instance`, `accounts`, `scripts`, `queue`, `outputs`, and `schema`
 //! (the migrations). `plans` (tests only) checks the query plans of the
-//! statements on the tables that grow with use.
+//! statements on the tables that grow with use. `trip` sends a transaction's
+//! statements to the write connection in one round trip, with guards.
 //!
 //! The write connection carries SQLite's update and commit hooks: a commit of
 //! a transaction that inserted into `workspace_events` wakes the webhook
