@@ -106,11 +106,7 @@ impl Engine<'_> {
         let mut commit = FlowCommit { now: orvanta_core::now_millis(), ..Default::default() };
         for job in jobs {
             let ws = job.workspace.clone();
-            let mut next = self.advance_one(&ws, job, Event::Start, &mut commit).await?;
-            while let Some((id, ev)) = next.take() {
-                let Some(parent) = self.store.get_job(&ws, id).await? else { break };
-                next = self.advance_one(&ws, parent, ev, &mut commit).await?;
-            }
+            self.advance_up(&ws, job, Event::Start, &mut commit).await?;
         }
         if self.store.commit_flow(&commit).await? == FlowCommitted::Done {
             return Ok(());
@@ -215,15 +211,12 @@ impl Engine<'_> {
         for _ in 0..ATTEMPTS {
             let now = orvanta_core::now_millis();
             let mut commit = FlowCommit { finish: finish.clone(), now, ..Default::default() };
-            let mut next = Some((flow, event.clone()));
-            // A run that ends hands its end to its parent, in the same commit.
-            while let Some((id, ev)) = next.take() {
-                let job = match known.take().filter(|j| j.id == id) {
-                    Some(j) => Some(j),
-                    None => self.store.get_job(ws, id).await?,
-                };
-                let Some(job) = job else { break };
-                next = self.advance_one(ws, job, ev, &mut commit).await?;
+            let job = match known.take().filter(|j| j.id == flow) {
+                Some(j) => Some(j),
+                None => self.store.get_job(ws, flow).await?,
+            };
+            if let Some(job) = job {
+                self.advance_up(ws, job, event.clone(), &mut commit).await?;
             }
             match self.store.commit_flow(&commit).await? {
                 FlowCommitted::Done => return Ok(Advanced::Done),
@@ -235,6 +228,23 @@ impl Engine<'_> {
             }
         }
         Err(StoreError::Conflict(format!("flow run {flow} kept changing while it was advanced; it will be retried")))
+    }
+
+    /// Applies `event` to the run `job`, adding its writes to `commit`; a
+    /// run that ends hands its end to its parent, in the same commit.
+    async fn advance_up(
+        &self,
+        ws: &WorkspaceId,
+        job: Job,
+        event: Event,
+        commit: &mut FlowCommit,
+    ) -> Result<(), StoreError> {
+        let mut next = self.advance_one(ws, job, event, commit).await?;
+        while let Some((id, ev)) = next.take() {
+            let Some(parent) = self.store.get_job(ws, id).await? else { break };
+            next = self.advance_one(ws, parent, ev, commit).await?;
+        }
+        Ok(())
     }
 
     /// Applies `event` to the run `id`, adding its writes to `commit`;

@@ -210,23 +210,29 @@ pub(super) fn insert_jobs_sql(n: usize) -> String {
 const UNDER_LIMIT: &str = "(q.concurrency_key IS NULL OR (SELECT COUNT(*) FROM jobs r \
      WHERE r.concurrency_key = q.concurrency_key AND r.status = 'running') < q.concurrency_limit)";
 
-/// The claim of the first due job of `tags` tags (bound from `?4` on).
-pub(super) fn claim_sql(tags: usize) -> String {
-    // One ordered index range per tag (the index is (tag, scheduled_for, id)),
-    // so a claim reads a row or two however long the queue of other tags is.
+/// The due queued jobs `q` of `tags` tags (bound from `?first` on) that
+/// `filter` keeps, the `limit` oldest of each tag, as `(id, scheduled_for)`:
+/// one ordered index range per tag (the indexes are (tag, scheduled_for, id)),
+/// so a claim reads a row or a few however long the queue of other tags is.
+fn due_per_tag(tags: usize, first: usize, filter: &str, limit: &str) -> String {
     let per_tag: Vec<String> = (0..tags)
         .map(|i| {
             format!(
-                "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' AND tag = ?{} \
-                 AND scheduled_for <= ?2 AND {UNDER_LIMIT} ORDER BY scheduled_for, id LIMIT 1)",
-                i + 4
+                "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' {filter} AND tag = ?{} \
+                 AND scheduled_for <= ?2 ORDER BY scheduled_for, id LIMIT {limit})",
+                i + first
             )
         })
         .collect();
+    per_tag.join(" UNION ALL ")
+}
+
+/// The claim of the first due job of `tags` tags (bound from `?4` on).
+pub(super) fn claim_sql(tags: usize) -> String {
     format!(
         "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
          WHERE id = (SELECT id FROM ({}) ORDER BY scheduled_for, id LIMIT 1) RETURNING {JOB_COLUMNS}",
-        per_tag.join(" UNION ALL ")
+        due_per_tag(tags, 4, &format!("AND {UNDER_LIMIT}"), "1")
     )
 }
 
@@ -245,20 +251,10 @@ pub(super) async fn claim<'e>(db: impl SqliteExecutor<'e>, c: &Claim<'_>) -> Res
 
 /// The claim of up to `?4` due flow runs of `tags` tags (bound from `?5` on).
 pub(super) fn claim_flows_sql(tags: usize) -> String {
-    // One ordered range of the index of queued flow runs per tag.
-    let per_tag: Vec<String> = (0..tags)
-        .map(|i| {
-            format!(
-                "SELECT * FROM (SELECT id, scheduled_for FROM jobs q WHERE status = 'queued' AND kind = 'flow' \
-                 AND tag = ?{} AND scheduled_for <= ?2 AND concurrency_key IS NULL ORDER BY scheduled_for, id LIMIT ?4)",
-                i + 5
-            )
-        })
-        .collect();
     format!(
         "UPDATE jobs SET status = 'running', worker = ?1, started_at = ?2, lease_until = ?3 \
          WHERE id IN (SELECT id FROM ({}) ORDER BY scheduled_for, id LIMIT ?4) RETURNING {JOB_COLUMNS}",
-        per_tag.join(" UNION ALL ")
+        due_per_tag(tags, 5, "AND kind = 'flow' AND concurrency_key IS NULL", "?4")
     )
 }
 
