@@ -17,6 +17,7 @@ mod events;
 mod migrate;
 mod notices;
 mod outbox;
+mod packed;
 pub mod postgres;
 mod rows;
 mod shared;

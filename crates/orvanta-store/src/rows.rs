@@ -4,6 +4,7 @@
 //! one `FromRow` fits both), so a row parses the same way whichever database
 //! it came from.
 
+use crate::packed::StoredText;
 use crate::types::{Role, TokenRecord, User, Workspace};
 use crate::StoreError;
 use orvanta_core::{
@@ -29,7 +30,7 @@ pub(crate) struct JobRow {
     path: Option<String>,
     script_hash: Option<String>,
     language: Option<String>,
-    args: Option<String>,
+    args: Option<StoredText>,
     created_by: String,
     permissioned_as: String,
     tag: String,
@@ -39,7 +40,7 @@ pub(crate) struct JobRow {
     scheduled_for: i64,
     started_at: Option<i64>,
     completed_at: Option<i64>,
-    result: Option<String>,
+    result: Option<StoredText>,
     parent_job: Option<String>,
     timeout_s: Option<i64>,
     worker: Option<String>,
@@ -52,7 +53,7 @@ pub(crate) struct JobRow {
     step_id: Option<String>,
     flow_index: Option<i64>,
     root_job: Option<String>,
-    flow_state: Option<String>,
+    flow_state: Option<StoredText>,
     flow_rev: i64,
     scopes: Option<String>,
     concurrency_key: Option<String>,
@@ -89,7 +90,7 @@ impl TryFrom<JobRow> for Job {
             path: r.path.as_deref().map(RunnablePath::parse).transpose()?,
             script_hash: r.script_hash.as_deref().map(ScriptHash::parse).transpose()?,
             language: r.language.as_deref().map(Language::parse).transpose()?,
-            args: job_json(&r.id, "args", r.args),
+            args: job_json(&r.id, "args", r.args.map(|s| s.0)),
             created_by: Username::parse(&r.created_by)?,
             permissioned_as: Username::parse(&r.permissioned_as)?,
             tag: r.tag,
@@ -99,7 +100,7 @@ impl TryFrom<JobRow> for Job {
             scheduled_for: r.scheduled_for,
             started_at: r.started_at,
             completed_at: r.completed_at,
-            result: job_json(&r.id, "result", r.result),
+            result: job_json(&r.id, "result", r.result.map(|s| s.0)),
             parent_job: r.parent_job.as_deref().map(JobId::parse).transpose()?,
             timeout_s: r.timeout_s.map(|t| t.max(0) as u64),
             worker: r.worker,
@@ -125,7 +126,7 @@ impl TryFrom<JobRow> for Job {
                 }),
                 _ => None,
             },
-            flow_state: job_json(&r.id, "flow_state", r.flow_state),
+            flow_state: job_json(&r.id, "flow_state", r.flow_state.map(|s| s.0)),
             flow_rev: r.flow_rev,
         })
     }

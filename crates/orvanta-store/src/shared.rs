@@ -42,9 +42,13 @@ pub(crate) const NEW_JOB_COLUMNS: &str = "id, workspace, kind, path, script_hash
 pub(crate) const NEW_JOB_VALUES: usize = 24;
 
 /// Binds the values of a new job, in the order of [`NEW_JOB_COLUMNS`], on a
-/// query of either backend.
+/// query of either backend; SQLite's pass `$pack` for the arguments
+/// ([`crate::packed::pack`]).
 macro_rules! bind_new_job {
-    ($q:expr, $job:expr) => {{
+    ($q:expr, $job:expr) => {
+        $crate::shared::bind_new_job!($q, $job, std::convert::identity)
+    };
+    ($q:expr, $job:expr, $pack:expr) => {{
         let job: &orvanta_core::NewJob = $job;
         $q.bind(job.id.to_string())
             .bind(job.workspace.as_str().to_owned())
@@ -52,7 +56,7 @@ macro_rules! bind_new_job {
             .bind(job.path.as_ref().map(|p| p.as_str().to_owned()))
             .bind(job.script_hash.map(|h| h.to_string()))
             .bind(job.language.map(|l| l.as_str()))
-            .bind(job.args.to_string())
+            .bind($pack(job.args.to_string()))
             .bind(job.created_by.as_str().to_owned())
             .bind(job.permissioned_as.as_str().to_owned())
             .bind(job.tag.clone())

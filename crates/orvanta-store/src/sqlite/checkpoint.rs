@@ -13,7 +13,7 @@
 //! image is malformed"). Readers never write, so the write connection is the
 //! only one that writes or checkpoints.
 
-use sqlx::SqlitePool;
+use super::lane::Lane;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +34,10 @@ impl Drop for Checkpointer {
     }
 }
 
-/// Checkpoints through `write` (the pool of the one write connection),
+/// Checkpoints in turns of the write lane (the one write connection),
 /// after the commits that connection counts in `commits` (an idle database
 /// is left alone).
-pub(super) fn start(write: SqlitePool, commits: Arc<AtomicU64>) -> Checkpointer {
+pub(super) fn start(lane: Arc<Lane>, commits: Arc<AtomicU64>) -> Checkpointer {
     Checkpointer(tokio::spawn(async move {
         let mut seen = 0;
         let mut backoff = EVERY;
@@ -48,8 +48,18 @@ pub(super) fn start(write: SqlitePool, commits: Arc<AtomicU64>) -> Checkpointer 
                 continue;
             }
             // (busy, frames in the WAL, frames copied back)
-            match sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&write).await {
-                Ok((_, log, copied)) => {
+            let checkpoint = async {
+                let mut turn = lane.turn().await?;
+                let started = std::time::Instant::now();
+                let done = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&mut *turn)
+                    .await?;
+                Ok::<_, sqlx::Error>((done, started.elapsed()))
+            };
+            match checkpoint.await {
+                Ok(((_, log, copied), took)) => {
+                    // How long the writers waited for it (the bench's question).
+                    tracing::debug!(log, copied, micros = took.as_micros() as u64, "WAL checkpoint");
                     backoff = EVERY;
                     // The commits counted before it are done with once all is copied.
                     if copied >= log {

@@ -4,6 +4,7 @@
 
 use super::trip::{Guard, Trip};
 use crate::events::JobEvent;
+use crate::packed::pack;
 use crate::types::{canceled_error, FlowChild, FlowCommit, FlowCommitted};
 use crate::Result;
 use orvanta_core::{JobId, JobStatus, Millis, WorkspaceId};
@@ -73,13 +74,13 @@ enum Part {
 /// One engine step's writes, in one round trip: if the finished job is no
 /// longer this worker's, or a flow run changed since it was read, a guard
 /// aborts it and nothing is written.
-pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCommitted, Vec<JobEvent>)> {
+pub(super) async fn commit(lane: &super::lane::Lane, c: &FlowCommit) -> Result<(FlowCommitted, Vec<JobEvent>)> {
     let mut t = Trip::begin();
     if let Some(f) = &c.finish {
         t = t
             .statement(Part::Finish, FINISH)
             .bind(f.status.as_str())
-            .bind(f.result.to_string())
+            .bind(pack(f.result.to_string()))
             .bind(c.now)
             .bind(f.id.to_string())
             .bind(f.worker.clone())
@@ -87,12 +88,12 @@ pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCom
     }
     for (i, u) in c.flows.iter().enumerate() {
         t = match &u.end {
-            None => t.statement(Part::Flow(i), ADVANCE).bind(u.state.to_string()).bind(u.wake_at),
+            None => t.statement(Part::Flow(i), ADVANCE).bind(pack(u.state.to_string())).bind(u.wake_at),
             Some((status, result)) => t
                 .statement(Part::Flow(i), END)
-                .bind(u.state.to_string())
+                .bind(pack(u.state.to_string()))
                 .bind(status.as_str())
-                .bind(result.to_string())
+                .bind(pack(result.to_string()))
                 .bind(c.now),
         };
         t = t.bind(u.id.to_string()).bind(u.rev).guard(Guard::Conflict);
@@ -112,7 +113,7 @@ pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCom
     for chunk in c.enqueue.chunks(super::queue::INSERT_CHUNK) {
         t = t.statement(Part::Other, &super::queue::insert_jobs_sql(chunk.len()));
         for job in chunk {
-            t = crate::shared::bind_new_job!(t, job);
+            t = crate::shared::bind_new_job!(t, job, crate::packed::pack);
         }
     }
     let insert_wait =
@@ -137,7 +138,7 @@ pub(super) async fn commit(pool: &SqlitePool, c: &FlowCommit) -> Result<(FlowCom
             .bind(a.step_id.clone())
             .bind(a.index);
     }
-    let answers = match t.commit(pool).await {
+    let answers = match t.commit(lane).await {
         Ok(a) => a,
         Err(e) => {
             return match Guard::failed(&e) {
@@ -202,7 +203,7 @@ pub(super) async fn cancel_below(
 }
 
 pub(super) async fn children(pool: &SqlitePool, parent: JobId, step_id: Option<&str>) -> Result<Vec<FlowChild>> {
-    let rows: Vec<(String, Option<i64>, String, Option<String>)> =
+    let rows: Vec<(String, Option<i64>, String, Option<crate::packed::StoredText>)> =
         sqlx::query_as(CHILDREN).bind(parent.to_string()).bind(step_id).fetch_all(pool).await?;
     rows.into_iter()
         .map(|(id, index, status, result)| {
@@ -210,7 +211,7 @@ pub(super) async fn children(pool: &SqlitePool, parent: JobId, step_id: Option<&
                 id: JobId::parse(&id)?,
                 index,
                 status: JobStatus::parse(&status)?,
-                result: result.as_deref().map(crate::rows::stored_json).transpose()?,
+                result: result.map(|r| crate::rows::stored_json(&r.0)).transpose()?,
             })
         })
         .collect()

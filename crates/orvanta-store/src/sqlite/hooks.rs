@@ -1,5 +1,6 @@
 //! Inbound webhook definitions and their history on SQLite.
 
+use super::trip::Guard;
 use super::SqliteStore;
 use crate::rows::{convert, HookEventRow, HookRow, HookWaitRow, HOOK_COLUMNS, HOOK_EVENT_COLUMNS, HOOK_WAIT_COLUMNS};
 use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, JobEvent, Result};
@@ -55,6 +56,36 @@ pub(super) fn event_by_id_sql() -> String {
 /// newest first through the list index until one had the event id.
 pub(super) fn event_by_event_id_sql() -> String {
     format!("SELECT {HOOK_EVENT_COLUMNS} FROM hook_events WHERE hook_id = ? AND event_id = ? ORDER BY +id DESC LIMIT 1")
+}
+
+/// Binds an event record's values, in the order of [`HOOK_EVENT_COLUMNS`],
+/// on a query or a trip: `$fresh` false records it as a duplicate delivery,
+/// `$enq` are the ids its jobs were enqueued as.
+macro_rules! bind_event {
+    ($q:expr, $r:expr, $fresh:expr, $enq:expr) => {{
+        let r: &HookRecord = $r;
+        let e = &r.event;
+        let (outcome, reason) = if $fresh {
+            (e.outcome.clone(), e.reason.clone())
+        } else {
+            ("duplicate".to_owned(), Some(crate::shared::duplicate_reason(r.delivery.as_deref())))
+        };
+        $q.bind(e.id.clone())
+            .bind(e.hook_id.clone())
+            .bind(e.workspace.as_str().to_owned())
+            .bind(e.event_id.clone())
+            .bind(e.received_at)
+            .bind(outcome)
+            .bind(reason)
+            .bind(e.headers_matched)
+            .bind(e.method.clone())
+            .bind(e.query.clone())
+            .bind(e.headers.to_string())
+            .bind(e.body.clone())
+            .bind(crate::shared::hook_jobs_json(&e.jobs, &r.jobs, $enq).to_string())
+            .bind(e.waits.to_string())
+            .bind(e.replay_of.clone())
+    }};
 }
 
 #[async_trait]
@@ -137,90 +168,11 @@ impl crate::HookStore for SqliteStore {
     }
 
     async fn record_hook_events(&self, events: &[HookRecord]) -> Result<Vec<HookRecorded>> {
-        let mut tx = self.write.begin().await?;
-        // Which events act: those whose delivery id was not acted on before
-        // (nor earlier in this batch).
-        let mut fresh = Vec::with_capacity(events.len());
-        for r in events {
-            let new = match &r.delivery {
-                None => true,
-                Some(d) => {
-                    sqlx::query(
-                        "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES (?, ?, ?) \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(&r.event.hook_id)
-                    .bind(d)
-                    .bind(r.event.received_at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                        == 1
-                }
-            };
-            fresh.push(new);
-        }
-        for (r, _) in events.iter().zip(&fresh).filter(|(_, f)| **f) {
-            for (job, _) in r.jobs.iter().zip(&r.release_ended_keys).filter(|(_, release)| **release) {
-                release_ended_key(&mut tx, job).await?;
-            }
-        }
-        // The jobs of every acting event in one enqueue (multi-row inserts).
-        let refs: Vec<&NewJob> =
-            events.iter().zip(&fresh).filter(|(_, f)| **f).flat_map(|(r, _)| r.jobs.iter()).collect();
-        let mut enqueued = super::queue::enqueue_in(&mut tx, &refs).await?.into_iter();
-        let created = !refs.is_empty();
-        let mut per_event: Vec<Vec<crate::Enqueued>> = Vec::with_capacity(events.len());
-        for (r, f) in events.iter().zip(&fresh) {
-            per_event.push(if *f { enqueued.by_ref().take(r.jobs.len()).collect() } else { Vec::new() });
-        }
-        // The records, many rows per statement.
-        for chunk in events.iter().zip(&fresh).zip(&per_event).collect::<Vec<_>>().chunks(EVENTS_PER_INSERT) {
-            let mut q =
-                sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) "));
-            q.push_values(chunk, |mut row, ((r, f), enq)| {
-                let e = &r.event;
-                let (outcome, reason) = if **f {
-                    (e.outcome.clone(), e.reason.clone())
-                } else {
-                    ("duplicate".to_owned(), Some(crate::shared::duplicate_reason(r.delivery.as_deref())))
-                };
-                row.push_bind(e.id.clone())
-                    .push_bind(e.hook_id.clone())
-                    .push_bind(e.workspace.as_str().to_owned())
-                    .push_bind(e.event_id.clone())
-                    .push_bind(e.received_at)
-                    .push_bind(outcome)
-                    .push_bind(reason)
-                    .push_bind(e.headers_matched)
-                    .push_bind(e.method.clone())
-                    .push_bind(e.query.clone())
-                    .push_bind(e.headers.to_string())
-                    .push_bind(e.body.clone())
-                    .push_bind(crate::shared::hook_jobs_json(&e.jobs, &r.jobs, enq).to_string())
-                    .push_bind(e.waits.to_string())
-                    .push_bind(e.replay_of.clone());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        // The waits as this transaction sees them: one read per hook and batch.
-        let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
-        let mut answers = Vec::with_capacity(events.len());
-        for ((r, f), enq) in events.iter().zip(&fresh).zip(per_event) {
-            if !*f {
-                answers.push(HookRecorded::Duplicate);
-                continue;
-            }
-            let hook = &r.event.hook_id;
-            if !waits.iter().any(|(h, _)| h == hook) {
-                let rows: Vec<HookWaitRow> = sqlx::query_as(&waits_sql()).bind(hook).fetch_all(&mut *tx).await?;
-                waits.push((hook.clone(), convert(rows)?));
-            }
-            let of_hook = waits.iter().find(|(h, _)| h == hook).map(|(_, w)| w.clone()).unwrap_or_default();
-            answers.push(HookRecorded::New(enq, of_hook));
-        }
-        tx.commit().await?;
-        if created {
+        let answers = match record_in_one_trip(&self.lane, events).await? {
+            Some(answers) => answers,
+            None => record_step_by_step(&self.lane, events).await?,
+        };
+        if answers.iter().any(|a| matches!(a, HookRecorded::New(jobs, _) if !jobs.is_empty())) {
             self.publish(JobEvent::Enqueued);
         }
         Ok(answers)
@@ -274,6 +226,171 @@ impl crate::HookStore for SqliteStore {
             sqlx::query("DELETE FROM hook_waits WHERE job_id = ?").bind(job.to_string()).execute(&self.write).await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// What a statement of a one-trip record is.
+#[derive(Clone, Copy)]
+enum Part {
+    /// The waits of the batch's `i`th hook.
+    Waits(usize),
+    Other,
+}
+
+/// Most values one trip binds (SQLite allows 32,766).
+const TRIP_VALUES: usize = 30_000;
+
+/// Records a batch in one round trip to the write connection, when nothing
+/// in it needs a read first: no idempotency key to look up or free, no
+/// delivery id twice. The delivery ids and the jobs are inserted under
+/// guards: if a delivery was acted on before (a platform's retry) or a job
+/// id is taken, nothing is written and `None` sends the batch the step by
+/// step way, which records the retry as a duplicate. The waits are read in
+/// the same transaction, so a step that began waiting before the event
+/// committed is woken by it.
+async fn record_in_one_trip(lane: &super::lane::Lane, events: &[HookRecord]) -> Result<Option<Vec<HookRecorded>>> {
+    use sqlx::FromRow;
+    let keyed =
+        |r: &HookRecord| r.release_ended_keys.iter().any(|k| *k) || r.jobs.iter().any(|j| j.idempotency_key.is_some());
+    let deliveries: Vec<&HookRecord> = events.iter().filter(|r| r.delivery.is_some()).collect();
+    let distinct: std::collections::HashSet<(&str, &str)> =
+        deliveries.iter().map(|r| (r.event.hook_id.as_str(), r.delivery.as_deref().unwrap_or_default())).collect();
+    let jobs: Vec<&NewJob> = events.iter().flat_map(|r| r.jobs.iter()).collect();
+    let values = 3 * deliveries.len() + crate::shared::NEW_JOB_VALUES * jobs.len() + 15 * events.len();
+    if events.is_empty() || events.iter().any(keyed) || distinct.len() < deliveries.len() || values > TRIP_VALUES {
+        return Ok(None);
+    }
+    let mut t = super::trip::Trip::begin();
+    if !deliveries.is_empty() {
+        let rows = vec!["(?, ?, ?)"; deliveries.len()].join(", ");
+        t = t.statement(
+            Part::Other,
+            &format!(
+                "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES {rows} ON CONFLICT DO NOTHING"
+            ),
+        );
+        for r in &deliveries {
+            t = t.bind(r.event.hook_id.clone()).bind(r.delivery.clone()).bind(r.event.received_at);
+        }
+        t = t.guard_count(Guard::Conflict, deliveries.len());
+    }
+    for chunk in jobs.chunks(super::queue::INSERT_CHUNK) {
+        t = t.statement(Part::Other, &super::queue::insert_jobs_sql(chunk.len()));
+        for job in chunk {
+            t = crate::shared::bind_new_job!(t, job, crate::packed::pack);
+        }
+        t = t.guard_count(Guard::Conflict, chunk.len());
+    }
+    let created: Vec<Vec<crate::Enqueued>> =
+        events.iter().map(|r| r.jobs.iter().map(|j| crate::Enqueued::Created(j.id)).collect()).collect();
+    for chunk in events.iter().zip(&created).collect::<Vec<_>>().chunks(EVENTS_PER_INSERT) {
+        t = t.statement(Part::Other, &events_insert_sql(chunk.len()));
+        for (r, enq) in chunk {
+            t = bind_event!(t, r, true, enq);
+        }
+    }
+    let mut hooks: Vec<&str> = Vec::new();
+    for r in events {
+        if !hooks.contains(&r.event.hook_id.as_str()) {
+            t = t.statement(Part::Waits(hooks.len()), &waits_sql()).bind(r.event.hook_id.clone());
+            hooks.push(&r.event.hook_id);
+        }
+    }
+    let answers = match t.commit(lane).await {
+        Ok(answers) => answers,
+        Err(e) if Guard::failed(&e) == Some(Guard::Conflict) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut waits: Vec<Vec<HookWait>> = vec![Vec::new(); hooks.len()];
+    for a in answers {
+        if let Part::Waits(i) = a.part {
+            let rows = a.rows.iter().map(HookWaitRow::from_row).collect::<std::result::Result<Vec<_>, _>>()?;
+            waits[i] = convert(rows)?;
+        }
+    }
+    Ok(Some(
+        events
+            .iter()
+            .zip(created)
+            .map(|(r, enq)| {
+                let of_hook = hooks.iter().position(|h| *h == r.event.hook_id).map(|i| waits[i].clone());
+                HookRecorded::New(enq, of_hook.unwrap_or_default())
+            })
+            .collect(),
+    ))
+}
+
+/// Records a batch in one transaction, statement by statement: what
+/// [`record_in_one_trip`] leaves (idempotency keys, delivery ids seen before).
+async fn record_step_by_step(lane: &super::lane::Lane, events: &[HookRecord]) -> Result<Vec<HookRecorded>> {
+    let mut turn = lane.turn().await?;
+    let mut tx = sqlx::Connection::begin(&mut *turn).await?;
+    // Which events act: those whose delivery id was not acted on before
+    // (nor earlier in this batch).
+    let mut fresh = Vec::with_capacity(events.len());
+    for r in events {
+        let new = match &r.delivery {
+            None => true,
+            Some(d) => {
+                sqlx::query(
+                    "INSERT INTO hook_deliveries (hook_id, delivery_id, received_at) VALUES (?, ?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&r.event.hook_id)
+                .bind(d)
+                .bind(r.event.received_at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1
+            }
+        };
+        fresh.push(new);
+    }
+    for (r, _) in events.iter().zip(&fresh).filter(|(_, f)| **f) {
+        for (job, _) in r.jobs.iter().zip(&r.release_ended_keys).filter(|(_, release)| **release) {
+            release_ended_key(&mut tx, job).await?;
+        }
+    }
+    // The jobs of every acting event in one enqueue (multi-row inserts).
+    let refs: Vec<&NewJob> = events.iter().zip(&fresh).filter(|(_, f)| **f).flat_map(|(r, _)| r.jobs.iter()).collect();
+    let mut enqueued = super::queue::enqueue_in(&mut tx, &refs).await?.into_iter();
+    let mut per_event: Vec<Vec<crate::Enqueued>> = Vec::with_capacity(events.len());
+    for (r, f) in events.iter().zip(&fresh) {
+        per_event.push(if *f { enqueued.by_ref().take(r.jobs.len()).collect() } else { Vec::new() });
+    }
+    // The records, many rows per statement.
+    for chunk in events.iter().zip(&fresh).zip(&per_event).collect::<Vec<_>>().chunks(EVENTS_PER_INSERT) {
+        let sql = events_insert_sql(chunk.len());
+        let mut q = sqlx::query(&sql);
+        for ((r, f), enq) in chunk {
+            q = bind_event!(q, r, **f, enq);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // The waits as this transaction sees them: one read per hook and batch.
+    let mut waits: Vec<(String, Vec<HookWait>)> = Vec::new();
+    let mut answers = Vec::with_capacity(events.len());
+    for ((r, f), enq) in events.iter().zip(&fresh).zip(per_event) {
+        if !*f {
+            answers.push(HookRecorded::Duplicate);
+            continue;
+        }
+        let hook = &r.event.hook_id;
+        if !waits.iter().any(|(h, _)| h == hook) {
+            let rows: Vec<HookWaitRow> = sqlx::query_as(&waits_sql()).bind(hook).fetch_all(&mut *tx).await?;
+            waits.push((hook.clone(), convert(rows)?));
+        }
+        let of_hook = waits.iter().find(|(h, _)| h == hook).map(|(_, w)| w.clone()).unwrap_or_default();
+        answers.push(HookRecorded::New(enq, of_hook));
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// The insert of `n` event records.
+fn events_insert_sql(n: usize) -> String {
+    let row = format!("({})", vec!["?"; 15].join(", "));
+    format!("INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES {}", vec![row; n].join(", "))
 }
 
 /// Frees `job`'s idempotency key when the run holding it has ended, so that

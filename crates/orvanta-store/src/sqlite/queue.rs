@@ -2,8 +2,10 @@
 //! Every change goes through the single write connection, so each is one
 //! transaction that no other writer interleaves with.
 
+use super::lane::Lane;
 use super::trip::in_one_round_trip;
 use super::SqliteStore;
+use crate::packed::pack;
 use crate::rows;
 use crate::rows::{JobRow, IDEMPOTENCY_WINDOW_MS, JOB_COLUMNS};
 use crate::shared::{NEW_JOB_COLUMNS, NEW_JOB_VALUES};
@@ -12,12 +14,12 @@ use crate::{JobEvent, Result};
 use async_trait::async_trait;
 use orvanta_core::JobStatus;
 use orvanta_core::{Job, JobId, Millis, NewJob, WorkspaceId};
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::SqliteExecutor;
 
 #[async_trait]
 impl crate::QueueStore for SqliteStore {
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
-        let out = enqueue(&self.write, jobs).await?;
+        let out = enqueue(&self.lane, jobs).await?;
         if out.iter().any(|e| matches!(e, Enqueued::Created(_))) {
             self.publish(JobEvent::Enqueued);
         }
@@ -25,7 +27,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn claim(&self, claim: &Claim<'_>) -> Result<Option<Job>> {
-        let job = self::claim(&self.write, claim).await?;
+        let job = self::claim(&mut *self.lane.turn().await?, claim).await?;
         if let Some(j) = &job {
             self.publish(JobEvent::Started(j.id));
         }
@@ -33,7 +35,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn claim_flows(&self, claim: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
-        let jobs = claim_flows(&self.write, claim, limit).await?;
+        let jobs = claim_flows(&self.lane, claim, limit).await?;
         for j in &jobs {
             self.publish(JobEvent::Started(j.id));
         }
@@ -41,11 +43,11 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn renew_lease(&self, id: JobId, worker: &str, lease_until: Millis) -> Result<LeaseState> {
-        renew_lease(&self.write, id, worker, lease_until).await
+        renew_lease(&self.lane, id, worker, lease_until).await
     }
 
     async fn complete_and_claim(&self, done: &Completion<'_>, claim: &Claim<'_>) -> Result<(bool, Option<Job>)> {
-        let (completed, job) = complete_and_claim(&self.write, done, claim).await?;
+        let (completed, job) = complete_and_claim(&self.lane, done, claim).await?;
         if completed {
             self.publish(JobEvent::Completed(done.id));
         }
@@ -56,7 +58,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn complete(&self, done: &Completion<'_>) -> Result<bool> {
-        let ok = complete(&self.write, done).await?;
+        let ok = complete(&mut *self.lane.turn().await?, done).await?;
         if ok {
             self.publish(JobEvent::Completed(done.id));
         }
@@ -64,7 +66,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
-        let swept = sweep(&self.write, now, max_retries).await?;
+        let swept = sweep(&self.lane, now, max_retries).await?;
         for s in &swept {
             match s {
                 Swept::Requeued(_) => self.publish(JobEvent::Enqueued),
@@ -75,7 +77,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
-        let (out, events) = cancel(&self.write, ws, id, reason, now).await?;
+        let (out, events) = cancel(&self.lane, ws, id, reason, now).await?;
         for e in events {
             self.publish(e);
         }
@@ -83,7 +85,7 @@ impl crate::QueueStore for SqliteStore {
     }
 
     async fn commit_flow(&self, commit: &FlowCommit) -> Result<FlowCommitted> {
-        let (out, events) = super::flow_runs::commit(&self.write, commit).await?;
+        let (out, events) = super::flow_runs::commit(&self.lane, commit).await?;
         for e in events {
             self.publish(e);
         }
@@ -103,11 +105,12 @@ impl crate::QueueStore for SqliteStore {
     }
 }
 
-pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+pub(super) async fn enqueue(lane: &Lane, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     if !jobs.is_empty() && jobs.len() <= INSERT_CHUNK && jobs.iter().all(|j| j.idempotency_key.is_none()) {
-        return enqueue_plain(pool, jobs).await;
+        return enqueue_plain(lane, jobs).await;
     }
-    let mut tx = pool.begin().await?;
+    let mut turn = lane.turn().await?;
+    let mut tx = sqlx::Connection::begin(&mut *turn).await?;
     let refs: Vec<&NewJob> = jobs.iter().collect();
     let out = enqueue_in(&mut tx, &refs).await?;
     tx.commit().await?;
@@ -116,15 +119,15 @@ pub(super) async fn enqueue(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<En
 
 /// Jobs without idempotency keys, one multi-row insert: its transaction in
 /// one round trip to the write connection's thread.
-async fn enqueue_plain(pool: &SqlitePool, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+async fn enqueue_plain(lane: &Lane, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
     use sqlx::Row;
     let sql = format!("BEGIN IMMEDIATE; {}; COMMIT", insert_jobs_sql(jobs.len()));
     let mut q = sqlx::query(&sql);
     for job in jobs {
-        q = crate::shared::bind_new_job!(q, job);
+        q = crate::shared::bind_new_job!(q, job, crate::packed::pack);
     }
     let mut created = std::collections::HashSet::new();
-    for row in in_one_round_trip(pool, q).await?.iter().filter_map(|a| a.as_ref().right()) {
+    for row in in_one_round_trip(lane, q).await?.iter().filter_map(|a| a.as_ref().right()) {
         created.insert(JobId::parse(&row.try_get::<String, _>(0)?)?);
     }
     // `remove`: the same id twice in a batch is created once, then exists.
@@ -192,7 +195,7 @@ pub(super) async fn insert_jobs(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob
     let sql = insert_jobs_sql(jobs.len());
     let mut q = sqlx::query_scalar::<_, String>(&sql);
     for job in jobs {
-        q = crate::shared::bind_new_job!(q, job);
+        q = crate::shared::bind_new_job!(q, job, crate::packed::pack);
     }
     let ids = q.fetch_all(&mut *tx).await?;
     ids.iter().map(|s| JobId::parse(s).map_err(Into::into)).collect()
@@ -258,7 +261,7 @@ pub(super) fn claim_flows_sql(tags: usize) -> String {
     )
 }
 
-async fn claim_flows(pool: &SqlitePool, c: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
+async fn claim_flows(lane: &Lane, c: &Claim<'_>, limit: i64) -> Result<Vec<Job>> {
     if c.tags.is_empty() || limit <= 0 {
         return Ok(Vec::new());
     }
@@ -267,7 +270,8 @@ async fn claim_flows(pool: &SqlitePool, c: &Claim<'_>, limit: i64) -> Result<Vec
     for tag in c.tags {
         q = q.bind(tag);
     }
-    let mut jobs = rows::convert(q.fetch_all(pool).await?)?;
+    let rows = q.fetch_all(&mut *lane.turn().await?).await?;
+    let mut jobs = rows::convert(rows)?;
     jobs.sort_by_key(|j: &Job| (j.scheduled_for, j.id));
     Ok(jobs)
 }
@@ -276,10 +280,11 @@ async fn claim_flows(pool: &SqlitePool, c: &Claim<'_>, limit: i64) -> Result<Vec
 /// transaction of the end and the claim, sent as one multi-statement query
 /// (each statement otherwise costs two thread switches, a fifth to a quarter of the
 /// server's time under load). The claim binds `?1..`, the end after the tags.
-async fn complete_and_claim(pool: &SqlitePool, d: &Completion<'_>, c: &Claim<'_>) -> Result<(bool, Option<Job>)> {
+async fn complete_and_claim(lane: &Lane, d: &Completion<'_>, c: &Claim<'_>) -> Result<(bool, Option<Job>)> {
     use sqlx::FromRow;
     if c.tags.is_empty() || d.worker != c.worker {
-        return Ok((complete(pool, d).await?, claim(pool, c).await?));
+        let mut turn = lane.turn().await?;
+        return Ok((complete(&mut *turn, d).await?, claim(&mut *turn, c).await?));
     }
     let n = c.tags.len() + 4;
     let sql = format!(
@@ -294,22 +299,22 @@ async fn complete_and_claim(pool: &SqlitePool, d: &Completion<'_>, c: &Claim<'_>
     for tag in c.tags {
         q = q.bind(tag);
     }
-    let q = q.bind(d.status.as_str()).bind(d.result.to_string()).bind(d.now).bind(d.id.to_string());
-    let answers = in_one_round_trip(pool, q).await?;
+    let q = q.bind(d.status.as_str()).bind(pack(d.result.to_string())).bind(d.now).bind(d.id.to_string());
+    let answers = in_one_round_trip(lane, q).await?;
     // In order: BEGIN's, the end's, then the claimed row (if any) and the claim's, then COMMIT's.
     let completed = answers.iter().filter_map(|a| a.as_ref().left()).nth(1).is_some_and(|r| r.rows_affected() == 1);
     let job = answers.iter().find_map(|a| a.as_ref().right()).map(JobRow::from_row).transpose()?;
     Ok((completed, job.map(Job::try_from).transpose()?))
 }
 
-pub(super) async fn renew_lease(pool: &SqlitePool, id: JobId, worker: &str, until: Millis) -> Result<LeaseState> {
+pub(super) async fn renew_lease(lane: &Lane, id: JobId, worker: &str, until: Millis) -> Result<LeaseState> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
         "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND status = 'running' RETURNING cancel_requested",
     )
     .bind(until)
     .bind(id.to_string())
     .bind(worker)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *lane.turn().await?)
     .await?;
     Ok(match row {
         None => LeaseState::Lost,
@@ -324,7 +329,7 @@ pub(super) async fn complete<'e>(db: impl SqliteExecutor<'e>, d: &Completion<'_>
          WHERE id = ? AND worker = ? AND status = 'running'",
     )
     .bind(d.status.as_str())
-    .bind(d.result.to_string())
+    .bind(pack(d.result.to_string()))
     .bind(d.now)
     .bind(d.id.to_string())
     .bind(d.worker)
@@ -342,8 +347,9 @@ pub(super) const SWEEP_REQUEUE: &str = "UPDATE jobs SET status = 'queued', worke
 /// Running jobs whose lease lapsed with no retry left.
 pub(super) const SWEEP_STALE: &str = "SELECT id, retries FROM jobs WHERE status = 'running' AND lease_until < ?";
 
-pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
-    let mut tx = pool.begin().await?;
+pub(super) async fn sweep(lane: &Lane, now: Millis, max_retries: i32) -> Result<Vec<Swept>> {
+    let mut turn = lane.turn().await?;
+    let mut tx = sqlx::Connection::begin(&mut *turn).await?;
     // A job whose cancel was asked is not run again: it ends canceled.
     let canceled: Vec<(String, String)> = sqlx::query_as(SWEEP_CANCELED).bind(now).fetch_all(&mut *tx).await?;
     let mut out: Vec<Swept> = Vec::new();
@@ -382,13 +388,14 @@ pub(super) async fn sweep(pool: &SqlitePool, now: Millis, max_retries: i32) -> R
 }
 
 pub(super) async fn cancel(
-    pool: &SqlitePool,
+    lane: &Lane,
     ws: &WorkspaceId,
     id: JobId,
     reason: &str,
     now: Millis,
 ) -> Result<(CancelOutcome, Vec<JobEvent>)> {
-    let mut tx = pool.begin().await?;
+    let mut turn = lane.turn().await?;
+    let mut tx = sqlx::Connection::begin(&mut *turn).await?;
     let row: Option<(String, String)> = sqlx::query_as("SELECT status, kind FROM jobs WHERE id = ? AND workspace = ?")
         .bind(id.to_string())
         .bind(ws.as_str())

@@ -12,15 +12,18 @@
 //! which aborts the query when that count is not 1 (the view and its
 //! triggers are migration 0018). What was begun is then rolled back.
 
+use super::lane::Lane;
 use sqlx::sqlite::{SqliteArguments, SqliteQueryResult, SqliteRow};
-use sqlx::{Arguments, Either, SqlitePool};
+use sqlx::{Arguments, Either};
 
 /// What a guard protects, and so what its failure means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Guard {
     /// The finished job is no longer this worker's.
     Lost,
-    /// A flow run changed since it was read.
+    /// A flow run changed since it was read; or a batch met what it
+    /// cannot write blind (a delivery id seen before, a job id taken), and
+    /// goes the way that reads first.
     Conflict,
 }
 
@@ -69,8 +72,13 @@ impl<P: Copy> Trip<P> {
     }
 
     /// Aborts the transaction unless the statement before changed exactly one row.
-    pub fn guard(mut self, guard: Guard) -> Self {
-        let sql = format!("INSERT INTO commit_guard (what, ok) VALUES ('{}', changes() = 1)", guard.name());
+    pub fn guard(self, guard: Guard) -> Self {
+        self.guard_count(guard, 1)
+    }
+
+    /// Aborts the transaction unless the statement before changed exactly `n` rows.
+    pub fn guard_count(mut self, guard: Guard, n: usize) -> Self {
+        let sql = format!("INSERT INTO commit_guard (what, ok) VALUES ('{}', changes() = {n})", guard.name());
         self.push(None, &sql);
         self
     }
@@ -94,12 +102,12 @@ impl<P: Copy> Trip<P> {
 
     /// Commits: the answers of the statements added, in order; a failed
     /// guard is an error that [`Guard::failed`] names.
-    pub async fn commit(mut self, pool: &SqlitePool) -> Result<Vec<Answer<P>>, sqlx::Error> {
+    pub async fn commit(mut self, lane: &Lane) -> Result<Vec<Answer<P>>, sqlx::Error> {
         if let Some(bad) = self.bad {
             return Err(sqlx::Error::Encode(bad.into()));
         }
         self.push(None, "COMMIT");
-        let answers = in_one_round_trip(pool, sqlx::query_with(&self.sql, self.args)).await?;
+        let answers = in_one_round_trip(lane, sqlx::query_with(&self.sql, self.args)).await?;
         // A statement's rows come before its result; each statement has one.
         let mut out = Vec::new();
         let mut parts = self.parts.into_iter();
@@ -121,34 +129,23 @@ impl<P: Copy> Trip<P> {
 }
 
 /// Runs a query of several statements that begins a transaction and
-/// commits it, in one round trip. If a statement fails, the transaction is
-/// rolled back before the connection goes back to the pool; if the caller
-/// stops waiting part way, the connection is closed instead (SQLite rolls
-/// back what it began): sqlx does not know of a transaction begun by a
-/// statement, and the next user of the one write connection would write
-/// into it.
+/// commits it, in one round trip, in a turn of the write lane. If a
+/// statement fails, the transaction is rolled back before the turn ends; if
+/// the caller stops waiting part way, the connection is closed instead
+/// (SQLite rolls back what it began): sqlx does not know of a transaction
+/// begun by a statement, and the next user of the one write connection
+/// would write into it.
 pub(super) async fn in_one_round_trip<'q>(
-    pool: &SqlitePool,
+    lane: &Lane,
     q: sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>,
 ) -> Result<Vec<Either<SqliteQueryResult, SqliteRow>>, sqlx::Error> {
     use futures::TryStreamExt;
     use sqlx::Executor;
-    /// Closes its connection when dropped unsettled.
-    struct Held {
-        conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-        settled: bool,
-    }
-    impl Drop for Held {
-        fn drop(&mut self) {
-            if !self.settled {
-                self.conn.close_on_drop();
-            }
-        }
-    }
-    let mut held = Held { conn: pool.acquire().await?, settled: false };
-    let answers: Result<Vec<_>, sqlx::Error> = held.conn.fetch_many(q).try_collect().await;
+    let mut turn = lane.turn().await?;
+    turn.settled = false;
+    let answers: Result<Vec<_>, sqlx::Error> = turn.fetch_many(q).try_collect().await;
     // After a failed statement, the transaction it left is ended; if that
     // fails too (none began, or it cannot end), the connection goes with it.
-    held.settled = answers.is_ok() || held.conn.execute("ROLLBACK").await.is_ok();
+    turn.settled = answers.is_ok() || turn.execute("ROLLBACK").await.is_ok();
     answers
 }

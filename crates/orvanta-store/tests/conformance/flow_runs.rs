@@ -51,6 +51,72 @@ async fn started_flow(s: &dyn Store) -> JobId {
     id
 }
 
+/// A repetitive JSON value of about `kb` kB (SQLite packs such values).
+fn large(kb: usize, tag: &str) -> serde_json::Value {
+    let commit = json!({"url": format!("https://github.com/orvanta/orvanta/commit/{tag}"), "message": "fix the queue"});
+    json!({"tag": tag, "commits": vec![commit; kb * 1024 / 90], "ünïcode": "✓"})
+}
+
+/// Values large enough to be packed on SQLite (arguments, a step's result,
+/// a flow state, a run's result) come back as written on every path that
+/// writes or reads them: enqueue and claim, a step's end in a flow commit,
+/// the children's results, a run's end, a plain job's end.
+pub async fn large_values_come_back_as_written(s: Arc<dyn Store>) {
+    let mut run = flow_job();
+    let args = large(6, "args");
+    run.args = args.clone().into();
+    let flow = enqueue_one(&*s, run).await;
+    let claimed = s.claim(&claim_at("w1", &default_tags(), T0)).await.unwrap().expect("the flow is claimed");
+    assert_eq!(claimed.args.as_ref(), Some(&args), "claimed");
+    let mut a = child(flow, JobKind::FlowStep, "a", None);
+    a.args = large(5, "step args").into();
+    let a_id = a.id;
+    let start = FlowCommit {
+        flows: vec![update(flow, 0, large(4, "state 1"))],
+        enqueue: vec![a],
+        now: T0,
+        ..Default::default()
+    };
+    assert_eq!(s.commit_flow(&start).await.unwrap(), FlowCommitted::Done);
+    let step = s.claim(&claim_at("w2", &default_tags(), T0 + 1)).await.unwrap().expect("the step");
+    assert_eq!(step.args, Some(large(5, "step args")));
+    let end = FlowCommit {
+        finish: Some(Finish {
+            id: a_id,
+            worker: "w2".into(),
+            status: JobStatus::Success,
+            result: large(7, "result a"),
+        }),
+        flows: vec![FlowUpdate {
+            id: flow,
+            rev: 1,
+            state: large(8, "state 2"),
+            wake_at: None,
+            end: Some((JobStatus::Success, large(3, "run result"))),
+        }],
+        now: T0 + 2,
+        ..Default::default()
+    };
+    assert_eq!(s.commit_flow(&end).await.unwrap(), FlowCommitted::Done);
+    let children = s.flow_children(flow, Some("a")).await.unwrap();
+    assert_eq!(children[0].result, Some(large(7, "result a")));
+    let done = s.job_by_id(flow).await.unwrap().unwrap();
+    assert_eq!(
+        (done.args, done.result, done.flow_state),
+        (Some(args), Some(large(3, "run result")), Some(large(8, "state 2")))
+    );
+    let mut plain = new_job();
+    plain.args = large(5, "plain").into();
+    let plain = enqueue_one(&*s, plain).await;
+    let claimed = s.claim(&claim_at("w3", &default_tags(), T0 + 3)).await.unwrap().expect("the plain job");
+    assert_eq!(claimed.id, plain);
+    let result = large(9, "plain result");
+    let done =
+        orvanta_store::Completion { id: plain, worker: "w3", status: JobStatus::Success, result: &result, now: T0 + 4 };
+    assert!(s.complete(&done).await.unwrap());
+    assert_eq!(s.job_by_id(plain).await.unwrap().unwrap().result, Some(result));
+}
+
 pub async fn a_step_and_the_next_commit_together(s: Arc<dyn Store>) {
     let flow = started_flow(&*s).await;
     let a = child(flow, JobKind::FlowStep, "a", None);

@@ -182,6 +182,71 @@ pub async fn a_batch_of_events_commits_together_and_dedupes_within(store: Arc<dy
     assert!(store.job_by_id(records[1].jobs[0].id).await.unwrap().is_none(), "the duplicate enqueued nothing");
 }
 
+/// A batch larger than one insert of jobs or of events (SQLite writes it
+/// in one round trip) commits whole and answers the waits its transaction
+/// saw; a job id that exists already comes back as existing (on SQLite, the
+/// one-trip write's guard sends the batch the step-by-step way).
+pub async fn a_large_batch_sees_the_waits_and_a_taken_job_id_is_existing(store: Arc<dyn Store>) {
+    use orvanta_core::JobId;
+    use orvanta_store::{FlowCommit, HookRecord, HookWait};
+    store.create_workspace(&new_workspace("demo")).await.unwrap();
+    store.create_hook(&hook("h1", "gh")).await.unwrap();
+    store.create_hook(&hook("h2", "other")).await.unwrap();
+    let wait = HookWait {
+        job: JobId::new(),
+        hook_id: "h1".into(),
+        workspace: ws("demo"),
+        flow: JobId::new(),
+        step_id: "wait".into(),
+        matches: json!([]),
+        deadline: None,
+        created_at: T0,
+    };
+    store.commit_flow(&FlowCommit { waits: vec![wait.clone()], now: T0, ..Default::default() }).await.unwrap();
+    let records: Vec<HookRecord> = (0..300)
+        .map(|i| HookRecord {
+            event: event(&format!("e{i:03}"), if i % 2 == 0 { "h1" } else { "h2" }, T0 + i),
+            delivery: Some(format!("d-{i}")),
+            jobs: vec![new_job()],
+            release_ended_keys: vec![],
+        })
+        .collect();
+    let answers = store.record_hook_events(&records).await.unwrap();
+    for (i, (r, a)) in records.iter().zip(&answers).enumerate() {
+        let waits = if i % 2 == 0 { vec![wait.clone()] } else { vec![] };
+        assert_eq!(*a, HookRecorded::New(vec![Enqueued::Created(r.jobs[0].id)], waits), "event {i}");
+    }
+    assert!(store.job_by_id(records[299].jobs[0].id).await.unwrap().is_some());
+    assert_eq!(store.list_hook_events("h1", None, 1000).await.unwrap().len(), 150);
+
+    let taken = records[0].jobs[0].clone();
+    let fresh = new_job();
+    let again = vec![
+        HookRecord {
+            event: event("x1", "h1", T0 + 400),
+            delivery: None,
+            jobs: vec![taken.clone()],
+            release_ended_keys: vec![],
+        },
+        HookRecord {
+            event: event("x2", "h1", T0 + 401),
+            delivery: None,
+            jobs: vec![fresh.clone()],
+            release_ended_keys: vec![],
+        },
+    ];
+    let answers = store.record_hook_events(&again).await.unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            HookRecorded::New(vec![Enqueued::Existing(taken.id)], vec![wait.clone()]),
+            HookRecorded::New(vec![Enqueued::Created(fresh.id)], vec![wait]),
+        ]
+    );
+    let x1 = store.get_hook_event("h1", "x1").await.unwrap().unwrap();
+    assert_eq!(x1.jobs[0]["existing"], true, "{}", x1.jobs);
+}
+
 pub async fn an_ended_runs_key_is_freed_only_by_an_acting_event(store: Arc<dyn Store>) {
     use orvanta_store::HookRecord;
     store.create_workspace(&new_workspace("demo")).await.unwrap();

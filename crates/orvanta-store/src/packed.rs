@@ -1,0 +1,156 @@
+//! Large job values (arguments, results, flow states) packed on SQLite.
+//!
+//! SQLite rewrites a whole row, overflow pages and all, whenever one of its
+//! columns changes, and every page written goes to the WAL and then, at the
+//! checkpoint, to the database file, each with an fsync. A flow run's row
+//! holds its input (an inbound event's 5 kB body, say), its flow state and
+//! its result, and is written at its enqueue, its claim and its end. So a
+//! value of [`MIN_PACKED`] bytes or more is stored LZ4-compressed, as a
+//! BLOB: `[1]` then the block (its length first). A value stays text where
+//! packing would save less than a fifth. Reading takes either form, so rows
+//! written before are read as they are. PostgreSQL keeps text: it compresses
+//! large values itself and does not rewrite them when other columns change.
+
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, Encode, Type, TypeInfo, ValueRef};
+
+/// Values shorter than this stay text.
+pub(crate) const MIN_PACKED: usize = 512;
+/// The first byte of a packed value: the format.
+const LZ4_BLOCK: u8 = 1;
+
+/// A JSON text to store on SQLite: text, or packed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Packed {
+    Text(String),
+    Lz4(Vec<u8>),
+}
+
+impl Packed {
+    pub(crate) fn of(text: String) -> Self {
+        if text.len() < MIN_PACKED {
+            return Packed::Text(text);
+        }
+        let block = lz4_flex::block::compress_prepend_size(text.as_bytes());
+        if (block.len() + 1) * 5 > text.len() * 4 {
+            return Packed::Text(text);
+        }
+        let mut out = Vec::with_capacity(block.len() + 1);
+        out.push(LZ4_BLOCK);
+        out.extend_from_slice(&block);
+        Packed::Lz4(out)
+    }
+}
+
+/// Packs a JSON text for SQLite (for the binders shared by both databases).
+pub(crate) fn pack(text: String) -> Packed {
+    Packed::of(text)
+}
+
+impl Type<Sqlite> for Packed {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty) || <Vec<u8> as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Packed {
+    fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        match self {
+            Packed::Text(s) => <String as Encode<'q, Sqlite>>::encode(s.clone(), buf),
+            Packed::Lz4(b) => <Vec<u8> as Encode<'q, Sqlite>>::encode(b.clone(), buf),
+        }
+    }
+    fn encode(self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
+        match self {
+            Packed::Text(s) => <String as Encode<'q, Sqlite>>::encode(s, buf),
+            Packed::Lz4(b) => <Vec<u8> as Encode<'q, Sqlite>>::encode(b, buf),
+        }
+    }
+}
+
+/// A stored JSON text as read back: from text, or unpacked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredText(pub String);
+
+/// Unpacks a packed value.
+fn unpack(bytes: &[u8]) -> Result<String, BoxDynError> {
+    match bytes.split_first() {
+        Some((&LZ4_BLOCK, block)) => {
+            let raw = lz4_flex::block::decompress_size_prepended(block)?;
+            let said = block.get(..4).map(|n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize);
+            if said != Some(raw.len()) {
+                return Err("a stored value's packed block is damaged".into());
+            }
+            Ok(String::from_utf8(raw)?)
+        }
+        Some((format, _)) => Err(format!("a stored value is packed in an unknown format ({format})").into()),
+        None => Err("a stored value is an empty BLOB".into()),
+    }
+}
+
+impl Type<Sqlite> for StoredText {
+    fn type_info() -> SqliteTypeInfo {
+        <Packed as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <Packed as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for StoredText {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        if value.type_info().name() == "BLOB" {
+            return Ok(StoredText(unpack(<&[u8] as Decode<Sqlite>>::decode(value)?)?));
+        }
+        Ok(StoredText(<String as Decode<Sqlite>>::decode(value)?))
+    }
+}
+
+impl Type<Postgres> for StoredText {
+    fn type_info() -> PgTypeInfo {
+        <String as Type<Postgres>>::type_info()
+    }
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <String as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for StoredText {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(StoredText(<String as Decode<Postgres>>::decode(value)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_or_incompressible_values_stay_text_and_large_ones_round_trip() {
+        assert_eq!(Packed::of("{\"a\": 1}".into()), Packed::Text("{\"a\": 1}".into()));
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: String = (0..2000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'!' + (x % 94) as u8)
+            })
+            .collect();
+        assert!(matches!(Packed::of(noise.clone()), Packed::Text(_)), "noise does not pack");
+        let json = serde_json::json!({"commits": vec![serde_json::json!({"url": "https://github.com/o/r/commit/1", "message": "fix"}); 50]}).to_string();
+        let Packed::Lz4(bytes) = Packed::of(json.clone()) else { panic!("repetitive JSON packs") };
+        assert!(bytes.len() * 4 < json.len(), "{} of {}", bytes.len(), json.len());
+        assert_eq!(unpack(&bytes).unwrap(), json);
+        assert!(unpack(&[9, 1, 2]).unwrap_err().to_string().contains("unknown format"));
+        assert!(unpack(&[]).is_err());
+        assert!(unpack(&[LZ4_BLOCK, 200, 0, 0, 0, 1]).is_err(), "a damaged block is an error, not a panic");
+        assert!(unpack(&bytes[..bytes.len() / 2]).is_err(), "so is a cut one");
+    }
+}
