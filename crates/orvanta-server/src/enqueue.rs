@@ -11,13 +11,10 @@ use futures::future::BoxFuture;
 use orvanta_core::NewJob;
 use orvanta_store::{Enqueued, HookRecord, HookRecorded, Store, StoreError};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 /// Most items in one transaction.
 const MAX_BATCH: usize = 512;
-/// Batches committing at once: one gathers (and builds its statements)
-/// while the other holds the write connection.
-const IN_FLIGHT: usize = 2;
 
 struct Pending<T, R> {
     item: T,
@@ -50,55 +47,35 @@ impl<T: Clone + Send + Sync + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-async fn batch_loop<T: Clone + Send + Sync + 'static, R: Send + 'static>(
-    commit: Commit<T, R>,
-    mut rx: mpsc::Receiver<Pending<T, R>>,
-) {
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+async fn batch_loop<T: Clone + Send + Sync, R: Send>(commit: Commit<T, R>, mut rx: mpsc::Receiver<Pending<T, R>>) {
     let mut batch: Vec<Pending<T, R>> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        // A turn first, then whatever waits: while the batches in flight
-        // commit, the next one gathers.
-        let Ok(turn) = in_flight.clone().acquire_owned().await else { return };
-        if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
-            return;
-        }
-        let pending = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        let commit = commit.clone();
-        tokio::spawn(async move {
-            commit_batch(&commit, pending).await;
-            drop(turn);
-        });
-    }
-}
-
-/// Commits one batch and answers its callers.
-async fn commit_batch<T: Clone, R>(commit: &Commit<T, R>, batch: Vec<Pending<T, R>>) {
-    let (items, replies): (Vec<T>, Vec<_>) = batch.into_iter().map(|p| (p.item, p.reply)).unzip();
-    let items = Arc::new(items);
-    let started = std::time::Instant::now();
-    let count = items.len();
-    let result = commit(items.clone()).await;
-    tracing::debug!(items = count, micros = started.elapsed().as_micros() as u64, "group commit");
-    match result {
-        Ok(answers) => {
-            for (reply, a) in replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(a));
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (items, replies): (Vec<T>, Vec<_>) = batch.drain(..).map(|p| (p.item, p.reply)).unzip();
+        let items = Arc::new(items);
+        let started = std::time::Instant::now();
+        let count = items.len();
+        let result = commit(items.clone()).await;
+        tracing::debug!(items = count, micros = started.elapsed().as_micros() as u64, "group commit");
+        match result {
+            Ok(answers) => {
+                for (reply, a) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(a));
+                }
             }
-        }
-        // One bad item must not fail its neighbours: retry them one by one.
-        Err(_) if count > 1 => {
-            for (item, reply) in items.iter().zip(replies) {
-                let r = commit(Arc::new(vec![item.clone()])).await.and_then(|mut v| {
-                    v.pop().ok_or_else(|| StoreError::Internal("a group commit answered nothing".into()))
-                });
-                let _ = reply.send(r);
+            // One bad item must not fail its neighbours: retry them one by one.
+            Err(_) if count > 1 => {
+                for (item, reply) in items.iter().zip(replies) {
+                    let r = commit(Arc::new(vec![item.clone()])).await.and_then(|mut v| {
+                        v.pop().ok_or_else(|| StoreError::Internal("a group commit answered nothing".into()))
+                    });
+                    let _ = reply.send(r);
+                }
             }
-        }
-        // A lone item's error is its own.
-        Err(e) => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(e));
+            // A lone item's error is its own.
+            Err(e) => {
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e));
+                }
             }
         }
     }

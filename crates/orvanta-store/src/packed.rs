@@ -74,18 +74,25 @@ impl<'q> Encode<'q, Sqlite> for Packed {
     }
 }
 
-/// A stored JSON text as read back: from text, or unpacked.
+/// A stored JSON text as read back: from text, or unpacked; or why a packed
+/// value cannot be unpacked. Not a decode error: that would fail the whole
+/// query (a page of jobs, a claim already made), where only this value of
+/// this job is lost.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StoredText(pub String);
+pub(crate) struct StoredText(pub Result<String, String>);
 
 /// Unpacks a packed value.
 fn unpack(bytes: &[u8]) -> Result<String, BoxDynError> {
     match bytes.split_first() {
         Some((&LZ4_BLOCK, block)) => {
-            let raw = lz4_flex::block::decompress_size_prepended(block)?;
+            let damaged = || BoxDynError::from("a stored value's packed block is damaged");
             let said = block.get(..4).map(|n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize);
-            if said != Some(raw.len()) {
-                return Err("a stored value's packed block is damaged".into());
+            // LZ4 expands at most 255 times: a larger size is damage, not a
+            // reason to allocate it.
+            let Some(said) = said.filter(|n| *n <= block.len().saturating_mul(255)) else { return Err(damaged()) };
+            let raw = lz4_flex::block::decompress_size_prepended(block)?;
+            if raw.len() != said {
+                return Err(damaged());
             }
             Ok(String::from_utf8(raw)?)
         }
@@ -106,9 +113,10 @@ impl Type<Sqlite> for StoredText {
 impl<'r> Decode<'r, Sqlite> for StoredText {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         if value.type_info().name() == "BLOB" {
-            return Ok(StoredText(unpack(<&[u8] as Decode<Sqlite>>::decode(value)?)?));
+            let bytes = <&[u8] as Decode<Sqlite>>::decode(value)?;
+            return Ok(StoredText(unpack(bytes).map_err(|e| e.to_string())));
         }
-        Ok(StoredText(<String as Decode<Sqlite>>::decode(value)?))
+        Ok(StoredText(Ok(<String as Decode<Sqlite>>::decode(value)?)))
     }
 }
 
@@ -123,7 +131,7 @@ impl Type<Postgres> for StoredText {
 
 impl<'r> Decode<'r, Postgres> for StoredText {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(StoredText(<String as Decode<Postgres>>::decode(value)?))
+        Ok(StoredText(Ok(<String as Decode<Postgres>>::decode(value)?)))
     }
 }
 
@@ -151,6 +159,7 @@ mod tests {
         assert!(unpack(&[9, 1, 2]).unwrap_err().to_string().contains("unknown format"));
         assert!(unpack(&[]).is_err());
         assert!(unpack(&[LZ4_BLOCK, 200, 0, 0, 0, 1]).is_err(), "a damaged block is an error, not a panic");
+        assert!(unpack(&[LZ4_BLOCK, 255, 255, 255, 255, 0]).is_err(), "nor an allocation of the size it claims");
         assert!(unpack(&bytes[..bytes.len() / 2]).is_err(), "so is a cut one");
     }
 }

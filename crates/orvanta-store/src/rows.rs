@@ -74,10 +74,21 @@ pub(crate) fn stored_json(s: &str) -> Result<serde_json::Value, StoreError> {
 /// listing or a worker down with it: the value becomes a string that says
 /// so, and the log has the job.
 fn job_json(id: &str, field: &str, s: Option<String>) -> Option<serde_json::Value> {
-    json(s).unwrap_or_else(|e| {
-        tracing::error!(job = id, field, error = %e, "a stored value of this job cannot be read");
-        Some(serde_json::Value::String(format!("[orvanta: the stored {field} of this job cannot be read: {e}]")))
-    })
+    json(s).unwrap_or_else(|e| Some(unreadable(id, field, &e)))
+}
+
+/// [`job_json`] of a value as the store read it (text, or unpacked).
+pub(crate) fn stored_job_json(id: &str, field: &str, s: Option<StoredText>) -> Option<serde_json::Value> {
+    match s?.0 {
+        Ok(text) => job_json(id, field, Some(text)),
+        Err(e) => Some(unreadable(id, field, &e)),
+    }
+}
+
+/// What a job's field says when its stored value cannot be read (logged).
+fn unreadable(id: &str, field: &str, e: &dyn std::fmt::Display) -> serde_json::Value {
+    tracing::error!(job = id, field, error = %e, "a stored value of this job cannot be read");
+    serde_json::Value::String(format!("[orvanta: the stored {field} of this job cannot be read: {e}]"))
 }
 
 impl TryFrom<JobRow> for Job {
@@ -90,7 +101,7 @@ impl TryFrom<JobRow> for Job {
             path: r.path.as_deref().map(RunnablePath::parse).transpose()?,
             script_hash: r.script_hash.as_deref().map(ScriptHash::parse).transpose()?,
             language: r.language.as_deref().map(Language::parse).transpose()?,
-            args: job_json(&r.id, "args", r.args.map(|s| s.0)),
+            args: stored_job_json(&r.id, "args", r.args),
             created_by: Username::parse(&r.created_by)?,
             permissioned_as: Username::parse(&r.permissioned_as)?,
             tag: r.tag,
@@ -100,7 +111,7 @@ impl TryFrom<JobRow> for Job {
             scheduled_for: r.scheduled_for,
             started_at: r.started_at,
             completed_at: r.completed_at,
-            result: job_json(&r.id, "result", r.result.map(|s| s.0)),
+            result: stored_job_json(&r.id, "result", r.result),
             parent_job: r.parent_job.as_deref().map(JobId::parse).transpose()?,
             timeout_s: r.timeout_s.map(|t| t.max(0) as u64),
             worker: r.worker,
@@ -126,7 +137,7 @@ impl TryFrom<JobRow> for Job {
                 }),
                 _ => None,
             },
-            flow_state: job_json(&r.id, "flow_state", r.flow_state.map(|s| s.0)),
+            flow_state: stored_job_json(&r.id, "flow_state", r.flow_state),
             flow_rev: r.flow_rev,
         })
     }

@@ -211,7 +211,7 @@ pub(super) async fn children(pool: &SqlitePool, parent: JobId, step_id: Option<&
                 id: JobId::parse(&id)?,
                 index,
                 status: JobStatus::parse(&status)?,
-                result: result.map(|r| crate::rows::stored_json(&r.0)).transpose()?,
+                result: crate::rows::stored_job_json(&id, "result", result),
             })
         })
         .collect()

@@ -300,11 +300,12 @@ async fn record_in_one_trip(lane: &super::lane::Lane, events: &[HookRecord]) -> 
         Err(e) if Guard::failed(&e) == Some(Guard::Conflict) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    // Committed: from here on nothing may fail the batch (its events would
+    // be recorded again), so a wait that cannot be read is left out.
     let mut waits: Vec<Vec<HookWait>> = vec![Vec::new(); hooks.len()];
     for a in answers {
         if let Part::Waits(i) = a.part {
-            let rows = a.rows.iter().map(HookWaitRow::from_row).collect::<std::result::Result<Vec<_>, _>>()?;
-            waits[i] = convert(rows)?;
+            waits[i] = readable_waits(a.rows.iter().map(|r| HookWaitRow::from_row(r).map_err(Into::into)));
         }
     }
     Ok(Some(
@@ -378,13 +379,27 @@ async fn record_step_by_step(lane: &super::lane::Lane, events: &[HookRecord]) ->
         let hook = &r.event.hook_id;
         if !waits.iter().any(|(h, _)| h == hook) {
             let rows: Vec<HookWaitRow> = sqlx::query_as(&waits_sql()).bind(hook).fetch_all(&mut *tx).await?;
-            waits.push((hook.clone(), convert(rows)?));
+            waits.push((hook.clone(), readable_waits(rows.into_iter().map(Ok))));
         }
         let of_hook = waits.iter().find(|(h, _)| h == hook).map(|(_, w)| w.clone()).unwrap_or_default();
         answers.push(HookRecorded::New(enq, of_hook));
     }
     tx.commit().await?;
     Ok(answers)
+}
+
+/// The waits that can be read; one that cannot is logged and left out (it
+/// ends at its deadline, or waits), so that it does not fail every event of
+/// its hook.
+fn readable_waits(rows: impl Iterator<Item = Result<HookWaitRow>>) -> Vec<HookWait> {
+    rows.filter_map(|r| match r.and_then(HookWait::try_from) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, "a step waiting for an inbound webhook cannot be read; it is not woken");
+            None
+        }
+    })
+    .collect()
 }
 
 /// The insert of `n` event records.

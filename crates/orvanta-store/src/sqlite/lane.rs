@@ -50,9 +50,19 @@ impl Lane {
 
     /// Waits for the write connection; turns are served in the order asked.
     pub async fn turn(&self) -> Result<Turn<'_>, sqlx::Error> {
+        /// Counts a turn waiting until dropped, so that a caller that stops
+        /// waiting is not counted for ever (the connection would then stay
+        /// out of the pool with no turn coming).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
         self.waiting.fetch_add(1, Ordering::AcqRel);
+        let waiting = Waiting(&self.waiting);
         let mut held = self.held.lock().await;
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        drop(waiting);
         if held.conn.is_none() {
             held.conn = Some(self.pool.acquire().await?);
             held.since = Instant::now();
@@ -136,6 +146,25 @@ mod tests {
         }
         outside.expect("the pool's writer waited past the lane's hold limit").unwrap();
         assert!(turns > 0);
+    }
+
+    /// A caller that stops waiting for its turn is not counted as waiting:
+    /// the connection goes back to the pool when the turn before it ends.
+    #[tokio::test]
+    async fn a_turn_given_up_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir).await;
+        let first = s.lane.turn().await.unwrap();
+        let given_up = tokio::time::timeout(Duration::from_millis(2), s.lane.turn()).await;
+        assert!(given_up.is_err(), "the second turn waits behind the first");
+        assert_eq!(s.lane.waiting.load(std::sync::atomic::Ordering::Acquire), 0, "the turn given up is not counted");
+        drop(first);
+        let outside = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::query("INSERT INTO instance_settings (key, value) VALUES ('after', 'ok')").execute(&s.write),
+        )
+        .await;
+        outside.expect("the connection stayed in the lane for a turn nobody waits for").unwrap();
     }
 
     /// A turn dropped while a transaction it began by statement is open

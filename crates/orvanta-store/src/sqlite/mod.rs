@@ -228,5 +228,15 @@ mod tests {
         assert_eq!(kind, "blob");
         assert!((len as usize) * 4 < big.to_string().len(), "{len} bytes for {}", big.to_string().len());
         assert_eq!(of(jobs[1].id).1, "text");
+
+        // A damaged packed value loses that value, not the read of its job.
+        sqlx::query("UPDATE jobs SET args = X'0110270000ff' WHERE id = ?")
+            .bind(jobs[0].id.to_string())
+            .execute(&store.write)
+            .await
+            .unwrap();
+        let job = crate::OutputStore::job_by_id(&store, jobs[0].id).await.unwrap().expect("the job reads");
+        let said = job.args.as_ref().and_then(|a| a.as_str()).unwrap_or_default();
+        assert!(said.contains("the stored args of this job cannot be read"), "{said}");
     }
 }
