@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration { version: 18, name: "commit_guards", sql: include_str!("sqlite/migrations/0018_commit_guards.sql") },
     Migration { version: 19, name: "flow_queue", sql: include_str!("sqlite/migrations/0019_flow_queue.sql") },
+    Migration {
+        version: 20,
+        name: "hook_body_format",
+        sql: include_str!("sqlite/migrations/0020_hook_body_format.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -72,6 +77,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration { version: 18, name: "commit_guards", sql: include_str!("postgres/migrations/0018_commit_guards.sql") },
     Migration { version: 19, name: "flow_queue", sql: include_str!("postgres/migrations/0019_flow_queue.sql") },
+    Migration {
+        version: 20,
+        name: "hook_body_format",
+        sql: include_str!("postgres/migrations/0020_hook_body_format.sql"),
+    },
 ];
 
 /// Creates the bookkeeping table if absent.

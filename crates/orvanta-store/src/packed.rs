@@ -74,6 +74,34 @@ impl<'q> Encode<'q, Sqlite> for Packed {
     }
 }
 
+/// An inbound event's body as SQLite stores it: packed, with format 1, when
+/// that pays as for JSON values; else as received, format 0.
+pub(crate) fn pack_body(body: &[u8]) -> (Vec<u8>, i32) {
+    if body.len() >= MIN_PACKED {
+        let block = lz4_flex::block::compress_prepend_size(body);
+        if (block.len() + 1) * 5 <= body.len() * 4 {
+            let mut out = Vec::with_capacity(block.len() + 1);
+            out.push(LZ4_BLOCK);
+            out.extend_from_slice(&block);
+            return (out, 1);
+        }
+    }
+    (body.to_vec(), 0)
+}
+
+/// A stored body as received: unpacked if its format says so. A damaged one
+/// becomes a note of that (logged), so that the rest of the history reads.
+pub(crate) fn stored_body(event: &str, body: Vec<u8>, format: i32) -> Vec<u8> {
+    if format == 0 {
+        return body;
+    }
+    let unpacked = if format == 1 { unpack_bytes(&body) } else { Err(format!("unknown body format {format}").into()) };
+    unpacked.unwrap_or_else(|e| {
+        tracing::error!(event, error = %e, "the stored body of this inbound event cannot be read");
+        format!("[orvanta: the stored body of this event cannot be read: {e}]").into_bytes()
+    })
+}
+
 /// A stored JSON text as read back: from text, or unpacked; or why a packed
 /// value cannot be unpacked. Not a decode error: that would fail the whole
 /// query (a page of jobs, a claim already made), where only this value of
@@ -83,6 +111,11 @@ pub(crate) struct StoredText(pub Result<String, String>);
 
 /// Unpacks a packed value.
 fn unpack(bytes: &[u8]) -> Result<String, BoxDynError> {
+    Ok(String::from_utf8(unpack_bytes(bytes)?)?)
+}
+
+/// Unpacks packed bytes.
+fn unpack_bytes(bytes: &[u8]) -> Result<Vec<u8>, BoxDynError> {
     match bytes.split_first() {
         Some((&LZ4_BLOCK, block)) => {
             let damaged = || BoxDynError::from("a stored value's packed block is damaged");
@@ -94,7 +127,7 @@ fn unpack(bytes: &[u8]) -> Result<String, BoxDynError> {
             if raw.len() != said {
                 return Err(damaged());
             }
-            Ok(String::from_utf8(raw)?)
+            Ok(raw)
         }
         Some((format, _)) => Err(format!("a stored value is packed in an unknown format ({format})").into()),
         None => Err("a stored value is an empty BLOB".into()),

@@ -378,7 +378,7 @@ impl TryFrom<HookRow> for crate::Hook {
 
 /// The hook event columns, in the order every event query selects them.
 pub(crate) const HOOK_EVENT_COLUMNS: &str = "id, hook_id, workspace, event_id, received_at, outcome, reason, \
-     headers_matched, method, query, headers, body, jobs, waits, replay_of";
+     headers_matched, method, query, headers, body, jobs, waits, replay_of, body_format";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HookEventRow {
@@ -397,11 +397,13 @@ pub(crate) struct HookEventRow {
     jobs: String,
     waits: String,
     replay_of: Option<String>,
+    body_format: i32,
 }
 
 impl TryFrom<HookEventRow> for crate::HookEvent {
     type Error = StoreError;
     fn try_from(r: HookEventRow) -> Result<Self, StoreError> {
+        let id = r.id.clone();
         Ok(crate::HookEvent {
             id: r.id,
             hook_id: r.hook_id,
@@ -414,7 +416,7 @@ impl TryFrom<HookEventRow> for crate::HookEvent {
             method: r.method,
             query: r.query,
             headers: json(Some(r.headers))?.unwrap_or_default(),
-            body: r.body,
+            body: crate::packed::stored_body(&id, r.body, r.body_format),
             jobs: json(Some(r.jobs))?.unwrap_or_default(),
             waits: json(Some(r.waits))?.unwrap_or_default(),
             replay_of: r.replay_of,

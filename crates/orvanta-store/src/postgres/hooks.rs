@@ -6,7 +6,7 @@ use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, Result};
 use async_trait::async_trait;
 use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 
-/// Event records per multi-row insert (15 values each, under both databases' limits).
+/// Event records per multi-row insert (16 values each, under both databases' limits).
 const EVENTS_PER_INSERT: usize = 64;
 
 #[async_trait]
@@ -150,7 +150,8 @@ impl crate::HookStore for PgStore {
                     .push_bind(e.body.clone())
                     .push_bind(crate::shared::hook_jobs_json(&e.jobs, &r.jobs, enq).to_string())
                     .push_bind(e.waits.to_string())
-                    .push_bind(e.replay_of.clone());
+                    .push_bind(e.replay_of.clone())
+                    .push_bind(0_i32);
             });
             q.build().execute(&mut *tx).await?;
         }

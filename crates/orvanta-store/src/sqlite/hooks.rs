@@ -7,7 +7,7 @@ use crate::{Hook, HookEvent, HookRecord, HookRecorded, HookWait, JobEvent, Resul
 use async_trait::async_trait;
 use orvanta_core::{JobId, Millis, NewJob, WorkspaceId};
 
-/// Event records per multi-row insert (15 values each, under both databases' limits).
+/// Event records per multi-row insert (16 values each, under both databases' limits).
 const EVENTS_PER_INSERT: usize = 64;
 
 /// What goes with a deleted hook.
@@ -65,6 +65,7 @@ macro_rules! bind_event {
     ($q:expr, $r:expr, $fresh:expr, $enq:expr) => {{
         let r: &HookRecord = $r;
         let e = &r.event;
+        let (body, format) = crate::packed::pack_body(&e.body);
         let (outcome, reason) = if $fresh {
             (e.outcome.clone(), e.reason.clone())
         } else {
@@ -81,10 +82,11 @@ macro_rules! bind_event {
             .bind(e.method.clone())
             .bind(e.query.clone())
             .bind(e.headers.to_string())
-            .bind(e.body.clone())
+            .bind(body)
             .bind(crate::shared::hook_jobs_json(&e.jobs, &r.jobs, $enq).to_string())
             .bind(e.waits.to_string())
             .bind(e.replay_of.clone())
+            .bind(format)
     }};
 }
 
@@ -255,7 +257,7 @@ async fn record_in_one_trip(lane: &super::lane::Lane, events: &[HookRecord]) -> 
     let distinct: std::collections::HashSet<(&str, &str)> =
         deliveries.iter().map(|r| (r.event.hook_id.as_str(), r.delivery.as_deref().unwrap_or_default())).collect();
     let jobs: Vec<&NewJob> = events.iter().flat_map(|r| r.jobs.iter()).collect();
-    let values = 3 * deliveries.len() + crate::shared::NEW_JOB_VALUES * jobs.len() + 15 * events.len();
+    let values = 3 * deliveries.len() + crate::shared::NEW_JOB_VALUES * jobs.len() + 16 * events.len();
     if events.is_empty() || events.iter().any(keyed) || distinct.len() < deliveries.len() || values > TRIP_VALUES {
         return Ok(None);
     }
@@ -404,7 +406,7 @@ fn readable_waits(rows: impl Iterator<Item = Result<HookWaitRow>>) -> Vec<HookWa
 
 /// The insert of `n` event records.
 fn events_insert_sql(n: usize) -> String {
-    let row = format!("({})", vec!["?"; 15].join(", "));
+    let row = format!("({})", vec!["?"; 16].join(", "));
     format!("INSERT INTO hook_events ({HOOK_EVENT_COLUMNS}) VALUES {}", vec![row; n].join(", "))
 }
 

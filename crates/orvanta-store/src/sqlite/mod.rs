@@ -229,6 +229,52 @@ mod tests {
         assert!((len as usize) * 4 < big.to_string().len(), "{len} bytes for {}", big.to_string().len());
         assert_eq!(of(jobs[1].id).1, "text");
 
+        // An inbound event's large body is packed too, with its format.
+        let hook = crate::Hook {
+            id: "h".into(),
+            workspace: orvanta_core::WorkspaceId::parse("demo").unwrap(),
+            name: "gh".into(),
+            config: serde_json::json!({}),
+            url_verified: false,
+            created_by: orvanta_core::Username::parse("admin").unwrap(),
+            edited_by: orvanta_core::Username::parse("admin").unwrap(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let ws = crate::NewWorkspace {
+            id: hook.workspace.clone(),
+            name: "demo".into(),
+            created_by: hook.created_by.clone(),
+            created_at: 0,
+        };
+        crate::AccountStore::create_workspace(&store, &ws).await.unwrap();
+        crate::HookStore::create_hook(&store, &hook).await.unwrap();
+        let event = crate::HookEvent {
+            id: "e".into(),
+            hook_id: "h".into(),
+            workspace: hook.workspace.clone(),
+            event_id: "d".into(),
+            received_at: 0,
+            outcome: "verified".into(),
+            reason: None,
+            headers_matched: None,
+            method: "POST".into(),
+            query: String::new(),
+            headers: serde_json::json!([]),
+            body: big.to_string().into_bytes(),
+            jobs: serde_json::json!([]),
+            waits: serde_json::json!([]),
+            replay_of: None,
+        };
+        crate::HookStore::record_hook_event(&store, &event, None, &[]).await.unwrap();
+        let (format, len): (i64, i64) =
+            sqlx::query_as("SELECT body_format, length(body) FROM hook_events WHERE id = 'e'")
+                .fetch_one(&store.read)
+                .await
+                .unwrap();
+        assert_eq!(format, 1);
+        assert!((len as usize) * 4 < event.body.len());
+
         // A damaged packed value loses that value, not the read of its job.
         sqlx::query("UPDATE jobs SET args = X'0110270000ff' WHERE id = ?")
             .bind(jobs[0].id.to_string())

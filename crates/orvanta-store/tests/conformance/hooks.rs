@@ -219,6 +219,14 @@ pub async fn a_large_batch_sees_the_waits_and_a_taken_job_id_is_existing(store: 
     assert!(store.job_by_id(records[299].jobs[0].id).await.unwrap().is_some());
     assert_eq!(store.list_hook_events("h1", None, 1000).await.unwrap().len(), 150);
 
+    // A large body (SQLite stores it packed) reads back byte for byte.
+    let mut big = event("zbig", "h1", T0 + 300);
+    big.body = [&b"\xff\x00"[..], "{\"commit\": \"https://github.com/o/r\"}, ".repeat(200).as_bytes()].concat();
+    let body = big.body.clone();
+    store.record_hook_event(&big, None, &[]).await.unwrap();
+    assert_eq!(store.get_hook_event("h1", "zbig").await.unwrap().unwrap().body, body);
+    assert_eq!(store.list_hook_events("h1", None, 1).await.unwrap()[0].body, body);
+
     let taken = records[0].jobs[0].clone();
     let fresh = new_job();
     let again = vec![
