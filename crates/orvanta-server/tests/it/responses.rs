@@ -146,6 +146,10 @@ async fn delete_after_use_leaves_no_args_logs_or_result_behind_a_sync_run() {
         &format!("SELECT (SELECT count(*) FROM job_logs WHERE job_id = '{id}') + (SELECT count(*) FROM job_stream WHERE job_id = '{id}')"),
     );
     assert_eq!(chunks, "0");
+    // LIKE reads text only: a packed value (a BLOB, 512 bytes or more) would
+    // hide the secret from it, so none may be packed here.
+    let packed = sqlite(&app, "SELECT count(*) FROM jobs WHERE typeof(args) = 'blob' OR typeof(result) = 'blob'");
+    assert_eq!(packed, "0", "a packed value would make the search below blind");
     let hits = sqlite(&app, "SELECT count(*) FROM jobs WHERE args LIKE '%s3cr3t%' OR result LIKE '%s3cr3t%'");
     let log_hits = sqlite(&app, "SELECT count(*) FROM job_logs WHERE chunk LIKE '%s3cr3t%'");
     assert_eq!((hits.as_str(), log_hits.as_str()), ("0", "0"));
