@@ -29,25 +29,28 @@ pub(crate) enum Packed {
     Lz4(Vec<u8>),
 }
 
-impl Packed {
-    pub(crate) fn of(text: String) -> Self {
-        if text.len() < MIN_PACKED {
-            return Packed::Text(text);
-        }
-        let block = lz4_flex::block::compress_prepend_size(text.as_bytes());
-        if (block.len() + 1) * 5 > text.len() * 4 {
-            return Packed::Text(text);
-        }
-        let mut out = Vec::with_capacity(block.len() + 1);
-        out.push(LZ4_BLOCK);
-        out.extend_from_slice(&block);
-        Packed::Lz4(out)
+/// `bytes` packed (`[1]`, then the LZ4 block with its length first), when
+/// they are long enough and packing saves at least a fifth.
+fn lz4(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() < MIN_PACKED {
+        return None;
     }
+    let block = lz4_flex::block::compress_prepend_size(bytes);
+    if (block.len() + 1) * 5 > bytes.len() * 4 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(block.len() + 1);
+    out.push(LZ4_BLOCK);
+    out.extend_from_slice(&block);
+    Some(out)
 }
 
 /// Packs a JSON text for SQLite (for the binders shared by both databases).
 pub(crate) fn pack(text: String) -> Packed {
-    Packed::of(text)
+    match lz4(text.as_bytes()) {
+        Some(bytes) => Packed::Lz4(bytes),
+        None => Packed::Text(text),
+    }
 }
 
 impl Type<Sqlite> for Packed {
@@ -61,10 +64,7 @@ impl Type<Sqlite> for Packed {
 
 impl<'q> Encode<'q, Sqlite> for Packed {
     fn encode_by_ref(&self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
-        match self {
-            Packed::Text(s) => <String as Encode<'q, Sqlite>>::encode(s.clone(), buf),
-            Packed::Lz4(b) => <Vec<u8> as Encode<'q, Sqlite>>::encode(b.clone(), buf),
-        }
+        self.clone().encode(buf)
     }
     fn encode(self, buf: &mut Vec<SqliteArgumentValue<'q>>) -> Result<IsNull, BoxDynError> {
         match self {
@@ -77,16 +77,10 @@ impl<'q> Encode<'q, Sqlite> for Packed {
 /// An inbound event's body as SQLite stores it: packed, with format 1, when
 /// that pays as for JSON values; else as received, format 0.
 pub(crate) fn pack_body(body: &[u8]) -> (Vec<u8>, i32) {
-    if body.len() >= MIN_PACKED {
-        let block = lz4_flex::block::compress_prepend_size(body);
-        if (block.len() + 1) * 5 <= body.len() * 4 {
-            let mut out = Vec::with_capacity(block.len() + 1);
-            out.push(LZ4_BLOCK);
-            out.extend_from_slice(&block);
-            return (out, 1);
-        }
+    match lz4(body) {
+        Some(packed) => (packed, 1),
+        None => (body.to_vec(), 0),
     }
-    (body.to_vec(), 0)
 }
 
 /// A stored body as received: unpacked if its format says so. A damaged one
@@ -119,11 +113,14 @@ fn unpack_bytes(bytes: &[u8]) -> Result<Vec<u8>, BoxDynError> {
     match bytes.split_first() {
         Some((&LZ4_BLOCK, block)) => {
             let damaged = || BoxDynError::from("a stored value's packed block is damaged");
-            let said = block.get(..4).map(|n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize);
+            let (Some(size), Some(data)) = (block.get(..4), block.get(4..)) else { return Err(damaged()) };
+            let said = u32::from_le_bytes([size[0], size[1], size[2], size[3]]) as usize;
             // LZ4 expands at most 255 times: a larger size is damage, not a
             // reason to allocate it.
-            let Some(said) = said.filter(|n| *n <= block.len().saturating_mul(255)) else { return Err(damaged()) };
-            let raw = lz4_flex::block::decompress_size_prepended(block)?;
+            if said > block.len().saturating_mul(255) {
+                return Err(damaged());
+            }
+            let raw = lz4_flex::block::decompress(data, said)?;
             if raw.len() != said {
                 return Err(damaged());
             }
@@ -174,7 +171,7 @@ mod tests {
 
     #[test]
     fn short_or_incompressible_values_stay_text_and_large_ones_round_trip() {
-        assert_eq!(Packed::of("{\"a\": 1}".into()), Packed::Text("{\"a\": 1}".into()));
+        assert_eq!(pack("{\"a\": 1}".into()), Packed::Text("{\"a\": 1}".into()));
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;
         let noise: String = (0..2000)
             .map(|_| {
@@ -184,9 +181,9 @@ mod tests {
                 char::from(b'!' + (x % 94) as u8)
             })
             .collect();
-        assert!(matches!(Packed::of(noise.clone()), Packed::Text(_)), "noise does not pack");
+        assert!(matches!(pack(noise.clone()), Packed::Text(_)), "noise does not pack");
         let json = serde_json::json!({"commits": vec![serde_json::json!({"url": "https://github.com/o/r/commit/1", "message": "fix"}); 50]}).to_string();
-        let Packed::Lz4(bytes) = Packed::of(json.clone()) else { panic!("repetitive JSON packs") };
+        let Packed::Lz4(bytes) = pack(json.clone()) else { panic!("repetitive JSON packs") };
         assert!(bytes.len() * 4 < json.len(), "{} of {}", bytes.len(), json.len());
         assert_eq!(unpack(&bytes).unwrap(), json);
         assert!(unpack(&[9, 1, 2]).unwrap_err().to_string().contains("unknown format"));
