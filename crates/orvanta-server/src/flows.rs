@@ -252,7 +252,7 @@ impl Engine<'_> {
     async fn advance_one(
         &self,
         ws: &WorkspaceId,
-        job: Job,
+        mut job: Job,
         event: Event,
         commit: &mut FlowCommit,
     ) -> Result<Option<(JobId, Event)>, StoreError> {
@@ -271,7 +271,7 @@ impl Engine<'_> {
         };
         let top = link.node.is_empty();
         let failure = if top { def.value.failure_module.as_deref() } else { None };
-        let scope = Scope::of(&job, &chain);
+        let scope = Scope::of(&mut job, &chain);
         // A flow's input is checked against its schema, as a script's arguments are.
         if top && matches!(event, Event::Start) {
             if let Some(missing) = missing_required(&def.schema, &scope.flow_input) {
@@ -286,7 +286,7 @@ impl Engine<'_> {
         let ctx = Ctx {
             flow_input: &scope.flow_input,
             outer_results: &scope.outer,
-            initial_previous: &scope.previous,
+            initial_previous: scope.previous(),
             is_root: top,
             early_return: if top { def.value.early_return.as_deref() } else { None },
             now: commit.now,
@@ -438,8 +438,11 @@ impl Engine<'_> {
                 }
             }
         }
-        let parent_event = end.as_ref().and_then(|(status, result)| parent_event(&job, &link, *status, result.clone()));
-        commit.flows.push(FlowUpdate { id: job.id, rev: job.flow_rev, state: state.to_json(), wake_at, end });
+        let parent_event = match &end {
+            Some((status, result)) if job.parent_job.is_some() => parent_event(&job, &link, *status, result.clone()),
+            _ => None,
+        };
+        commit.flows.push(FlowUpdate { id: job.id, rev: job.flow_rev, state: state.to_text(), wake_at, end });
         Ok(parent_event)
     }
 
@@ -458,7 +461,7 @@ impl Engine<'_> {
         commit.flows.push(FlowUpdate {
             id: job.id,
             rev: job.flow_rev,
-            state: state.to_json(),
+            state: state.to_text(),
             wake_at: None,
             end: Some((status, result)),
         });
@@ -468,13 +471,15 @@ impl Engine<'_> {
     /// The enclosing runs of `job`, nearest first, up to the run that has a
     /// flow input of its own (a root or a sub-flow), inclusive.
     async fn ancestors(&self, ws: &WorkspaceId, job: &Job) -> Result<Vec<Job>, StoreError> {
-        let mut chain = Vec::new();
-        let mut current = job.clone();
-        while current.flow.as_ref().is_some_and(|l| !l.node.is_empty()) {
+        let mut chain: Vec<Job> = Vec::new();
+        loop {
+            let current = chain.last().unwrap_or(job);
+            if current.flow.as_ref().is_none_or(|l| l.node.is_empty()) {
+                break;
+            }
             let Some(parent) = current.parent_job else { break };
             let Some(p) = self.store.get_job(ws, parent).await? else { break };
-            chain.push(p.clone());
-            current = p;
+            chain.push(p);
         }
         Ok(chain)
     }
@@ -671,23 +676,26 @@ fn child_job(
 struct Scope {
     flow_input: Value,
     outer: Map<String, Value>,
-    previous: Value,
+    /// The first `previous_result`; `None`: the flow input.
+    previous: Option<Value>,
 }
 
 impl Scope {
     /// `job`'s flow input (its own args at a root or sub-flow; the nearest
     /// such run's, with the innermost loop's `iter`, when nested), the
     /// results of the enclosing runs, and its first `previous_result`.
-    fn of(job: &Job, chain: &[Job]) -> Self {
+    /// A run's own args are taken, not copied (they can be large, and the
+    /// run's job is read only for what `advance_one` keeps of it).
+    fn of(job: &mut Job, chain: &[Job]) -> Self {
         let nested = job.flow.as_ref().is_some_and(|l| !l.node.is_empty());
         if !nested {
-            let input = job.args.clone().unwrap_or_else(|| json!({}));
-            return Self { previous: input.clone(), flow_input: input, outer: Map::new() };
+            let input = job.args.take().unwrap_or_else(|| json!({}));
+            return Self { previous: None, flow_input: input, outer: Map::new() };
         }
         let arg = |j: &Job, k: &str| j.args.as_ref().and_then(|a| a.get(k)).cloned();
         let input_root = chain.last();
         let mut flow_input = input_root.and_then(|r| r.args.clone()).unwrap_or_else(|| json!({}));
-        let iter = std::iter::once(job).chain(chain.iter()).find_map(|j| arg(j, "iter"));
+        let iter = std::iter::once(&*job).chain(chain.iter()).find_map(|j| arg(j, "iter"));
         if let (Some(iter), Some(o)) = (iter, flow_input.as_object_mut()) {
             o.insert("iter".into(), iter);
         }
@@ -695,7 +703,11 @@ impl Scope {
         for j in chain.iter().rev() {
             outer.extend(FlowState::from_json(j.flow_state.as_ref()).results());
         }
-        Self { flow_input, outer, previous: arg(job, "previous_result").unwrap_or(Value::Null) }
+        Self { flow_input, outer, previous: Some(arg(job, "previous_result").unwrap_or(Value::Null)) }
+    }
+
+    fn previous(&self) -> &Value {
+        self.previous.as_ref().unwrap_or(&self.flow_input)
     }
 }
 

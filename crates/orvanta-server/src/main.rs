@@ -42,13 +42,18 @@ enum Command {
 }
 
 /// mimalloc, tuned so that memory comes back: freed pages are returned to
-/// the system at once (`purge_delay` 0) and arenas are committed as they are
-/// used, not up front (`arena_eager_commit` 0). Measured (release, SQLite):
-/// `orvanta up` idle 52 MiB resident with mimalloc's defaults, 18 MiB with
-/// these; the request rates of bench/inbound.sh within noise. Set from the
-/// program's constructors (`.init_array`), before Rust's runtime makes its
-/// first allocation and with it mimalloc's first arena. (The numbers are
-/// mimalloc 2's `mi_option_t` values, which libmimalloc-sys does not name:
+/// the system 100 ms after they were freed (`purge_delay`), and arenas are
+/// committed as they are used, not up front (`arena_eager_commit` 0).
+/// Measured (release, SQLite): `orvanta up` idle 52 MiB resident with
+/// mimalloc's defaults, 18 MiB with these. A purge at once (`purge_delay`
+/// 0, until 12-01) cost the server a sixth of its time under
+/// bench/inbound.sh's load, freeing pages with madvise and faulting them
+/// back in at the next request: 100 ms keeps about 12 MiB more resident
+/// under that load and accepts a quarter more events (docs/decisions.md).
+/// Set from the program's constructors (`.init_array`), before Rust's
+/// runtime makes its first allocation and with it mimalloc's first arena.
+/// (The numbers are `mi_option_t` values, which libmimalloc-sys does not
+/// name; mimalloc 3, which it builds, has them where mimalloc 2 had them:
 /// 4 = arena_eager_commit, 15 = purge_delay.)
 #[allow(unsafe_code)]
 #[used]
@@ -63,7 +68,7 @@ extern "C" fn tune_malloc() {
     // itself on first use); this runs before main, on the only thread.
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 100);
     }
 }
 

@@ -219,7 +219,8 @@ pub struct FlowUpdate {
     pub id: JobId,
     /// The `flow_rev` the state was read at.
     pub rev: i64,
-    pub state: serde_json::Value,
+    /// The run's engine state, as JSON text.
+    pub state: String,
     /// When the run must be looked at again (a suspend's deadline).
     pub wake_at: Option<Millis>,
     /// The run ended with this status and result.

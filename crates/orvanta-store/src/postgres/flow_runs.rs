@@ -41,7 +41,7 @@ pub(super) async fn commit(pool: &PgPool, c: &FlowCommit) -> Result<FlowCommitte
                     "UPDATE jobs SET flow_state = $1, flow_rev = flow_rev + 1, wake_at = $2, lease_until = NULL \
                      WHERE id = $3 AND flow_rev = $4 AND status = 'running'",
                 )
-                .bind(u.state.to_string())
+                .bind(u.state.as_str())
                 .bind(u.wake_at)
                 .bind(u.id.to_string())
                 .bind(u.rev)
@@ -53,7 +53,7 @@ pub(super) async fn commit(pool: &PgPool, c: &FlowCommit) -> Result<FlowCommitte
                     "UPDATE jobs SET flow_state = $1, flow_rev = flow_rev + 1, wake_at = NULL, lease_until = NULL, \
                      status = $2, result = $3, completed_at = $4 WHERE id = $5 AND flow_rev = $6 AND status = 'running'",
                 )
-                .bind(u.state.to_string())
+                .bind(u.state.as_str())
                 .bind(status.as_str())
                 .bind(result.to_string())
                 .bind(c.now)

@@ -88,10 +88,10 @@ pub(super) async fn commit(lane: &super::lane::Lane, c: &FlowCommit) -> Result<(
     }
     for (i, u) in c.flows.iter().enumerate() {
         t = match &u.end {
-            None => t.statement(Part::Flow(i), ADVANCE).bind(pack(u.state.to_string())).bind(u.wake_at),
+            None => t.statement(Part::Flow(i), ADVANCE).bind(pack(u.state.clone())).bind(u.wake_at),
             Some((status, result)) => t
                 .statement(Part::Flow(i), END)
-                .bind(pack(u.state.to_string()))
+                .bind(pack(u.state.clone()))
                 .bind(status.as_str())
                 .bind(pack(result.to_string()))
                 .bind(c.now),

@@ -40,7 +40,7 @@ fn child(parent: JobId, kind: JobKind, step: &str, index: Option<i64>) -> NewJob
 }
 
 fn update(id: JobId, rev: i64, state: serde_json::Value) -> FlowUpdate {
-    FlowUpdate { id, rev, state, wake_at: None, end: None }
+    FlowUpdate { id, rev, state: state.to_string(), wake_at: None, end: None }
 }
 
 /// Enqueues a flow and claims it as `w1`; answers its id.
@@ -90,7 +90,7 @@ pub async fn large_values_come_back_as_written(s: Arc<dyn Store>) {
         flows: vec![FlowUpdate {
             id: flow,
             rev: 1,
-            state: large(8, "state 2"),
+            state: large(8, "state 2").to_string(),
             wake_at: None,
             end: Some((JobStatus::Success, large(3, "run result"))),
         }],
@@ -145,7 +145,7 @@ pub async fn a_step_and_the_next_commit_together(s: Arc<dyn Store>) {
         flows: vec![FlowUpdate {
             id: flow,
             rev: 1,
-            state: json!({"step": 1}),
+            state: json!({"step": 1}).to_string(),
             wake_at: None,
             end: Some((JobStatus::Success, json!(42))),
         }],
@@ -234,7 +234,7 @@ pub async fn parked_iterations_wait_for_activation(s: Arc<dyn Store>) {
         flows: vec![FlowUpdate {
             id: flow,
             rev: 2,
-            state: json!({}),
+            state: json!({}).to_string(),
             wake_at: None,
             end: Some((JobStatus::Failure, json!({"error": {"name": "E", "message": "m"}}))),
         }],
