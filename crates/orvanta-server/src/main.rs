@@ -43,18 +43,17 @@ enum Command {
 
 /// mimalloc, tuned so that memory comes back: freed pages are returned to
 /// the system 100 ms after they were freed (`purge_delay`), and arenas are
-/// committed as they are used, not up front (`arena_eager_commit` 0).
-/// Measured (release, SQLite): `orvanta up` idle 52 MiB resident with
-/// mimalloc's defaults, 18 MiB with these. A purge at once (`purge_delay`
-/// 0, until 12-01) cost the server a sixth of its time under
-/// bench/inbound.sh's load, freeing pages with madvise and faulting them
-/// back in at the next request: 100 ms keeps about 12 MiB more resident
-/// under that load and accepts a quarter more events (docs/decisions.md).
-/// Set from the program's constructors (`.init_array`), before Rust's
-/// runtime makes its first allocation and with it mimalloc's first arena.
-/// (The numbers are `mi_option_t` values, which libmimalloc-sys does not
-/// name; mimalloc 3, which it builds, has them where mimalloc 2 had them:
-/// 4 = arena_eager_commit, 15 = purge_delay.)
+/// committed as they are used, not up front (`arena_eager_commit` 0): idle
+/// `orvanta up` is 52 MiB resident with mimalloc's defaults, 32–45 MiB with
+/// these. A purge at once (`purge_delay` 0: 23 MiB idle) cost the server a
+/// sixth of its time under bench/inbound.sh's load, freeing pages with
+/// madvise and faulting them back in at the next request; the delay accepts
+/// about a quarter more events there (docs/decisions.md, "Memory comes
+/// back"). Set from the program's constructors (`.init_array`), before
+/// Rust's runtime makes its first allocation and with it mimalloc's first
+/// arena. (The numbers are `mi_option_t` values, which libmimalloc-sys does
+/// not name; mimalloc 3, which it builds, has them where mimalloc 2 had
+/// them: 4 = arena_eager_commit, 15 = purge_delay.)
 #[allow(unsafe_code)]
 #[used]
 #[link_section = ".init_array"]
