@@ -410,6 +410,9 @@ pub trait QueueStore: Send + Sync + 'static {
     }
     /// Re-queues (once) or fails running jobs whose lease ended before `now`.
     async fn sweep_expired_leases(&self, now: Millis, max_retries: i32) -> Result<Vec<Swept>>;
+    /// Deletes up to `limit` idempotency keys whose window ended by `now`
+    /// (an ended key finds nothing already); answers how many.
+    async fn purge_idempotency_keys(&self, now: Millis, limit: i64) -> Result<u64>;
     /// Cancels a queued job at once, or asks the worker of a running one.
     /// A flow run is canceled with everything it started: its queued jobs
     /// and nested runs end canceled, its running steps are asked to stop.

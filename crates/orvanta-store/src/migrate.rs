@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "hook_body_format",
         sql: include_str!("sqlite/migrations/0020_hook_body_format.sql"),
     },
+    Migration {
+        version: 21,
+        name: "idempotency_expiry",
+        sql: include_str!("sqlite/migrations/0021_idempotency_expiry.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -81,6 +86,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 20,
         name: "hook_body_format",
         sql: include_str!("postgres/migrations/0020_hook_body_format.sql"),
+    },
+    Migration {
+        version: 21,
+        name: "idempotency_expiry",
+        sql: include_str!("postgres/migrations/0021_idempotency_expiry.sql"),
     },
 ];
 

@@ -440,6 +440,7 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
     let mut last_repair: Option<std::time::Instant> = None;
     let mut last_purge: Option<std::time::Instant> = None;
     let mut last_outbox_purge: Option<std::time::Instant> = None;
+    let mut last_key_purge: Option<std::time::Instant> = None;
     while !shutdown.is_cancelled() {
         if last_repair.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
             last_repair = Some(std::time::Instant::now());
@@ -478,6 +479,10 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
                 Err(e) => tracing::warn!(error = %e, "the inbound webhook history purge failed"),
             }
         }
+        if last_key_purge.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
+            last_key_purge = Some(std::time::Instant::now());
+            purge_idempotency_keys(&*store, now).await;
+        }
         if cfg.server.event_retention_days > 0 && last_outbox_purge.is_none_or(|t| t.elapsed() >= REPAIR_EVERY) {
             last_outbox_purge = Some(std::time::Instant::now());
             crate::outbound::purge(&*store, cfg.server.event_retention_days, now).await;
@@ -486,6 +491,35 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => {}
         }
+    }
+}
+
+/// Idempotency keys deleted per statement: each batch is one short turn of
+/// SQLite's one writer.
+const KEY_PURGE_BATCH: i64 = 5_000;
+
+/// Deletes the idempotency keys whose window ended (they find nothing
+/// already; without this the table only grew, by one row per key ever used),
+/// a batch at a time until none is left.
+async fn purge_idempotency_keys(store: &dyn Store, now: orvanta_core::Millis) {
+    let mut total = 0;
+    loop {
+        match store.purge_idempotency_keys(now, KEY_PURGE_BATCH).await {
+            Ok(n) => {
+                total += n;
+                if n < KEY_PURGE_BATCH as u64 {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the purge of ended idempotency keys failed");
+                break;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    if total > 0 {
+        tracing::info!(count = total, "idempotency keys past their window purged");
     }
 }
 

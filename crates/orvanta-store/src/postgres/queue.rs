@@ -402,6 +402,19 @@ impl crate::QueueStore for super::PgStore {
         sweep_expired_leases(&self.pool, now, max_retries).await
     }
 
+    async fn purge_idempotency_keys(&self, now: Millis, limit: i64) -> Result<u64> {
+        // Rows another purge holds are skipped, not waited for.
+        let done = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
         cancel(&self.pool, ws, id, reason, now).await
     }

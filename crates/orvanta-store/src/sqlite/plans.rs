@@ -143,6 +143,7 @@ fn statements() -> Vec<Statement> {
         st("hook delete: deliveries", super::hooks::DELETE_HOOK_ROWS[1], &["(hook_id=?)"]),
         st("hook purge: events", super::hooks::PURGE_EVENTS, &["USING INDEX hook_events_age"]),
         st("hook purge: deliveries", super::hooks::PURGE_DELIVERIES, &["USING INDEX hook_deliveries_age"]),
+        st("idempotency key purge", super::queue::PURGE_KEYS, &["COVERING INDEX idempotency_keys_expiry"]),
         st(
             "hook: release an ended key",
             super::hooks::RELEASE_ENDED_KEY,

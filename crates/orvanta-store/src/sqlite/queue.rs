@@ -76,6 +76,11 @@ impl crate::QueueStore for SqliteStore {
         Ok(swept)
     }
 
+    async fn purge_idempotency_keys(&self, now: Millis, limit: i64) -> Result<u64> {
+        let done = sqlx::query(PURGE_KEYS).bind(now).bind(limit).execute(&mut *self.lane.turn().await?).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn cancel(&self, ws: &WorkspaceId, id: JobId, reason: &str, now: Millis) -> Result<CancelOutcome> {
         let (out, events) = cancel(&self.lane, ws, id, reason, now).await?;
         for e in events {
@@ -182,6 +187,10 @@ pub(super) async fn enqueue_in(tx: &mut sqlx::SqliteConnection, jobs: &[&NewJob]
     }
     Ok(out.into_iter().flatten().collect())
 }
+
+/// Idempotency keys whose window ended, a batch at a time, oldest first.
+pub(super) const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE rowid IN \
+     (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
 
 /// The job an idempotency key still holds.
 pub(super) const KEY_LOOKUP: &str =

@@ -98,6 +98,7 @@ conformance! {
     queue::enqueue_round_trip,
     queue::idempotency_keys,
     queue::idempotency_key_expires,
+    queue::ended_idempotency_keys_are_purged,
     queue::caller_chosen_id_twice,
     queue::claim_order,
     queue::claim_tags,

@@ -86,6 +86,31 @@ pub async fn idempotency_key_expires(s: Arc<dyn Store>) {
     assert_eq!(s.enqueue(&[again]).await.unwrap(), [Enqueued::Existing(after_id)], "the key now names the new job");
 }
 
+/// Keys whose window ended are deleted a batch at a time; a key within its
+/// window stays and still names its job, an ended one is free again.
+pub async fn ended_idempotency_keys_are_purged(s: Arc<dyn Store>) {
+    let ended = enqueue_one(&*s, keyed("ended", "u/admin/hello")).await;
+    for k in ["e1", "e2"] {
+        enqueue_one(&*s, keyed(k, "u/admin/hello")).await;
+    }
+    let mut later = keyed("held", "u/admin/hello");
+    later.created_at = T0 + DAY_MS / 2;
+    let held = enqueue_one(&*s, later).await;
+
+    let now = T0 + DAY_MS;
+    assert_eq!(s.purge_idempotency_keys(now, 2).await.unwrap(), 2, "a batch at most");
+    assert_eq!(s.purge_idempotency_keys(now, 2).await.unwrap(), 1, "the rest of the ended keys");
+    assert_eq!(s.purge_idempotency_keys(now, 2).await.unwrap(), 0, "the key within its window stays");
+
+    let mut again = keyed("held", "u/admin/hello");
+    again.created_at = now;
+    assert_eq!(s.enqueue(&[again]).await.unwrap(), [Enqueued::Existing(held)]);
+    let mut fresh = keyed("ended", "u/admin/hello");
+    fresh.created_at = now;
+    let fresh = enqueue_one(&*s, fresh).await;
+    assert_ne!(fresh, ended, "the purged key is free for a new job");
+}
+
 pub async fn caller_chosen_id_twice(s: Arc<dyn Store>) {
     let job = new_job();
     let id = enqueue_one(&*s, job.clone()).await;
