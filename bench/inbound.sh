@@ -3,8 +3,10 @@
 # to /webhook/{id} with wrk, 64 connections; each is verified (HMAC-SHA256),
 # recorded in the history and starts a one-step flow, committed before its
 # 200. In the same run, the baseline: the plain async script webhook
-# (jobs/run/p/...) with the same body. SQLite, a worker slot draining; each
-# case also says how many of its runs the worker started meanwhile.
+# (jobs/run/p/...) with the same body. SQLite. Two pairs of cases: with a
+# worker slot draining (each case says how many of its runs the worker
+# started meanwhile: what the system sustains is the smaller figure), then
+# the accept path alone, the worker claiming nothing.
 # Needs wrk (apt-get install wrk). Usage: bench/inbound.sh [seconds per case, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,19 +81,33 @@ setup() { # $1: data dir
     --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
 }
 
-setup "$WORK/base"
-echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s"
-lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
-wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$WORK/base.txt"
-BASE=$(result "$WORK/base.txt"); echo "$BASE; $(started "$WORK/base")"
-kill "$PID"; wait "$PID" 2>/dev/null || true
+# One pair of cases, baseline then inbound, ending in their ratio.
+# $1: what the worker does; $2: data dir prefix. With the worker claiming
+# nothing, only the accept path is measured.
+pair() {
+  local draining="$1" dir="$WORK/$2"
+  setup "$dir-base"
+  echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s, $draining"
+  lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
+  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$dir-base.txt"
+  BASE=$(result "$dir-base.txt"); echo "$BASE$(started_if "$dir-base")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
 
-setup "$WORK/hook"
-
-echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s"
-lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
+  setup "$dir-hook"
+  echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s, $draining"
+  lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
 wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\""
-wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$WORK/hook.txt"
-HOOKED=$(result "$WORK/hook.txt"); echo "$HOOKED; $(started "$WORK/hook")"
-python3 -c "import sys; b, h = float(sys.argv[1]), float(sys.argv[2]); print(f'ratio baseline / inbound: {b / h:.2f}x')" \
-  "${BASE%% *}" "${HOOKED%% *}"
+  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$dir-hook.txt"
+  HOOKED=$(result "$dir-hook.txt"); echo "$HOOKED$(started_if "$dir-hook")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  python3 -c "import sys; b, h = float(sys.argv[1]), float(sys.argv[2]); print(f'ratio baseline / inbound: {b / h:.2f}x')" \
+    "${BASE%% *}" "${HOOKED%% *}"
+}
+# What the worker started, when it claims (the accept-only pair's claims nothing).
+started_if() { [ "${ORVANTA_WORKER_TAGS_SET:-}" ] || echo "; $(started "$1")"; }
+
+# The system as it runs: a worker slot starts the runs while events arrive
+# (what it sustains is the smaller of the accepts and the starts).
+pair "a worker slot draining" draining
+# The accept path alone: the worker claims nothing (a tag no job has).
+BENCH_ENV="${BENCH_ENV:-} ORVANTA_WORKER_TAGS=none" ORVANTA_WORKER_TAGS_SET=1 pair "no worker draining" accept
