@@ -498,13 +498,21 @@ pub async fn sweep_loop(store: Arc<dyn Store>, cfg: Arc<Config>, shutdown: Cance
 /// SQLite's one writer.
 const KEY_PURGE_BATCH: i64 = 5_000;
 
+/// Most batches per pass: a backlog (the first pass after an upgrade) is
+/// worked off over several minutes instead of holding up the sweep.
+const KEY_PURGE_BATCHES: usize = 20;
+
+/// How long after its window a key is kept: a request stamped just before
+/// the window ended still finds it when it commits a moment later.
+const KEY_PURGE_GRACE_MS: i64 = 60_000;
+
 /// Deletes the idempotency keys whose window ended (they find nothing
 /// already; without this the table only grew, by one row per key ever used),
-/// a batch at a time until none is left.
+/// a batch at a time.
 async fn purge_idempotency_keys(store: &dyn Store, now: orvanta_core::Millis) {
     let mut total = 0;
-    loop {
-        match store.purge_idempotency_keys(now, KEY_PURGE_BATCH).await {
+    for _ in 0..KEY_PURGE_BATCHES {
+        match store.purge_idempotency_keys(now - KEY_PURGE_GRACE_MS, KEY_PURGE_BATCH).await {
             Ok(n) => {
                 total += n;
                 if n < KEY_PURGE_BATCH as u64 {
