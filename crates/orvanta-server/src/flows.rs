@@ -438,10 +438,7 @@ impl Engine<'_> {
                 }
             }
         }
-        let parent_event = match &end {
-            Some((status, result)) if job.parent_job.is_some() => parent_event(&job, &link, *status, result.clone()),
-            _ => None,
-        };
+        let parent_event = end.as_ref().and_then(|(status, result)| parent_event(&job, &link, *status, result));
         commit.flows.push(FlowUpdate { id: job.id, rev: job.flow_rev, state: state.to_text(), wake_at, end });
         Ok(parent_event)
     }
@@ -457,7 +454,7 @@ impl Engine<'_> {
     ) -> Result<Option<(JobId, Event)>, StoreError> {
         let mut state = FlowState::from_json(job.flow_state.as_ref());
         state.ended = true;
-        let parent = parent_event(job, link, status, result.clone());
+        let parent = parent_event(job, link, status, &result);
         commit.flows.push(FlowUpdate {
             id: job.id,
             rev: job.flow_rev,
@@ -631,10 +628,11 @@ struct StepSpec<'a> {
 }
 
 /// The event a run's parent gets when the run ends.
-fn parent_event(job: &Job, link: &FlowLink, status: JobStatus, result: Value) -> Option<(JobId, Event)> {
+fn parent_event(job: &Job, link: &FlowLink, status: JobStatus, result: &Value) -> Option<(JobId, Event)> {
     let parent = job.parent_job?;
     let step_id = link.step_id.clone()?;
-    Some((parent, Event::Ended { step_id, job: job.id, index: link.index, status, result }))
+    // Copied only for a parent: a top-level run's result can be large.
+    Some((parent, Event::Ended { step_id, job: job.id, index: link.index, status, result: result.clone() }))
 }
 
 /// A job started by the run `flow`.
