@@ -60,6 +60,7 @@ async fn users_added_invited_and_joining_arrive_once_in_order_and_signed() {
     assert_eq!(receiver.got.lock().unwrap().len(), 5, "once: {:?}", receiver.kinds());
 
     // The log, one event's attempts, a replay.
+    until_settled(|| async { as_admin(&app, "GET", &deliveries, None).await.json().await.unwrap() }).await;
     let log: Value = as_admin(&app, "GET", &format!("{SETTINGS}/deliveries"), None).await.json().await.unwrap();
     let delivered: Vec<&Value> = log.as_array().unwrap().iter().filter(|e| e["state"] == "delivered").collect();
     assert_eq!(delivered.len(), 5, "{log}");

@@ -208,6 +208,7 @@ async fn every_change_arrives_once_in_order_and_signed() {
     // Once: nothing more arrives.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.got.lock().unwrap().len(), 14);
+    until_settled(|| async { app.get("/workspaces/webhook_deliveries").await.json().await.unwrap() }).await;
     let log: Value = app.get("/workspaces/webhook_deliveries").await.json().await.unwrap();
     let states: Vec<&str> = log.as_array().unwrap().iter().map(|e| e["state"].as_str().unwrap()).collect();
     assert_eq!(states.iter().filter(|s| **s == "delivered").count(), 14, "{log}");
@@ -223,6 +224,8 @@ async fn failures_are_retried_on_the_ladder_a_410_stops_and_replays_send_again()
     point_at(&app, &url).await;
     assert_eq!(app.post_json("/variables/create", &json!({"path": "u/admin/x", "value": "v"})).await.status(), 201);
     receiver.wait_for(3, 30).await;
+    // The receiver counts a request before the server has written the attempt's answer.
+    until_settled(|| async { app.get("/workspaces/webhook_deliveries").await.json().await.unwrap() }).await;
     let log: Value = app.get("/workspaces/webhook_deliveries").await.json().await.unwrap();
     let id = log[0]["id"].as_i64().unwrap();
     let one: Value = app.get(&format!("/workspaces/webhook_deliveries/{id}")).await.json().await.unwrap();
@@ -239,7 +242,7 @@ async fn failures_are_retried_on_the_ladder_a_410_stops_and_replays_send_again()
     *receiver.answers.lock().unwrap() = vec![410];
     assert_eq!(app.post_json("/variables/create", &json!({"path": "u/admin/y", "value": "v"})).await.status(), 201);
     receiver.wait_for(5, 30).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_settled(|| async { app.get("/workspaces/webhook_deliveries").await.json().await.unwrap() }).await;
     let s: Value = app.get("/workspaces/get_settings").await.json().await.unwrap();
     assert!(s["webhook_disabled"].as_str().unwrap().contains("410"), "{s}");
     assert_eq!(app.post_json("/variables/create", &json!({"path": "u/admin/z", "value": "v"})).await.status(), 201);
@@ -404,7 +407,9 @@ async fn two_servers_on_postgres_deliver_each_event_once_and_in_order() {
     assert_once_in_order(&receiver, 2 * per_workspace);
     for ws in ["demo", "second"] {
         let route = apps[1].url(&format!("/api/w/{ws}/workspaces/webhook_deliveries?per_page=1000"));
-        let log: Value = apps[1].client.get(route).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        let get = || apps[1].client.get(route.clone()).bearer_auth(TOKEN).send();
+        until_settled(|| async { get().await.unwrap().json().await.unwrap() }).await;
+        let log: Value = get().await.unwrap().json().await.unwrap();
         let delivered = log.as_array().unwrap().iter().filter(|e| e["state"] == "delivered").count();
         assert_eq!(delivered, per_workspace, "{ws}: {log}");
     }
