@@ -8,6 +8,8 @@
 //! - [`run`]: runs one job: a temporary directory, a scrubbed environment, the
 //!   language wrapper, limits (timeout, output cap), cancel, and the capture of
 //!   logs, stream chunks and the result.
+//! - [`workroot`]: each worker process's folder of job folders, and the sweep
+//!   of what stopped workers left.
 //!
 //! Knows nothing of HTTP or SQL: the worker hands it a [`run::JobRequest`] and
 //! a [`run::RunObserver`] and gets back a [`run::Outcome`].
@@ -17,6 +19,7 @@ pub mod runtimes;
 pub mod sandbox;
 pub mod schema;
 mod seccomp;
+pub mod workroot;
 
 pub use run::{JobRequest, KillReason, Limits, Outcome, RunObserver, Warm, WarmConfig, WarmPool, WarmStats};
 pub use runtimes::{Runtime, Runtimes};

@@ -138,8 +138,11 @@ pub(crate) fn chown(path: &Path, owner: Option<(u32, u32)>) -> io::Result<()> {
 }
 
 fn remove_dir(path: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(path) {
-        tracing::warn!("could not remove the job directory {}: {e}", path.display());
+    match std::fs::remove_dir_all(path) {
+        // Gone with its worker's folder, at a stop.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("could not remove the job directory {}: {e}", path.display()),
+        Ok(()) => {}
     }
 }
 

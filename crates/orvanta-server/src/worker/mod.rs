@@ -48,7 +48,7 @@ pub struct WorkerCtx {
     pub cfg: Arc<Config>,
     pub runtimes: Arc<Runtimes>,
     pub job_key: Arc<JobTokenKey>,
-    /// Where job folders are made.
+    /// Where this process's job folders are made (`jobs/w<pid>-<time>`).
     pub work_root: PathBuf,
     /// Parsed flow versions, for flow runs and their inline steps.
     pub defs: FlowDefs,
@@ -61,7 +61,8 @@ pub struct WorkerCtx {
 
 impl WorkerCtx {
     pub fn new(store: Arc<dyn Store>, cfg: Arc<Config>, runtimes: Arc<Runtimes>, job_key: Arc<JobTokenKey>) -> Self {
-        let work_root = cfg.storage.data_dir.join("jobs");
+        // Blocking, once, as the worker starts: clears what stopped workers left.
+        let work_root = orvanta_exec::workroot::own_work_root(&cfg.storage.data_dir.join("jobs"));
         let warm = Some(Arc::new(orvanta_exec::WarmPool::new(cfg.warm())));
         Self {
             store,
@@ -354,6 +355,9 @@ pub async fn run(ctx: Arc<WorkerCtx>, name: String, shutdown: CancellationToken)
     if let Some(pool) = &ctx.warm {
         pool.clear();
     }
+    // Every slot has ended: what is left in the folder is removals still queued.
+    let root = ctx.work_root.clone();
+    let _ = tokio::task::spawn_blocking(move || orvanta_exec::workroot::remove_work_root(&root)).await;
 }
 
 /// Ends warm processes idle for too long, every few seconds.

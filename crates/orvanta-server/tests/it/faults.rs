@@ -82,6 +82,11 @@ fn kill9(app: &mut TestApp) {
     let _ = app.child.wait();
 }
 
+/// The worker folders in a data folder's `jobs`.
+fn worker_folders(data: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(data.join("jobs")).into_iter().flatten().flatten().map(|e| e.path()).collect()
+}
+
 async fn wait_running(app: &TestApp, id: &str, retries: i64) {
     app.wait_for(id, 30, "running", |j| j["status"] == "running" && j["retries"] == retries).await;
 }
@@ -98,7 +103,11 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     rv.wait("once", 60).await;
     kill9(&mut app);
     assert_gone_with_its_worker(&mark).await;
+    // The killed worker's folder still holds its job's folder; the next start removes it.
+    let left = worker_folders(dir.path());
+    assert!(left.iter().any(|f| std::fs::read_dir(f).unwrap().count() > 0), "{left:?}");
     let app = up_on(dir.path());
+    assert!(left.iter().all(|f| !f.exists()), "{left:?}: {:?}", worker_folders(dir.path()));
     let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "success", "{job}");
     assert_eq!(job["result"], "ran again");
@@ -126,6 +135,21 @@ async fn a_killed_worker_job_is_requeued_once_then_failed() {
     let job = app.wait_done(&id, 60).await;
     assert_eq!(job["status"], "failure", "{job}");
     assert_eq!(job["result"]["error"]["name"], "WorkerLost", "{job}");
+}
+
+#[tokio::test]
+async fn a_stopped_worker_removes_its_job_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = up_on(dir.path());
+    app.create_script("u/admin/quick", "bash", "echo done").await;
+    let id = app.run_async("u/admin/quick", &json!({})).await;
+    app.wait_done(&id, 60).await;
+    assert_eq!(worker_folders(dir.path()).len(), 1, "one folder per worker process");
+    let term = std::process::Command::new("kill").args(["-TERM", &app.child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let status = app.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(worker_folders(dir.path()), Vec::<std::path::PathBuf>::new());
 }
 
 #[tokio::test]
