@@ -359,18 +359,22 @@ impl Run<'_, '_> {
     fn module_done(&mut self, i: usize, result: Value) -> Next {
         let m = self.list[i].clone();
         {
+            // Moved into the state: copies are made below only where needed
+            // (a result can be a whole event).
             let s = &mut self.state.modules[i];
             s.status = ModuleStatus::Success;
-            s.result = Some(result.clone());
+            s.result = Some(result);
             s.completed_at = Some(self.ctx.now);
         }
         if self.ctx.is_root && self.ctx.early_return == Some(m.id.as_str()) && self.state.early.is_none() {
-            self.state.early = Some(result.clone());
-            self.actions.push(Action::EarlyReturn { result: result.clone() });
+            let early = self.state.modules[i].result.clone().unwrap_or(Value::Null);
+            self.state.early = Some(early.clone());
+            self.actions.push(Action::EarlyReturn { result: early });
         }
         let is_loop = matches!(m.value, ModuleValue::ForLoop { .. } | ModuleValue::WhileLoop { .. });
         let stop = if is_loop { m.stop_after_all_iters_if.as_ref() } else { m.stop_after_if.as_ref() };
         if let Some(stop) = stop {
+            let result = self.state.modules[i].result.clone().unwrap_or(Value::Null);
             let scope = self.scope(i + 1).with("result", result.clone());
             match self.ev.eval(&stop.expr, &scope) {
                 Ok(v) if truthy(&v) => {
