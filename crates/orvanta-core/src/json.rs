@@ -21,21 +21,29 @@ pub const MAX_STORED_DEPTH: usize = 2 * MAX_DEPTH;
 
 /// How deep the JSON text nests, by a scan of its brackets outside strings.
 /// Linear, no recursion, no allocation; meaningful for valid JSON only.
+/// Strings, most of a typical body, are skipped to their next quote or
+/// backslash at once (memchr), not byte by byte.
 pub fn text_depth(text: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                // To the closing quote: past each escape's next byte.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &text[i..]) {
+                        None => return max,
+                        Some(k) if text[i + k] == b'\\' => i += k + 2,
+                        Some(k) => {
+                            i += k;
+                            break;
+                        }
+                    }
+                    if i >= text.len() {
+                        return max;
+                    }
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 max = max.max(depth);
@@ -43,6 +51,7 @@ pub fn text_depth(text: &[u8]) -> usize {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     max
 }
@@ -102,6 +111,50 @@ mod tests {
         assert_eq!(text_depth(br#"{"a": [1, {"b": "[[[["}]}"#), 3);
         assert_eq!(text_depth(br#"["\"[[", [[]]]"#), 3);
         assert_eq!(text_depth(nested(500).as_bytes()), 500);
+    }
+
+    /// The byte-by-byte scan the fast one must agree with.
+    fn depth_bytewise(text: &[u8]) -> usize {
+        let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+        for &b in text {
+            match b {
+                _ if in_string && escaped => escaped = false,
+                b'\\' if in_string => escaped = true,
+                b'"' => in_string = !in_string,
+                _ if in_string => {}
+                b'[' | b'{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        max
+    }
+
+    #[test]
+    fn the_fast_scan_agrees_with_the_bytewise_one_on_odd_texts() {
+        let texts: &[&[u8]] = &[
+            b"",
+            b"\"",
+            b"\"\\",
+            b"[\"\\",
+            b"[\"a\\\\\", [[]]]",
+            br#"{"k\"[": ["\\", {"\\\"{": [[1]]}]}"#,
+            br#"[["x"], "y\\\\"], [[[["#,
+            b"[[\"unterminated [[[",
+            br#"{"a":"\u005b[[", "b": [{}]}"#,
+        ];
+        for t in texts {
+            assert_eq!(text_depth(t), depth_bytewise(t), "{}", String::from_utf8_lossy(t));
+        }
+        // Every prefix of a realistic body, so strings end at every possible byte.
+        let body = serde_json::json!({"commits": [{"message": "a \"quoted\" [bracket] \\ {brace}", "x": [[1, 2], {"y": "z"}]}]})
+            .to_string();
+        for n in 0..=body.len() {
+            assert_eq!(text_depth(&body.as_bytes()[..n]), depth_bytewise(&body.as_bytes()[..n]), "prefix {n}");
+        }
     }
 
     #[test]
