@@ -3,7 +3,8 @@
 # to /webhook/{id} with wrk, 64 connections; each is verified (HMAC-SHA256),
 # recorded in the history and starts a one-step flow, committed before its
 # 200. In the same run, the baseline: the plain async script webhook
-# (jobs/run/p/...) with the same body. SQLite. Two pairs of cases: with a
+# (jobs/run/p/...) with the same body, and, like for like, the async flow
+# webhook (jobs/run/f/...) starting the same flow. SQLite. Two pairs of cases: with a
 # worker slot draining (each case says how many of its runs the worker
 # started meanwhile: what the system sustains is the smaller figure), then
 # the accept path alone, the worker claiming nothing.
@@ -81,7 +82,7 @@ setup() { # $1: data dir
     --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
 }
 
-# One pair of cases, baseline then inbound, ending in their ratio.
+# One set of cases (baseline, flow webhook, inbound), ending in their ratios.
 # $1: what the worker does; $2: data dir prefix. With the worker claiming
 # nothing, only the accept path is measured.
 pair() {
@@ -93,6 +94,15 @@ pair() {
   BASE=$(result "$dir-base.txt"); echo "$BASE$(started_if "$dir-base")"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 
+  # Like for like: the async flow webhook starting the same one-step flow
+  # (what the inbound layer adds is the difference to the next case).
+  setup "$dir-flow"
+  echo "== async flow webhook: the same one-step flow, same body, 64 connections, ${SECS}s, $draining"
+  lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
+  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/f/u/admin/on_push" > "$dir-flow.txt"
+  FLOW=$(result "$dir-flow.txt"); echo "$FLOW$(started_if "$dir-flow")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+
   setup "$dir-hook"
   echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s, $draining"
   lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
@@ -100,8 +110,8 @@ wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\""
   wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$dir-hook.txt"
   HOOKED=$(result "$dir-hook.txt"); echo "$HOOKED$(started_if "$dir-hook")"
   kill "$PID"; wait "$PID" 2>/dev/null || true
-  python3 -c "import sys; b, h = float(sys.argv[1]), float(sys.argv[2]); print(f'ratio baseline / inbound: {b / h:.2f}x')" \
-    "${BASE%% *}" "${HOOKED%% *}"
+  python3 -c "import sys; b, f, h = map(float, sys.argv[1:]); print(f'ratio baseline / inbound: {b / h:.2f}x; flow webhook / inbound: {f / h:.2f}x')" \
+    "${BASE%% *}" "${FLOW%% *}" "${HOOKED%% *}"
 }
 # What the worker started, when it claims (the accept-only pair's claims nothing).
 started_if() { [ "${ORVANTA_WORKER_TAGS_SET:-}" ] || echo "; $(started "$1")"; }
