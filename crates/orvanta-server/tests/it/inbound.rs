@@ -628,3 +628,81 @@ async fn a_twitter_crc_verifies_the_url_and_a_far_future_timestamp_is_refused() 
     let events: Value = app.get(&format!("/inbound_webhooks/events/{id}")).await.json().await.unwrap();
     assert_eq!((events[0]["outcome"].as_str(), events[0]["jobs"].as_array().map(Vec::len)), (Some("refused"), Some(0)));
 }
+
+/// Runs SQL on a stopped server's SQLite database with Python's sqlite3 (a
+/// reader nobody here wrote); prints the last statement's first column.
+fn sql(db: &std::path::Path, statements: &[&str]) -> String {
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nrows = []\nfor s in sys.argv[2:]:\n    rows = c.execute(s).fetchall()\nc.commit()\nprint(rows[0][0] if rows else '')\n";
+    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(db).args(statements).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Starts `u/admin/on_push` with an idempotency key; the job's id.
+async fn keyed(app: &TestApp, key: &str) -> String {
+    let args = json!({"ref": "r", "WEBHOOK__METADATA__": {"event_id": "e", "platform": "p"}});
+    let r = app.client.post(app.ws("/jobs/run/p/u/admin/on_push")).bearer_auth(TOKEN).header("Idempotency-Key", key);
+    r.json(&args).send().await.unwrap().text().await.unwrap()
+}
+
+/// The sweep's purges through the binary (their SQL is tested on both
+/// backends by the store's conformance suite): at its first pass after a
+/// start, history older than the keeping time goes with its delivery ids (a
+/// platform's retry of such a delivery acts again), and an idempotency key
+/// whose window ended more than a minute ago is deleted. The ages are set in
+/// the database while the server is stopped.
+#[tokio::test]
+async fn the_sweep_purges_old_history_and_ended_idempotency_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Opts { data_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+    let db = dir.path().join("orvanta.db");
+    let app = start(opts.clone());
+    app.create_script("u/admin/on_push", "python3", ON_PUSH).await;
+    let (id, url) = define(
+        &app,
+        json!({"name": "gh", "source_platform": "github", "secret": "s", "flows_to_start": [{"path": "u/admin/on_push"}]}),
+    )
+    .await;
+    let push = json!({"ref": "refs/heads/main"});
+    let first: Value = deliver(&app, &url, "s", "push", "d-old", &push).await.json().await.unwrap();
+    app.wait_done(first["jobs"][0].as_str().expect("a job"), 60).await;
+    let kept = keyed(&app, "kept").await;
+    let ended = keyed(&app, "ended").await;
+    app.wait_done(&kept, 60).await;
+    app.wait_done(&ended, 60).await;
+    drop(app);
+
+    let day_ms = 86_400_000i64;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    sql(
+        &db,
+        &[
+            &format!("UPDATE hook_events SET received_at = received_at - {}", 31 * day_ms),
+            &format!("UPDATE hook_deliveries SET received_at = received_at - {}", 31 * day_ms),
+            // Ended two minutes ago: past the minute of grace.
+            &format!("UPDATE idempotency_keys SET expires_at = {} WHERE key = 'ended'", now_ms - 120_000),
+        ],
+    );
+    let count = |what: &str| sql(&db, &[&format!("SELECT COUNT(*) FROM {what}")]);
+    assert_eq!(count("idempotency_keys WHERE key IN ('kept', 'ended')"), "2");
+
+    let app = start(opts);
+    let mut left = String::new();
+    for _ in 0..300 {
+        left = count("hook_events");
+        if left == "0" && count("idempotency_keys WHERE key = 'ended'") == "0" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, "0", "the history past 30 days is purged");
+    assert_eq!(count("idempotency_keys WHERE key = 'ended'"), "0", "the ended key is purged");
+    assert_eq!(count("idempotency_keys WHERE key = 'kept'"), "1", "a key in its window stays");
+    assert_eq!(keyed(&app, "kept").await, kept, "and still finds its job");
+    let events: Value = app.get(&format!("/inbound_webhooks/events/{id}")).await.json().await.unwrap();
+    assert_eq!(events, json!([]));
+    // The delivery id went with its history: the platform's retry acts again.
+    let url = app.url(&format!("/webhook/{id}")); // a new port since the restart
+    let again: Value = deliver(&app, &url, "s", "push", "d-old", &push).await.json().await.unwrap();
+    assert_eq!(again["jobs"].as_array().map(Vec::len), Some(1), "{again}");
+}
