@@ -286,11 +286,6 @@ def main():
     assert!(got.len() == 50000 && got.bytes().all(|b| b == b'x'), "the stream came back as {} bytes", got.len());
     healthy(&app).await;
     let db = app.data_dir().join("orvanta.db");
-    let rows = std::process::Command::new("python3")
-        .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from job_stream').fetchone()[0])"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    let rows: u64 = String::from_utf8_lossy(&rows.stdout).trim().parse().expect("the row count");
+    let rows: u64 = run_sqlite(&db, &["select count(*) from job_stream"]).parse().expect("the row count");
     assert!(rows < 50000 / 10, "{rows} stream rows for 50,000 chunks");
 }

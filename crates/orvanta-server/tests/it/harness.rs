@@ -11,6 +11,17 @@ use std::time::Duration;
 
 pub const TOKEN: &str = "orv_test_admin_token_0123456789abcdef";
 
+/// Runs `statements` on a server's SQLite file apart from the server, with
+/// python3's own `sqlite3` module (a reader nobody here wrote; python3 is a
+/// runtime the tests need anyway), and commits. Answers the last
+/// statement's rows, a line each, columns joined by `|` (NULL as nothing).
+pub fn run_sqlite(db: &Path, statements: &[&str]) -> String {
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nrows = []\nfor s in sys.argv[2:]:\n    rows = c.execute(s).fetchall()\nc.commit()\nfor row in rows:\n    print('|'.join('' if v is None else str(v) for v in row))\n";
+    let out = Command::new("python3").arg("-c").arg(script).arg(db).args(statements).output().expect("python3");
+    assert!(out.status.success(), "sqlite3 {statements:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// The PostgreSQL server the tests use.
 pub fn pg_base_url() -> String {
     std::env::var("ORVANTA_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())

@@ -55,15 +55,7 @@ async fn a_github_event_is_verified_recorded_and_starts_its_runs_once() {
     let url = def["url"].as_str().unwrap().to_owned();
     assert_eq!(url, app.url(&format!("/webhook/{id}")));
     // At rest the secret is sealed with a key that is not in the database.
-    let stored = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select config from hooks').fetchone()[0])",
-        ])
-        .arg(app.data_dir().join("orvanta.db"))
-        .output()
-        .unwrap();
-    let stored = String::from_utf8_lossy(&stored.stdout);
+    let stored = run_sqlite(&app.data_dir().join("orvanta.db"), &["select config from hooks"]);
     assert!(stored.contains("enc:v1:") && !stored.contains("Secret to Everybody"), "{stored}");
     assert!(app.data_dir().join("secret.key").exists());
 
@@ -629,15 +621,6 @@ async fn a_twitter_crc_verifies_the_url_and_a_far_future_timestamp_is_refused() 
     assert_eq!((events[0]["outcome"].as_str(), events[0]["jobs"].as_array().map(Vec::len)), (Some("refused"), Some(0)));
 }
 
-/// Runs SQL on a stopped server's SQLite database with Python's sqlite3 (a
-/// reader nobody here wrote); prints the last statement's first column.
-fn sql(db: &std::path::Path, statements: &[&str]) -> String {
-    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nrows = []\nfor s in sys.argv[2:]:\n    rows = c.execute(s).fetchall()\nc.commit()\nprint(rows[0][0] if rows else '')\n";
-    let out = std::process::Command::new("python3").arg("-c").arg(script).arg(db).args(statements).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// Starts `u/admin/on_push` with an idempotency key; the job's id.
 async fn keyed(app: &TestApp, key: &str) -> String {
     let args = json!({"ref": "r", "WEBHOOK__METADATA__": {"event_id": "e", "platform": "p"}});
@@ -674,7 +657,7 @@ async fn the_sweep_purges_old_history_and_ended_idempotency_keys() {
 
     let day_ms = 86_400_000i64;
     let now_ms = chrono::Utc::now().timestamp_millis();
-    sql(
+    run_sqlite(
         &db,
         &[
             &format!("UPDATE hook_events SET received_at = received_at - {}", 31 * day_ms),
@@ -683,7 +666,7 @@ async fn the_sweep_purges_old_history_and_ended_idempotency_keys() {
             &format!("UPDATE idempotency_keys SET expires_at = {} WHERE key = 'ended'", now_ms - 120_000),
         ],
     );
-    let count = |what: &str| sql(&db, &[&format!("SELECT COUNT(*) FROM {what}")]);
+    let count = |what: &str| run_sqlite(&db, &[&format!("SELECT COUNT(*) FROM {what}")]);
     assert_eq!(count("idempotency_keys WHERE key IN ('kept', 'ended')"), "2");
 
     let app = start(opts);

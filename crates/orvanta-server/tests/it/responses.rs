@@ -3,7 +3,6 @@
 
 use crate::harness::*;
 use serde_json::{json, Value};
-use std::process::Command;
 
 /// A script that returns its argument `r`: every rule below is driven by the request.
 async fn echo_app() -> TestApp {
@@ -109,14 +108,9 @@ async fn a_failure_answers_200_by_default_and_the_error_status_code_when_set() {
     }
 }
 
-/// One row of the SQLite file, read apart from the server with python3's
-/// own `sqlite3` module (python3 is a runtime the tests need anyway).
+/// One row of the SQLite file, read apart from the server.
 fn sqlite(app: &TestApp, sql: &str) -> String {
-    let db = app.data_dir().join("orvanta.db");
-    let read = "import sqlite3, sys\nfor row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n    print('|'.join('' if v is None else str(v) for v in row))";
-    let out = Command::new("python3").args(["-c", read]).arg(&db).arg(sql).output().expect("python3");
-    assert!(out.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    run_sqlite(&app.data_dir().join("orvanta.db"), &[sql])
 }
 
 #[tokio::test]
