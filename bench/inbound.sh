@@ -82,34 +82,39 @@ setup() { # $1: data dir
     --data-binary "$BODY" "$URL/webhook/$HOOK" | grep -q '"jobs":\["' || { echo "FAIL: the signed event started nothing" >&2; exit 1; }
 }
 
+# One case on the server `setup` just started on the data dir $1: wrk POSTs
+# the body to $4 with the extra header lines $3; prints the figures under the
+# title $2, stops the server and leaves the figures in CASE.
+measure() {
+  local dir="$1"
+  echo "== $2"
+  lua "$3"
+  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$4" > "$dir.txt"
+  CASE=$(result "$dir.txt"); echo "$CASE$(started_if "$dir")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+}
+
 # One set of cases (baseline, flow webhook, inbound), ending in their ratios.
 # $1: what the worker does; $2: data dir prefix. With the worker claiming
 # nothing, only the accept path is measured.
 pair() {
-  local draining="$1" dir="$WORK/$2"
+  local dir="$WORK/$2" each="64 connections, ${SECS}s, $1"
+  local bearer="wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
   setup "$dir-base"
-  echo "== baseline: async script webhook, same body, 64 connections, ${SECS}s, $draining"
-  lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
-  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script" > "$dir-base.txt"
-  BASE=$(result "$dir-base.txt"); echo "$BASE$(started_if "$dir-base")"
-  kill "$PID"; wait "$PID" 2>/dev/null || true
+  measure "$dir-base" "baseline: async script webhook, same body, $each" "$bearer" "$URL/api/w/demo/jobs/run/p/u/admin/on_push_script"
+  BASE=$CASE
 
   # Like for like: the async flow webhook starting the same one-step flow
   # (what the inbound layer adds is the difference to the next case).
   setup "$dir-flow"
-  echo "== async flow webhook: the same one-step flow, same body, 64 connections, ${SECS}s, $draining"
-  lua "wrk.headers[\"Authorization\"] = \"Bearer $TOKEN\""
-  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/api/w/demo/jobs/run/f/u/admin/on_push" > "$dir-flow.txt"
-  FLOW=$(result "$dir-flow.txt"); echo "$FLOW$(started_if "$dir-flow")"
-  kill "$PID"; wait "$PID" 2>/dev/null || true
+  measure "$dir-flow" "async flow webhook: the same one-step flow, same body, $each" "$bearer" "$URL/api/w/demo/jobs/run/f/u/admin/on_push"
+  FLOW=$CASE
 
   setup "$dir-hook"
-  echo "== GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, 64 connections, ${SECS}s, $draining"
-  lua "wrk.headers[\"X-GitHub-Event\"] = \"push\"
-wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\""
-  wrk -t2 -c64 -d"${SECS}s" --latency -s "$WORK/post.lua" "$URL/webhook/$HOOK" > "$dir-hook.txt"
-  HOOKED=$(result "$dir-hook.txt"); echo "$HOOKED$(started_if "$dir-hook")"
-  kill "$PID"; wait "$PID" 2>/dev/null || true
+  measure "$dir-hook" "GitHub-signed events to /webhook/{id}: verified, recorded, one flow each, $each" \
+    "wrk.headers[\"X-GitHub-Event\"] = \"push\"
+wrk.headers[\"X-Hub-Signature-256\"] = \"$SIG\"" "$URL/webhook/$HOOK"
+  HOOKED=$CASE
   python3 -c "import sys; b, f, h = map(float, sys.argv[1:]); print(f'ratio baseline / inbound: {b / h:.2f}x; flow webhook / inbound: {f / h:.2f}x')" \
     "${BASE%% *}" "${FLOW%% *}" "${HOOKED%% *}"
 }
